@@ -1,0 +1,3 @@
+"""vvv: Unusual Whales market data into PostgreSQL."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from vvv.cli import main
+
+raise SystemExit(main())

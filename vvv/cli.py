@@ -1,0 +1,252 @@
+"""The `vvv` command line. Heavy libraries load only in the commands that use them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from vvv import __version__
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from vvv.config import Config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vvv",
+        description="Collect Unusual Whales market data (news, dark pool, options flow) into PostgreSQL.",
+        epilog="Configuration: VVV_* environment variables over a TOML file (VVV_CONFIG) over defaults.",
+    )
+    parser.add_argument("--version", action="version", version=f"vvv {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    once = commands.add_parser("once", help="apply migrations, run one pass of one collector, and exit",
+                               description="Apply pending migrations, run one collection pass of one collector, "
+                               "record it in vvv.runs and print a summary. Exit 0 when the pass succeeded, 1 when not.")
+    once.add_argument("--collector", required=True, metavar="NAME", help="the collector to run (see `vvv collectors`)")
+    once.add_argument("--ticker", action="append", metavar="T", help="only these tickers (per-ticker collectors)")
+    once.add_argument("--json", action="store_true", help="print the run as one JSON object on stdout")
+
+    migrate = commands.add_parser("migrate", help="apply pending SQL migrations",
+                                  description="Apply the SQL migrations under sql/ that the database has not seen.")
+    migrate.add_argument("--dry-run", action="store_true", help="list what would be applied, change nothing")
+    migrate.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+
+    check = commands.add_parser("check", help="check the database schema against what the collectors need",
+                                description="Compare the live tables, columns, types and keys with what every "
+                                "collector needs. Exit 0 when all is there, 1 naming each problem.")
+    check.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+
+    status = commands.add_parser("status", help="show each collector's last run, rows, lag, rejects and API budget",
+                                 description="Show per collector the last run and its outcome, rows stored in the "
+                                 "last run and the last 24 h, the newest record's age, rejects, and the API budget.")
+    status.add_argument("--json", action="store_true", help="print the status as one JSON object on stdout")
+
+    listing = commands.add_parser("collectors", help="list the collectors and their schedules",
+                                  description="List every collector with its table, whether it is enabled, "
+                                  "and its intervals (regular, extended hours, closed).")
+    listing.add_argument("--json", action="store_true", help="print the list as one JSON object on stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help(sys.stderr)
+        return EXIT_USAGE
+    from vvv import logs
+    from vvv.errors import Fatal
+
+    logs.setup()
+    try:
+        return _dispatch(args)
+    except Fatal as error:
+        _report(args, str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        _report(args, "interrupted")
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from vvv import config, logs
+
+    conf = config.load()
+    secrets = [conf.token or ""]
+    if conf.database.url:
+        secrets.append(config.dsn_password(conf.database.url) or "")
+    logs.setup(level=conf.log.level, fmt=conf.log.format, secrets=secrets)
+    command = {
+        "once": _once,
+        "migrate": _migrate,
+        "check": _check,
+        "status": _status,
+        "collectors": _collectors,
+    }[args.command]
+    try:
+        return command(args, conf)
+    except Exception as error:
+        psycopg = sys.modules.get("psycopg")
+        if psycopg is not None and isinstance(error, psycopg.Error):
+            from vvv.store import describe_db_error
+
+            _report(args, describe_db_error(error))
+            return EXIT_FAILED
+        raise
+
+
+def _report(args: argparse.Namespace, message: str) -> None:
+    """Errors go to stderr as one line; with --json, stdout still gets one JSON object."""
+    from loguru import logger
+
+    logger.error(message)
+    if getattr(args, "json", False):
+        _print_json({"ok": False, "error": message})
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def _database(conf: Config) -> Iterator[psycopg.Connection]:
+    from vvv import embedded, store
+
+    url = conf.database.url or embedded.start(conf.data_dir)
+    conn = store.connect(url, statement_timeout_s=conf.database.statement_timeout_seconds)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _apply_migrations(conn: psycopg.Connection, *, dry_run: bool = False) -> list[str]:
+    from vvv import migrate
+
+    return migrate.migrate(conn, migrate.discover(migrate.sql_dir()), dry_run=dry_run)
+
+
+def _once(args: argparse.Namespace, conf: Config) -> int:
+    from vvv.collectors import COLLECTORS
+    from vvv.config import ConfigError
+
+    collector = COLLECTORS.get(args.collector)
+    if collector is None:
+        raise ConfigError(f"--collector: unknown collector {args.collector!r} (known: {', '.join(COLLECTORS)})")
+    if args.ticker:
+        raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
+    token = conf.require_token() if collector.spec.needs_token else ""
+
+    from vvv import runner
+    from vvv.http import ApiClient
+
+    with _database(conf) as conn:
+        _apply_migrations(conn)
+        client = ApiClient(
+            base_url=conf.api.base_url,
+            token=token,
+            connect_timeout=conf.api.connect_timeout,
+            read_timeout=conf.api.read_timeout,
+            max_retries=conf.api.max_retries,
+        )
+        try:
+            result = runner.run_once(collector, conf.collectors[args.collector], conn=conn, client=client)
+        finally:
+            client.close()
+    import attrs
+
+    if args.json:
+        _print_json({"ok": result.status == "ok", **attrs.asdict(result)})
+    else:
+        print(result.summary())
+    return EXIT_OK if result.status == "ok" else EXIT_FAILED
+
+
+def _migrate(args: argparse.Namespace, conf: Config) -> int:
+    with _database(conf) as conn:
+        names = _apply_migrations(conn, dry_run=args.dry_run)
+    if args.json:
+        _print_json({"ok": True, "dry_run": args.dry_run, "migrations": names})
+    elif not names:
+        print("the database is up to date")
+    else:
+        verb = "would apply" if args.dry_run else "applied"
+        print("\n".join(f"{verb} {name}" for name in names))
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, conf: Config) -> int:
+    from vvv import check
+    from vvv.collectors import COLLECTORS
+
+    with _database(conf) as conn:
+        found = check.problems(conn, [c.spec for c in COLLECTORS.values()])
+    if args.json:
+        _print_json({"ok": not found, "problems": found})
+    else:
+        print("\n".join(found) if found else "the database schema has everything the collectors need")
+    return EXIT_FAILED if found else EXIT_OK
+
+
+def _status(args: argparse.Namespace, conf: Config) -> int:
+    from datetime import UTC, datetime
+
+    from vvv import status
+    from vvv.collectors import COLLECTORS
+    from vvv.errors import Fatal
+
+    with _database(conf) as conn:
+        if conn.execute("SELECT to_regclass('vvv.runs')").fetchone()[0] is None:
+            raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
+        report = status.collect_status(conn, [c.spec for c in COLLECTORS.values()], now=datetime.now(UTC))
+    if args.json:
+        _print_json({"ok": True, **report})
+    else:
+        print(status.render(report))
+    return EXIT_OK
+
+
+def _collectors(args: argparse.Namespace, conf: Config) -> int:
+    from vvv.collectors import COLLECTORS
+
+    rows = []
+    for name, collector in COLLECTORS.items():
+        settings = conf.collectors[name]
+        rows.append(
+            {
+                "name": name,
+                "enabled": settings.enabled,
+                "table": collector.spec.table,
+                "interval_s": settings.interval,
+                "extended_interval_s": settings.extended_interval,
+                "closed_interval_s": settings.closed_interval,
+                "description": collector.spec.description,
+            }
+        )
+    if args.json:
+        _print_json({"ok": True, "collectors": rows})
+        return EXIT_OK
+    for row in rows:
+        intervals = "/".join(_duration(row[k]) for k in ("interval_s", "extended_interval_s", "closed_interval_s"))
+        state = "enabled" if row["enabled"] else "disabled"
+        print(f"{row['name']:<14} {state:<9} every {intervals:<14} -> {row['table']}")
+        print(f"{'':<14} {row['description']}")
+    return EXIT_OK
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "off"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,21 @@
+"""The registry of collectors. Adding one: write its module, list it here, add its migration."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from vvv.collectors import news
+from vvv.collectors.base import Collector
+
+
+def _bind(module: ModuleType) -> Collector:
+    return Collector(
+        spec=module.SPEC,
+        next_request=module.next_request,
+        parse=module.parse,
+        validate=module.validate,
+        advance=module.advance,
+    )
+
+
+COLLECTORS: dict[str, Collector] = {c.spec.name: c for c in map(_bind, [news])}

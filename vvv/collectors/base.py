@@ -1,0 +1,141 @@
+"""The vocabulary every collector speaks: pure values, no I/O.
+
+A collector module declares a `SPEC` and four pure functions:
+
+- `next_request(cursor, previous, page, settings) -> Request | None`: pagination as an
+  unfold; `previous` and `page` are None for the first request of a pass.
+- `parse(payload) -> (records, rejects)`: never raises on bad data.
+- `validate(record, now) -> str | None`: a business-rule reason, or None when the record is fine.
+- `advance(cursor, pages, settings) -> cursor`: the position to save once the pages are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+
+@frozen
+class Column:
+    """A column a collector writes, with the type `check` expects (as `format_type` prints it)."""
+
+    name: str
+    type: str
+
+
+@frozen
+class Schedule:
+    """Default intervals in seconds; None means off."""
+
+    interval: int | None
+    extended_interval: int | None
+    closed_interval: int | None
+
+
+@frozen
+class Request:
+    """One API request: a path and its query parameters, hashable so plans can be compared."""
+
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str) -> str | None:
+        return dict(self.params).get(name)
+
+
+@frozen
+class Reject:
+    """An item the API sent that vvv could not accept, kept with the reason."""
+
+    raw: Any
+    reason: str
+
+
+@frozen
+class Page:
+    """What the planner learns from one response: the request, the item count and the good records."""
+
+    request: Request
+    received: int
+    records: tuple[Any, ...]
+
+
+@frozen
+class Spec:
+    """Everything the shell needs to know about a collector, declared once."""
+
+    name: str
+    description: str
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    time_column: str
+    schedule: Schedule
+    settings: type
+    cursor: type
+    needs_token: bool = True
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@frozen
+class Collector:
+    """A spec bound to its pure functions; built by the registry from a collector module."""
+
+    spec: Spec
+    next_request: Callable[..., Request | None]
+    parse: Callable[[Any], tuple[list[Any], list[Reject]]]
+    validate: Callable[[Any, datetime], str | None]
+    advance: Callable[..., Any]
+
+
+def stable_id(*parts: Any) -> str:
+    """A hex SHA-256 of the parts as canonical JSON: equal parts, equal id, across runs and hosts."""
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_row(record: Any) -> tuple[Any, ...]:
+    """A record's values in column order (its attrs field order)."""
+    return attrs.astuple(record, recurse=False)
+
+
+def split_extra(item: Mapping[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate the documented fields from the ones the API added since (schema drift)."""
+    documented = {k: v for k, v in item.items() if k in known}
+    extra = {k: v for k, v in item.items() if k not in known}
+    return documented, extra
+
+
+def at_least(minimum: int | float) -> Callable[[Any, attrs.Attribute, Any], None]:
+    """An attrs validator with a message an operator can act on."""
+
+    def check(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value!r}")
+
+    return check
+
+
+def at_most(maximum: int | float) -> Callable[[Any, attrs.Attribute, Any], None]:
+    def check(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value > maximum:
+            raise ValueError(f"{attribute.name} must be at most {maximum}, got {value!r}")
+
+    return check
+
+
+def one_of(*choices: str) -> Callable[[Any, attrs.Attribute, Any], None]:
+    def check(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in choices:
+            raise ValueError(f"{attribute.name} must be one of {', '.join(choices)}; got {value!r}")
+
+    return check

@@ -1,0 +1,135 @@
+"""One cattrs converter for every collector, with strict hooks for the API's quirks.
+
+The API sends numbers as strings (`"premium": "121538.56"`), timestamps in two spellings
+(`2023-02-16 00:59:44+00:00`, `2023-02-16T00:59:44Z`), and nulls anywhere. The default
+cattrs hooks are lenient in the wrong places (`str(None)` is "None", `bool("false")` is
+True), so these hooks accept exactly what the API can mean and reject the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, get_args, get_origin
+
+import cattrs
+import cattrs.v
+
+_EPOCH_MS_THRESHOLD = 100_000_000_000  # larger epoch numbers are milliseconds
+
+JsonObject = dict[str, Any]
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An aware UTC datetime from either ISO spelling or epoch seconds/milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a timestamp, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
+        return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a timestamp, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value.strip())
+    # The API documents UTC everywhere; a timestamp without an offset is read as UTC.
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _parse_decimal(value: Any, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _parse_date(value: Any, _: type) -> date:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date, got {type(value).__name__}")
+    return date.fromisoformat(value.strip())
+
+
+def _parse_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _parse_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _parse_int(value: Any, _: type) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _parse_object(value: Any, _: type) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _strict_list(converter: cattrs.Converter):
+    """Lists must arrive as JSON arrays: the default hook would split `"SPY"` into letters."""
+
+    def structure(value: Any, type_: type) -> list[Any]:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list, got {type(value).__name__}")
+        (item_type,) = get_args(type_) or (Any,)
+        return [converter.structure(item, item_type) for item in value]
+
+    return structure
+
+
+def _format_exception(error: BaseException, type_: Any) -> str:
+    if isinstance(error, KeyError):
+        return "required field missing"
+    if isinstance(error, ValueError | TypeError) and str(error):
+        return str(error)
+    return cattrs.v.format_exception(error, type_)
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter once; hooks are registered up front, never per record."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(datetime, lambda v, _: parse_timestamp(v))
+    converter.register_unstructure_hook(datetime, lambda v: v.isoformat())
+    converter.register_structure_hook(Decimal, _parse_decimal)
+    converter.register_unstructure_hook(Decimal, str)
+    converter.register_structure_hook(date, _parse_date)
+    converter.register_unstructure_hook(date, lambda v: v.isoformat())
+    converter.register_structure_hook(str, _parse_str)
+    converter.register_structure_hook(bool, _parse_bool)
+    converter.register_structure_hook(int, _parse_int)
+    converter.register_structure_hook_func(lambda t: t == JsonObject, _parse_object)
+    converter.register_structure_hook_func(lambda t: get_origin(t) is list, _strict_list(converter))
+    return converter
+
+
+CONVERTER = make_converter()
+
+
+def error_lines(error: Exception) -> list[str]:
+    """One message per bad field, e.g. `expected a string, got int @ item.headline`."""
+    if isinstance(error, cattrs.BaseValidationError):
+        return cattrs.transform_error(error, path="item", format_exception=_format_exception)
+    return [str(error)]
+
+
+def describe_error(error: Exception) -> str:
+    return "; ".join(error_lines(error))

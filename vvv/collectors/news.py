@@ -1,0 +1,213 @@
+"""News headlines: `GET /api/news/headlines`, newest first, paged by number from 0.
+
+The feed has no time filter, so a pass pages down from page 0 until it sees a headline
+older than the newest one stored: that page overlaps the previous pass, which catches
+headlines sharing the cursor's second. A pass stopped by the page cap saves where it
+stopped and the next pass resumes there, so a burst of news never leaves a silent gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from vvv.collectors.base import (
+    Column,
+    Page,
+    Reject,
+    Request,
+    Schedule,
+    Spec,
+    at_least,
+    at_most,
+    split_extra,
+    stable_id,
+)
+from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
+
+PATH = "/api/news/headlines"
+MAX_PAGE_SIZE = 100
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+@frozen
+class Settings:
+    """`[collectors.news]` options beyond the schedule."""
+
+    page_size: int = attrs.field(default=MAX_PAGE_SIZE, validator=[at_least(1), at_most(MAX_PAGE_SIZE)])
+    max_pages: int = attrs.field(default=20, validator=at_least(1))
+    first_run_pages: int = attrs.field(default=3, validator=at_least(1))
+
+
+@frozen
+class Cursor:
+    """`newest`: every headline at or after it is stored. `resume_page`/`pending_newest`: a capped pass to finish."""
+
+    newest: datetime | None = None
+    resume_page: int | None = None
+    pending_newest: datetime | None = None
+
+
+@frozen
+class _Item:
+    """A headline as the API describes it (`Headline News`); every optional field may be null."""
+
+    created_at: datetime
+    headline: str
+    source: str
+    is_major: bool | None = None
+    sentiment: str | None = None
+    tags: list[str] | None = None
+    tickers: list[str] | None = None
+    meta: JsonObject | None = None
+
+
+_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
+
+
+@frozen
+class Headline:
+    """One stored headline; field order is the column order of `trading.news_headlines`."""
+
+    id: str
+    created_at: datetime
+    headline: str
+    source: str
+    is_major: bool | None
+    sentiment: str | None
+    tags: list[str] | None
+    tickers: list[str] | None
+    meta: JsonObject | None
+    extra: JsonObject
+
+
+SPEC = Spec(
+    name="news",
+    description="News headlines (GET /api/news/headlines) into trading.news_headlines",
+    table="trading.news_headlines",
+    key=("id",),
+    columns=(
+        Column("id", "text"),
+        Column("created_at", "timestamp with time zone"),
+        Column("headline", "text"),
+        Column("source", "text"),
+        Column("is_major", "boolean"),
+        Column("sentiment", "text"),
+        Column("tags", "text[]"),
+        Column("tickers", "text[]"),
+        Column("meta", "jsonb"),
+        Column("extra", "jsonb"),
+    ),
+    time_column="created_at",
+    schedule=Schedule(interval=120, extended_interval=300, closed_interval=1800),
+    settings=Settings,
+    cursor=Cursor,
+)
+
+
+def headline_id(*, source: str, headline: str, created_at: datetime) -> str:
+    """The identity of a headline: both timestamp spellings of one instant give one id."""
+    return stable_id(source, headline, created_at.isoformat())
+
+
+def parse(payload: Any) -> tuple[list[Headline], list[Reject]]:
+    """Typed headlines from one response; anything unreadable becomes a reject, never an exception."""
+    items = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return [], [Reject(payload, "response has no `data` list")]
+    records, rejects = [], []
+    for raw in items:
+        record = _parse_item(raw)
+        if isinstance(record, Reject):
+            rejects.append(record)
+        else:
+            records.append(record)
+    return records, rejects
+
+
+def _parse_item(raw: Any) -> Headline | Reject:
+    if not isinstance(raw, dict):
+        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
+    documented, extra = split_extra(raw, _DOCUMENTED)
+    try:
+        item = CONVERTER.structure(documented, _Item)
+    except Exception as error:  # cattrs gathers every field error into one exception
+        return Reject(raw, describe_error(error))
+    return Headline(
+        id=headline_id(source=item.source, headline=item.headline, created_at=item.created_at),
+        extra=extra,
+        **attrs.asdict(item, recurse=False),
+    )
+
+
+def validate(record: Headline, now: datetime) -> str | None:
+    """Business rules a parsed headline must meet before it is stored."""
+    if not record.headline.strip():
+        return "headline is empty"
+    if not record.source.strip():
+        return "source is empty"
+    if record.created_at > now + FUTURE_SKEW:
+        return f"created_at {record.created_at.isoformat()} is in the future"
+    if _has_nul(attrs.astuple(record)):
+        return "a text field contains a NUL character, which PostgreSQL cannot store"
+    return None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
+    """The next page to fetch, or None when the pass has reached the cursor, the end, or its cap."""
+    start = cursor.resume_page or 0
+    if previous is None or page is None:
+        return _page_request(start, settings)
+    number = int(previous.param("page") or 0)
+    if _is_last(cursor, page, settings):
+        return None
+    if number - start + 1 >= _page_cap(cursor, settings):
+        return None
+    return _page_request(number + 1, settings)
+
+
+def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
+    """The cursor to save once `pages` (this pass so far, in order) are stored."""
+    if not pages:
+        return cursor
+    seen = [r.created_at for p in pages for r in p.records]
+    newest_seen = max([*seen, *_present(cursor.pending_newest)], default=None)
+    first_run = cursor.newest is None and cursor.resume_page is None
+    if first_run or _is_last(cursor, pages[-1], settings):
+        return Cursor(newest=max([*_present(cursor.newest), *_present(newest_seen)], default=None))
+    return attrs.evolve(cursor, resume_page=int(pages[-1].request.param("page") or 0), pending_newest=newest_seen)
+
+
+def _is_last(cursor: Cursor, page: Page, settings: Settings) -> bool:
+    """True when nothing older than this page can be new to us."""
+    if page.received < settings.page_size:
+        return True
+    return cursor.newest is not None and any(r.created_at < cursor.newest for r in page.records)
+
+
+def _page_cap(cursor: Cursor, settings: Settings) -> int:
+    if cursor.newest is None and cursor.resume_page is None:
+        return settings.first_run_pages
+    return settings.max_pages
+
+
+def _page_request(number: int, settings: Settings) -> Request:
+    return Request(PATH, (("limit", str(settings.page_size)), ("page", str(number))))
+
+
+def _present(value: datetime | None) -> list[datetime]:
+    return [] if value is None else [value]

@@ -1,0 +1,263 @@
+"""Configuration: environment variables over the TOML file over defaults.
+
+Built once by the CLI and passed down; no other module reads the environment. Every
+error names the setting (`VVV_UW_TOKEN`, `collectors.news.interval`, ...) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import attrs
+from attrs import frozen
+
+from vvv.collectors import COLLECTORS
+from vvv.collectors.base import at_least, one_of
+from vvv.collectors.convert import CONVERTER, error_lines
+from vvv.errors import UsageError
+
+DEFAULT_BASE_URL = "https://api.unusualwhales.com"
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(UsageError):
+    """A configuration problem: the CLI prints it and exits 2."""
+
+
+def parse_duration(value: Any) -> int | None:
+    """Seconds from `"30s"`, `"1m"`, `"2h"`, `"1d"`; None for `"off"`."""
+    if isinstance(value, str) and value.strip().lower() == "off":
+        return None
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) == 0:
+        raise ValueError(f'expected a duration like "30s", "1m", "2h" or "off", got {value!r}')
+    return int(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+def dsn_password(url: str) -> str | None:
+    """The password in a database URL, so the log filter can redact it."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def mask_dsn(url: str) -> str:
+    """The URL with its password replaced, safe for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _require_duration(value: Any) -> int:
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise ValueError("cannot be off")
+    return seconds
+
+
+@frozen
+class ApiConfig:
+    base_url: str = DEFAULT_BASE_URL
+    connect_timeout: float = attrs.field(default=5.0, validator=at_least(0.001))
+    read_timeout: float = attrs.field(default=30.0, validator=at_least(0.001))
+    max_retries: int = attrs.field(default=4, validator=at_least(0))
+
+
+@frozen
+class DatabaseConfig:
+    url: str | None = attrs.field(default=None, repr=lambda u: "None" if u is None else mask_dsn(u))
+    statement_timeout: str = attrs.field(default="60s", validator=lambda _, __, v: _require_duration(v))
+
+    @property
+    def statement_timeout_seconds(self) -> int:
+        return _require_duration(self.statement_timeout)
+
+
+@frozen
+class LogConfig:
+    format: str = attrs.field(default="text", validator=one_of("text", "json"))
+    level: str = attrs.field(default="INFO", converter=str.upper, validator=one_of(*LOG_LEVELS))
+
+
+@frozen
+class _FileConfig:
+    """The TOML file's shape; `collectors` is checked per collector below."""
+
+    data_dir: str | None = None
+    api: ApiConfig = ApiConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    log: LogConfig = LogConfig()
+    collectors: dict[str, dict[str, Any]] = attrs.Factory(dict)
+
+
+@frozen
+class CollectorConfig:
+    """One collector's schedule (seconds, None = off) and its own options."""
+
+    enabled: bool
+    interval: int | None
+    extended_interval: int | None
+    closed_interval: int | None
+    options: Any
+
+
+@frozen
+class Config:
+    token: str | None = attrs.field(repr=False)
+    api: ApiConfig
+    database: DatabaseConfig
+    log: LogConfig
+    data_dir: Path
+    config_file: Path | None
+    collectors: Mapping[str, CollectorConfig]
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise ConfigError(
+                "VVV_UW_TOKEN is not set: export your Unusual Whales API token as VVV_UW_TOKEN, "
+                "or put it in a file and set VVV_UW_TOKEN_FILE to its path"
+            )
+        return self.token
+
+
+def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Config:
+    """The configuration in force: `env` over the TOML file over defaults."""
+    env = os.environ if env is None else env
+    path = _config_path(env, cwd or Path.cwd())
+    raw = _read_toml(path) if path else {}
+    where = f"{path}: " if path else ""
+    try:
+        file = CONVERTER.structure(raw, _FileConfig)
+    except Exception as error:
+        raise ConfigError(where + _located(error, "")) from None
+    try:
+        api = attrs.evolve(file.api, **_pick(env, VVV_UW_BASE_URL="base_url"))
+        database = attrs.evolve(file.database, **_pick(env, VVV_DATABASE_URL="url"))
+        log = attrs.evolve(file.log, **_pick(env, VVV_LOG_FORMAT="format", VVV_LOG_LEVEL="level"))
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{_env_name(error)}{error}") from None
+    _check_base_url(api.base_url)
+    return Config(
+        token=_read_token(env),
+        api=api,
+        database=database,
+        log=log,
+        data_dir=_data_dir(env, file.data_dir),
+        config_file=path,
+        collectors=_collectors(file.collectors, where),
+    )
+
+
+def _pick(env: Mapping[str, str], **names: str) -> dict[str, str]:
+    return {field: env[name] for name, field in names.items() if env.get(name)}
+
+
+def _env_name(error: Exception) -> str:
+    for name, field in (("VVV_LOG_FORMAT", "format "), ("VVV_LOG_LEVEL", "level ")):
+        if str(error).startswith(field):
+            return f"{name}: "
+    return ""
+
+
+def _located(error: Exception, prefix: str) -> str:
+    """`api.read_timeout: ...` from cattrs' `... @ item.api` so the message names the key."""
+    messages = []
+    for line in error_lines(error):
+        message, _, path = line.rpartition(" @ ")
+        key = ".".join(p for p in (prefix, path.removeprefix("item").lstrip(".")) if p)
+        messages.append(f"{key}: {message}" if key else message)
+    return "; ".join(messages)
+
+
+def _config_path(env: Mapping[str, str], cwd: Path) -> Path | None:
+    if env.get("VVV_CONFIG"):
+        path = Path(env["VVV_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"VVV_CONFIG: no such file: {path}")
+        return path
+    for candidate in (cwd / "vvv.toml", Path("/etc/vvv/vvv.toml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+
+
+def _read_token(env: Mapping[str, str]) -> str | None:
+    if env.get("VVV_UW_TOKEN", "").strip():
+        return env["VVV_UW_TOKEN"].strip()
+    if not env.get("VVV_UW_TOKEN_FILE"):
+        return None
+    path = Path(env["VVV_UW_TOKEN_FILE"]).expanduser()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"VVV_UW_TOKEN_FILE: cannot read {path}: {error.__class__.__name__}") from None
+    if not token:
+        raise ConfigError(f"VVV_UW_TOKEN_FILE: {path} is empty")
+    return token
+
+
+def _check_base_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"VVV_UW_BASE_URL (api.base_url): expected an http(s) URL, got {url!r}")
+
+
+def _data_dir(env: Mapping[str, str], from_file: str | None) -> Path:
+    if env.get("VVV_DATA_DIR"):
+        return Path(env["VVV_DATA_DIR"]).expanduser()
+    if from_file:
+        return Path(from_file).expanduser()
+    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
+    return base / "vvv"
+
+
+_SCHEDULE_KEYS = ("interval", "extended_interval", "closed_interval")
+
+
+def _collectors(tables: Mapping[str, Any], where: str) -> dict[str, CollectorConfig]:
+    unknown = sorted(set(tables) - set(COLLECTORS))
+    if unknown:
+        raise ConfigError(f"{where}collectors.{unknown[0]}: unknown collector (known: {', '.join(COLLECTORS)})")
+    return {name: _collector(name, dict(tables.get(name) or {}), where) for name in COLLECTORS}
+
+
+def _collector(name: str, table: dict[str, Any], where: str) -> CollectorConfig:
+    spec = COLLECTORS[name].spec
+    enabled = table.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}collectors.{name}.enabled: expected true or false, got {enabled!r}")
+    defaults = attrs.asdict(spec.schedule)
+    intervals = {}
+    for key in _SCHEDULE_KEYS:
+        if key not in table:
+            intervals[key] = defaults[key]
+            continue
+        try:
+            intervals[key] = parse_duration(table.pop(key))
+        except ValueError as error:
+            raise ConfigError(f"{where}collectors.{name}.{key}: {error}") from None
+    try:
+        options = CONVERTER.structure(table, spec.settings)
+    except Exception as error:
+        raise ConfigError(where + _located(error, f"collectors.{name}")) from None
+    return CollectorConfig(enabled=enabled, options=options, **intervals)

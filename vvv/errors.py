@@ -1,0 +1,13 @@
+"""Errors the CLI turns into one line and an exit code, never a traceback."""
+
+
+class Fatal(Exception):
+    """A failure an operator must act on; the message says what and where."""
+
+    exit_code = 1
+
+
+class UsageError(Fatal):
+    """Bad usage or configuration: exit 2, the message names the setting."""
+
+    exit_code = 2

@@ -1,0 +1,146 @@
+"""PostgreSQL: connections, batched idempotent writes, cursors, rejects and runs.
+
+A batch is written by COPY into a temporary table, then one `INSERT ... SELECT ... ON
+CONFLICT DO NOTHING` into the data table. The batch's rows, its rejects, the run's
+counters and the collector's new cursor commit in one transaction: a crash can never
+leave the cursor ahead of the data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from attrs import frozen
+from psycopg import sql
+from psycopg.types.json import Jsonb, JsonbDumper
+
+from vvv.collectors.base import Reject, Spec, record_row
+from vvv.collectors.convert import CONVERTER
+from vvv.config import mask_dsn
+from vvv.errors import Fatal
+
+
+class DatabaseUnavailable(Fatal):
+    """The database cannot be reached; the message is one line for the operator."""
+
+
+@frozen
+class BatchResult:
+    inserted: int
+    duplicates: int
+
+
+def connect(url: str, *, statement_timeout_s: int, connect_timeout_s: int = 10) -> psycopg.Connection:
+    """A connection named `vvv` in pg_stat_activity, with a statement timeout."""
+    try:
+        conn = psycopg.connect(
+            url,
+            application_name="vvv",
+            connect_timeout=connect_timeout_s,
+            options=f"-c statement_timeout={statement_timeout_s * 1000}",
+        )
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).split()) or error.__class__.__name__
+        raise DatabaseUnavailable(f"cannot connect to the database {mask_dsn(url)}: {reason}") from None
+    conn.adapters.register_dumper(dict, JsonbDumper)
+    return conn
+
+
+def start_run(conn: psycopg.Connection, collector: str) -> int:
+    with conn.transaction():
+        return conn.execute("INSERT INTO vvv.runs (collector) VALUES (%s) RETURNING id", (collector,)).fetchone()[0]
+
+
+def finish_run(
+    conn: psycopg.Connection,
+    run_id: int,
+    *,
+    status: str,
+    requests: int,
+    error: str | None,
+    api_budget: dict[str, Any] | None,
+) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE vvv.runs SET finished_at = now(), status = %s, requests = %s, error = %s,"
+            " api_budget = %s WHERE id = %s",
+            (status, requests, error, Jsonb(api_budget) if api_budget else None, run_id),
+        )
+
+
+def load_cursor(conn: psycopg.Connection, spec: Spec, scope: str = "") -> Any:
+    """The collector's saved position, or a fresh one when it never ran."""
+    row = conn.execute(
+        "SELECT position FROM vvv.cursors WHERE collector = %s AND scope = %s", (spec.name, scope)
+    ).fetchone()
+    conn.commit()
+    return spec.cursor() if row is None else CONVERTER.structure(row[0], spec.cursor)
+
+
+def store_batch(
+    conn: psycopg.Connection,
+    spec: Spec,
+    *,
+    run_id: int,
+    records: Sequence[Any],
+    rejects: Sequence[Reject],
+    received: int,
+    cursor: Any,
+    scope: str = "",
+) -> BatchResult:
+    """Write one page's records and rejects, count them on the run, and save the cursor: atomically."""
+    with conn.transaction():
+        inserted = _insert_records(conn, spec, records) if records else 0
+        _insert_rejects(conn, spec.name, run_id, rejects)
+        duplicates = len(records) - inserted
+        conn.execute(
+            "UPDATE vvv.runs SET fetched = fetched + %s, inserted = inserted + %s, duplicates = duplicates + %s,"
+            " rejects = rejects + %s WHERE id = %s",
+            (received, inserted, duplicates, len(rejects), run_id),
+        )
+        conn.execute(
+            "INSERT INTO vvv.cursors (collector, scope, position, run_id) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (collector, scope) DO UPDATE"
+            " SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = now()",
+            (spec.name, scope, Jsonb(CONVERTER.unstructure(cursor)), run_id),
+        )
+    return BatchResult(inserted=inserted, duplicates=duplicates)
+
+
+def _insert_records(conn: psycopg.Connection, spec: Spec, records: Sequence[Any]) -> int:
+    schema, table = spec.table.split(".")
+    staging = sql.Identifier(f"_vvv_batch_{spec.name}")
+    columns = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
+    # CREATE ... AS copies the column types but none of the constraints or defaults.
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA").format(
+            staging, columns, sql.Identifier(schema, table)
+        )
+    )
+    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy:
+        for record in records:
+            copy.write_row(record_row(record))
+    keys = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+    insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
+        sql.Identifier(schema, table), columns, columns, staging, keys
+    )
+    return conn.execute(insert).rowcount
+
+
+def _insert_rejects(conn: psycopg.Connection, collector: str, run_id: int, rejects: Sequence[Reject]) -> None:
+    if not rejects:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO vvv.rejects (collector, run_id, reason, raw) VALUES (%s, %s, %s, %s)",
+            [(collector, run_id, r.reason, json.dumps(r.raw, default=str)) for r in rejects],
+        )
+
+
+def describe_db_error(error: Exception) -> str:
+    """The first line of a database error: the DETAIL lines may quote row data."""
+    lines = str(error).strip().splitlines()
+    return f"database error: {lines[0] if lines else error.__class__.__name__}"
