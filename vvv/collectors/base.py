@@ -115,6 +115,21 @@ def split_extra(item: Mapping[str, Any], known: frozenset[str]) -> tuple[dict[st
     return documented, extra
 
 
+def unstorable_text(value: Any) -> str | None:
+    """Why PostgreSQL could not store some text inside `value` (NUL, lone surrogates), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "a text field contains a NUL character, which PostgreSQL cannot store"
+        if not value.isascii() and any("\ud800" <= ch <= "\udfff" for ch in value):
+            return "a text field contains a lone UTF-16 surrogate, which is not valid UTF-8"
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        return next(filter(None, map(unstorable_text, value)), None)
+    return None
+
+
 def at_least(minimum: int | float) -> Callable[[Any, attrs.Attribute, Any], None]:
     """An attrs validator with a message an operator can act on."""
 

@@ -25,6 +25,7 @@ from vvv.collectors.base import (
     at_least,
     at_most,
     split_extra,
+    unstorable_text,
     stable_id,
 )
 from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
@@ -152,19 +153,7 @@ def validate(record: Headline, now: datetime) -> str | None:
         return "source is empty"
     if record.created_at > now + FUTURE_SKEW:
         return f"created_at {record.created_at.isoformat()} is in the future"
-    if _has_nul(attrs.astuple(record)):
-        return "a text field contains a NUL character, which PostgreSQL cannot store"
-    return None
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+    return unstorable_text(attrs.astuple(record, recurse=False))
 
 
 def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:

@@ -1,0 +1,126 @@
+"""The store: idempotent batches, and rows, rejects, counters and cursor committed together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vvv import store
+from vvv.collectors import news
+from vvv.collectors.base import Reject
+
+_text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=1, max_size=40)
+
+
+@st.composite
+def headlines(draw: st.DrawFn) -> news.Headline:
+    created = draw(st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)))
+    source, text = draw(_text), draw(_text)
+    return news.Headline(
+        id=news.headline_id(source=source, headline=text, created_at=created),
+        created_at=created,
+        headline=text,
+        source=source,
+        is_major=draw(st.none() | st.booleans()),
+        sentiment=draw(st.none() | _text),
+        tags=draw(st.none() | st.lists(_text, max_size=3)),
+        tickers=draw(st.none() | st.lists(st.from_regex(r"[A-Z]{1,5}", fullmatch=True), max_size=3)),
+        meta=draw(st.none() | st.dictionaries(_text, st.integers() | _text, max_size=2)),
+        extra=draw(st.dictionaries(_text, st.none() | st.booleans() | _text, max_size=2)),
+    )
+
+
+def _table(conn: psycopg.Connection) -> list[tuple]:
+    columns = ", ".join(news.SPEC.column_names)
+    rows = conn.execute(f"SELECT {columns} FROM trading.news_headlines ORDER BY id").fetchall()
+    conn.rollback()
+    return rows
+
+
+def _store(conn: psycopg.Connection, run_id: int, records: list, rejects: list[Reject] = ()) -> store.BatchResult:
+    return store.store_batch(
+        conn,
+        news.SPEC,
+        run_id=run_id,
+        records=records,
+        rejects=list(rejects),
+        received=len(records) + len(rejects),
+        cursor=news.Cursor(newest=max((r.created_at for r in records), default=None)),
+    )
+
+
+@given(batch=st.lists(headlines(), max_size=12))
+def test_storing_a_batch_twice_leaves_the_table_as_storing_it_once(conn: psycopg.Connection, batch: list) -> None:
+    conn.execute("TRUNCATE trading.news_headlines")
+    conn.commit()
+    run_id = store.start_run(conn, "news")
+    first = _store(conn, run_id, batch)
+    once = _table(conn)
+    second = _store(conn, run_id, batch)
+    unique = len({r.id for r in batch})
+    assert _table(conn) == once
+    assert len(once) == unique
+    assert (first.inserted, first.duplicates) == (unique, len(batch) - unique)
+    assert (second.inserted, second.duplicates) == (0, len(batch))
+
+
+@given(record=headlines())
+def test_stored_values_read_back_exactly(conn: psycopg.Connection, record: news.Headline) -> None:
+    conn.execute("TRUNCATE trading.news_headlines")
+    conn.commit()
+    _store(conn, store.start_run(conn, "news"), [record])
+    (row,) = _table(conn)
+    assert row == tuple(getattr(record, c) for c in news.SPEC.column_names)
+
+
+def test_rows_rejects_counters_and_cursor_commit_together(conn: psycopg.Connection) -> None:
+    now = datetime(2026, 1, 2, 15, 0, tzinfo=UTC)
+    good = news.Headline(
+        id="a", created_at=now, headline="h", source="s", is_major=None, sentiment=None,
+        tags=None, tickers=None, meta=None, extra={},
+    )
+    run_id = store.start_run(conn, "news")
+    result = _store(conn, run_id, [good], [Reject({"headline": None}, "headline: expected a string")])
+    assert result == store.BatchResult(inserted=1, duplicates=0)
+    assert store.load_cursor(conn, news.SPEC) == news.Cursor(newest=now)
+    reject = conn.execute("SELECT reason, raw, run_id FROM vvv.rejects").fetchone()
+    assert reject == ("headline: expected a string", '{"headline": null}', run_id)
+    counters = conn.execute("SELECT fetched, inserted, duplicates, rejects FROM vvv.runs WHERE id = %s", (run_id,))
+    assert counters.fetchone() == (2, 1, 0, 1)
+
+
+def test_a_failed_batch_moves_neither_rows_nor_cursor(conn: psycopg.Connection) -> None:
+    start = datetime(2026, 1, 2, 15, 0, tzinfo=UTC)
+    run_id = store.start_run(conn, "news")
+    first = news.Headline(
+        id="a", created_at=start, headline="h", source="s", is_major=None, sentiment=None,
+        tags=None, tickers=None, meta=None, extra={},
+    )
+    _store(conn, run_id, [first])
+    broken = news.Headline(
+        id="b", created_at=start + timedelta(minutes=1), headline=None, source="s",  # NOT NULL violation
+        is_major=None, sentiment=None, tags=None, tickers=None, meta=None, extra={},
+    )
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        _store(conn, run_id, [broken])
+    conn.rollback()
+    assert [r[0] for r in _table(conn)] == ["a"]
+    assert store.load_cursor(conn, news.SPEC) == news.Cursor(newest=start)
+
+
+def test_a_cursor_never_saved_reads_as_a_fresh_one(conn: psycopg.Connection) -> None:
+    assert store.load_cursor(conn, news.SPEC) == news.Cursor()
+
+
+def test_unreachable_database_is_one_clear_line() -> None:
+    url = "postgresql://vvv:hunter2-secret@127.0.0.1:1/vvv"
+    with pytest.raises(store.DatabaseUnavailable) as caught:
+        store.connect(url, statement_timeout_s=5, connect_timeout_s=2)
+    message = str(caught.value)
+    assert "cannot connect to the database" in message
+    assert "hunter2-secret" not in message
+    assert "\n" not in message
