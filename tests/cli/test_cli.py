@@ -1,0 +1,181 @@
+"""`vvv` as an operator runs it: exit codes, messages, --json, and secrets kept out of sight."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import TOKEN, run_vvv
+from vvv import __version__, migrate
+from vvv.fake_api import FakeApi
+
+COMMANDS = ["once", "migrate", "check", "status", "collectors"]
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_vvv("--version", env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert (result.returncode, result.stdout.strip()) == (0, f"vvv {__version__}")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself(command: str, tmp_path: Path) -> None:
+    result = run_vvv(command, "--help", env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert result.returncode == 0
+    assert f"usage: vvv {command}" in result.stdout
+    assert len(result.stdout.split("\n\n")[1]) > 40  # a description, not just the usage line
+
+
+def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
+    assert run_vvv(env={"PATH": os.environ["PATH"]}, cwd=tmp_path).returncode == 2
+
+
+def test_once_without_a_token_exits_2_naming_the_setting(cli_env: dict, tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env.items() if k != "VVV_UW_TOKEN"}
+    result = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "VVV_UW_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_collector_exits_2(cli_env: dict, tmp_path: Path) -> None:
+    result = run_vvv("once", "--collector", "nope", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope" in result.stderr and "news" in result.stderr
+
+
+def test_bad_config_file_exits_2_naming_the_key(cli_env: dict, tmp_path: Path) -> None:
+    (tmp_path / "vvv.toml").write_text('[collectors.news]\ninterval = "soon"\n')
+    result = run_vvv("collectors", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "collectors.news.interval" in result.stderr
+
+
+def test_unreachable_database_is_one_line_without_traceback(cli_env: dict, tmp_path: Path) -> None:
+    env = dict(cli_env, VVV_DATABASE_URL="postgresql://vvv:pw-secret-123@127.0.0.1:1/vvv?connect_timeout=2")
+    result = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot connect to the database" in lines[0]
+    assert "pw-secret-123" not in result.stderr
+
+
+def test_once_collects_then_a_second_run_counts_duplicates(cli_env: dict, tmp_path: Path) -> None:
+    first = run_vvv("once", "--collector", "news", env=cli_env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "news: ok" in first.stdout and "250 new" in first.stdout
+    second = run_vvv("once", "--collector", "news", "--json", env=cli_env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)  # stdout is exactly one JSON object
+    assert report["ok"] is True
+    assert report["inserted"] == 0
+    assert report["duplicates"] == report["fetched"] > 0
+
+
+def test_a_failing_api_exits_1_with_the_error(cli_env: dict, fake_api: FakeApi, tmp_path: Path) -> None:
+    fake_api.fail_next(401)
+    result = run_vvv("once", "--collector", "news", "--json", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["status"] == "failed" and "token" in report["error"]
+
+
+def test_status_shows_the_last_run(cli_env: dict, tmp_path: Path) -> None:
+    run_vvv("once", "--collector", "news", env=cli_env, cwd=tmp_path)
+    text = run_vvv("status", env=cli_env, cwd=tmp_path)
+    assert text.returncode == 0
+    assert "news: last run" in text.stdout and "ok" in text.stdout
+    report = json.loads(run_vvv("status", "--json", env=cli_env, cwd=tmp_path).stdout)
+    news = report["collectors"]["news"]
+    assert news["last_run"]["status"] == "ok"
+    assert news["rows_24h"] == 250
+    assert news["lag_seconds"] is not None
+    assert report["api_budget"]["per_minute_remaining"] is not None
+
+
+def test_check_passes_then_names_a_dropped_column(cli_env: dict, db_url: str, tmp_path: Path) -> None:
+    assert run_vvv("check", env=cli_env, cwd=tmp_path).returncode == 0
+    with psycopg.connect(db_url) as conn:
+        conn.execute("ALTER TABLE trading.news_headlines DROP COLUMN sentiment")
+    result = run_vvv("check", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "trading.news_headlines.sentiment" in result.stdout
+    report = json.loads(run_vvv("check", "--json", env=cli_env, cwd=tmp_path).stdout)
+    assert report["ok"] is False and any("sentiment" in p for p in report["problems"])
+
+
+def test_migrate_dry_run_then_migrate(cli_env: dict, empty_db_url: str, tmp_path: Path) -> None:
+    env = dict(cli_env, VVV_DATABASE_URL=empty_db_url)
+    names = [m.name for m in migrate.discover(migrate.sql_dir())]
+    dry = json.loads(run_vvv("migrate", "--dry-run", "--json", env=env, cwd=tmp_path).stdout)
+    assert dry["migrations"] == names
+    applied = run_vvv("migrate", env=env, cwd=tmp_path)
+    assert applied.returncode == 0 and all(n in applied.stdout for n in names)
+    assert "up to date" in run_vvv("migrate", env=env, cwd=tmp_path).stdout
+
+
+def test_a_changed_migration_stops_the_next_start(cli_env: dict, tmp_path: Path) -> None:
+    """Run a copy of the package whose news migration was edited after it was applied."""
+    package = tmp_path / "pkg"
+    shutil.copytree(Path(migrate.__file__).parent, package / "vvv", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(migrate.sql_dir(), package / "vvv" / "sql")
+    edited = package / "vvv" / "sql" / "news" / "001_news_headlines.sql"
+    edited.write_text(edited.read_text() + "-- changed\n")
+    env = dict(cli_env, PYTHONPATH=str(package))
+    result = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "news/001_news_headlines.sql" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_token_never_appears_in_output_or_logs(cli_env: dict, fake_api: FakeApi, tmp_path: Path) -> None:
+    env = dict(cli_env, VVV_LOG_LEVEL="TRACE")
+    fake_api.fail_next(503)
+    outputs = []
+    for args in (["once", "--collector", "news"], ["once", "--collector", "news", "--json"], ["status", "--json"],
+                 ["status"], ["collectors", "--json"], ["check"]):
+        result = run_vvv(*args, env=env, cwd=tmp_path)
+        outputs += [result.stdout, result.stderr]
+    for fmt in ("json", "text"):
+        result = run_vvv("once", "--collector", "news", env=dict(env, VVV_LOG_FORMAT=fmt), cwd=tmp_path)
+        outputs += [result.stdout, result.stderr]
+    assert all(TOKEN not in text for text in outputs)
+    assert any("retrying" in text for text in outputs)  # the logs did talk about the requests
+
+
+def test_token_file_is_read_and_stripped(cli_env: dict, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(f"  {TOKEN}\n")
+    token_file.chmod(0o600)
+    env = {k: v for k, v in cli_env.items() if k != "VVV_UW_TOKEN"} | {"VVV_UW_TOKEN_FILE": str(token_file)}
+    result = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_json_log_lines_carry_collector_and_run(cli_env: dict, tmp_path: Path) -> None:
+    result = run_vvv("once", "--collector", "news", env=dict(cli_env, VVV_LOG_FORMAT="json"), cwd=tmp_path)
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    pass_lines = [line for line in lines if line["message"].startswith("pass ")]
+    assert len(pass_lines) == 2
+    assert all(line["collector"] == "news" and isinstance(line["run_id"], int) for line in pass_lines)
+
+
+def test_collectors_lists_news_with_its_schedule(cli_env: dict, tmp_path: Path) -> None:
+    report = json.loads(run_vvv("collectors", "--json", env=cli_env, cwd=tmp_path).stdout)
+    (news,) = [c for c in report["collectors"] if c["name"] == "news"]
+    assert news["table"] == "trading.news_headlines" and news["enabled"] is True
+    assert news["interval_s"] == 120
+
+
+def test_embedded_database_when_no_url_is_set(cli_env: dict, tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env.items() if k != "VVV_DATABASE_URL"}
+    first = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
+    status = json.loads(run_vvv("status", "--json", env=env, cwd=tmp_path, timeout=120).stdout)
+    assert status["collectors"]["news"]["rows_24h"] == 250
