@@ -1,0 +1,131 @@
+"""Configuration: environment over file over defaults; every error names its setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vvv import config
+from vvv.config import ConfigError, load, mask_dsn, parse_duration
+
+
+def _load(tmp_path: Path, toml: str = "", **env: str) -> config.Config:
+    (tmp_path / "vvv.toml").write_text(toml)
+    return load(env, cwd=tmp_path)
+
+
+def _error(tmp_path: Path, toml: str = "", **env: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, toml, **env)
+    return str(caught.value)
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    conf = load({"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert conf.api.base_url == "https://api.unusualwhales.com"
+    assert conf.database.url is None
+    assert conf.token is None
+    assert (conf.log.format, conf.log.level) == ("text", "INFO")
+    assert conf.collectors["news"].interval == 120
+
+
+def test_xdg_data_home_sets_the_default_data_dir(tmp_path: Path) -> None:
+    assert load({"XDG_DATA_HOME": "/srv/data"}, cwd=tmp_path).data_dir == Path("/srv/data/vvv")
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    toml = '[api]\nbase_url = "https://file.example"\n[log]\nlevel = "DEBUG"\n[database]\nurl = "postgresql://file/db"\n'
+    conf = _load(tmp_path, toml, VVV_UW_BASE_URL="https://env.example", VVV_DATABASE_URL="postgresql://env/db")
+    assert conf.api.base_url == "https://env.example"
+    assert conf.database.url == "postgresql://env/db"
+    assert conf.log.level == "DEBUG"  # from the file, no variable set
+
+
+def test_collector_table_sets_schedule_and_options(tmp_path: Path) -> None:
+    toml = '[collectors.news]\nenabled = false\ninterval = "30s"\nclosed_interval = "off"\nmax_pages = 5\n'
+    news = _load(tmp_path, toml).collectors["news"]
+    assert (news.enabled, news.interval, news.extended_interval, news.closed_interval) == (False, 30, 300, None)
+    assert news.options.max_pages == 5
+
+
+@pytest.mark.parametrize(
+    ("toml", "names"),
+    [
+        ('[api]\nbase_ur = "x"\n', "base_ur"),
+        ("[api]\nread_timeout = -1\n", "read_timeout"),
+        ('[collectors.news]\ninterval = "5 minutes"\n', "collectors.news.interval"),
+        ("[collectors.news]\npage_size = 500\n", "page_size"),
+        ("[collectors.news]\nwatchlist = []\n", "watchlist"),
+        ('[collectors.news]\nenabled = "yes"\n', "collectors.news.enabled"),
+        ("[collectors.weather]\n", "collectors.weather"),
+        ('[log]\nformat = "xml"\n', "format"),
+        ("surprise = 1\n", "surprise"),
+        ("[api\n", "not valid TOML"),
+    ],
+)
+def test_bad_file_values_name_the_key(tmp_path: Path, toml: str, names: str) -> None:
+    message = _error(tmp_path, toml)
+    assert names in message
+    assert "vvv.toml" in message
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"VVV_LOG_LEVEL": "loud"}, "VVV_LOG_LEVEL"),
+        ({"VVV_LOG_FORMAT": "xml"}, "VVV_LOG_FORMAT"),
+        ({"VVV_UW_BASE_URL": "ftp://example"}, "VVV_UW_BASE_URL"),
+        ({"VVV_CONFIG": "/no/such/vvv.toml"}, "VVV_CONFIG"),
+        ({"VVV_UW_TOKEN_FILE": "/no/such/token"}, "VVV_UW_TOKEN_FILE"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(tmp_path: Path, env: dict, names: str) -> None:
+    assert names in _error(tmp_path, **env)
+
+
+def test_missing_token_names_both_ways_to_give_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="VVV_UW_TOKEN.*VVV_UW_TOKEN_FILE"):
+        _load(tmp_path).require_token()
+
+
+def test_token_file_is_stripped_and_an_empty_one_is_an_error(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("\n  abc-123-token \n")
+    assert _load(tmp_path, VVV_UW_TOKEN_FILE=str(token)).require_token() == "abc-123-token"
+    token.write_text(" \n")
+    assert "is empty" in _error(tmp_path, VVV_UW_TOKEN_FILE=str(token))
+
+
+def test_the_token_is_not_in_the_config_repr(tmp_path: Path) -> None:
+    conf = _load(tmp_path, VVV_UW_TOKEN="tok-secret-999", VVV_DATABASE_URL="postgresql://u:db-secret@h/x")
+    assert "tok-secret-999" not in repr(conf)
+    assert "db-secret" not in repr(conf)
+
+
+def test_vvv_config_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.toml"
+    path.write_text("[collectors.news]\nmax_pages = 7\n")
+    assert load({"VVV_CONFIG": str(path)}, cwd=tmp_path).collectors["news"].options.max_pages == 7
+
+
+@given(amount=st.integers(1, 10_000), unit=st.sampled_from(["s", "m", "h", "d"]))
+def test_durations_are_whole_seconds(amount: int, unit: str) -> None:
+    assert parse_duration(f"{amount}{unit}") == amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+@pytest.mark.parametrize("text", ["0s", "1", "1.5m", "-1m", "m", "", "1 week"])
+def test_bad_durations_are_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_off_means_no_interval() -> None:
+    assert parse_duration("off") is None
+
+
+def test_mask_dsn_hides_only_the_password() -> None:
+    assert mask_dsn("postgresql://vvv:s3cret@db:5432/vvv") == "postgresql://vvv:***@db:5432/vvv"
+    assert mask_dsn("postgresql://db/vvv") == "postgresql://db/vvv"
