@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -179,3 +181,14 @@ def test_embedded_database_when_no_url_is_set(cli_env: dict, tmp_path: Path) -> 
     assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
     status = json.loads(run_vvv("status", "--json", env=env, cwd=tmp_path, timeout=120).stdout)
     assert status["collectors"]["news"]["rows_24h"] == 250
+
+
+def test_two_commands_share_one_embedded_database(cli_env: dict, tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env.items() if k != "VVV_DATABASE_URL"}
+    command = [sys.executable, "-m", "vvv", "once", "--collector", "news", "--json"]
+    procs = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    reports = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert sum(r["inserted"] for r in reports) == 250
+    status = json.loads(run_vvv("status", "--json", env=env, cwd=tmp_path, timeout=120).stdout)
+    assert status["collectors"]["news"]["last_run"]["status"] == "ok"
