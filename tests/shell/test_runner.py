@@ -86,7 +86,7 @@ def test_a_burst_beyond_the_page_cap_is_caught_up_by_the_next_pass(conn, client,
     fake_api.add_news(100)
     capped = _pass(conn, client, page_size=20, max_pages=2)
     assert capped.requests == 2
-    assert store.load_cursor(conn, news.SPEC).resume_page == 1
+    assert store.load_cursor(conn, news.SPEC).resume_page == 2
     while store.load_cursor(conn, news.SPEC).resume_page is not None:
         _pass(conn, client, page_size=20, max_pages=2)
     _pass(conn, client, page_size=20, max_pages=2)

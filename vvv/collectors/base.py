@@ -100,7 +100,7 @@ class Collector:
 def stable_id(*parts: Any) -> str:
     """A hex SHA-256 of the parts as canonical JSON: equal parts, equal id, across runs and hosts."""
     text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def record_row(record: Any) -> tuple[Any, ...]:

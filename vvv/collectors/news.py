@@ -9,7 +9,7 @@ stopped and the next pass resumes there, so a burst of news never leaves a silen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -111,8 +111,8 @@ SPEC = Spec(
 
 
 def headline_id(*, source: str, headline: str, created_at: datetime) -> str:
-    """The identity of a headline: both timestamp spellings of one instant give one id."""
-    return stable_id(source, headline, created_at.isoformat())
+    """The identity of a headline: every spelling and offset of one instant gives one id."""
+    return stable_id(source, headline, created_at.astimezone(UTC).isoformat())
 
 
 def parse(payload: Any) -> tuple[list[Headline], list[Reject]]:
@@ -178,7 +178,9 @@ def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor
     first_run = cursor.newest is None and cursor.resume_page is None
     if first_run or _is_last(cursor, pages[-1], settings):
         return Cursor(newest=max([*_present(cursor.newest), *_present(newest_seen)], default=None))
-    return attrs.evolve(cursor, resume_page=int(pages[-1].request.param("page") or 0), pending_newest=newest_seen)
+    # Resume after the last page fetched: headlines published meanwhile push older ones to
+    # later pages, never earlier, so the next unseen headline is at or after that page.
+    return attrs.evolve(cursor, resume_page=int(pages[-1].request.param("page") or 0) + 1, pending_newest=newest_seen)
 
 
 def _is_last(cursor: Cursor, page: Page, settings: Settings) -> bool:
