@@ -46,7 +46,11 @@ class Settings:
 
 @frozen
 class Cursor:
-    """`newest`: every headline at or after it is stored. `resume_page`/`pending_newest`: a capped pass to finish."""
+    """`newest`: every headline before it is stored; a pass from page 0 fetches what came after.
+
+    `resume_page`/`pending_newest`: where a pass stopped by the page cap left off, and the
+    newest headline it saw, so the next pass finishes the gap before `newest` moves.
+    """
 
     newest: datetime | None = None
     resume_page: int | None = None
