@@ -97,22 +97,21 @@ class ApiClient:
 
     def get_json(self, request: Request) -> Any:
         """The decoded JSON body of a successful response, after retries; raises ApiError."""
-        for attempt in range(self._max_retries + 1):
-            self._respect_minute_budget()
-            outcome = self._attempt(request)
-            if not isinstance(outcome, _Retry):
-                return outcome
+        attempt = 0
+        while isinstance(outcome := self._attempt(request), _Retry):
             if attempt == self._max_retries:
                 raise ApiError(f"GET {request.path} failed after {attempt + 1} attempts: {outcome.reason}")
             delay = retry_delay(attempt, retry_after=outcome.retry_after, jitter=self._jitter())
             logger.warning("GET {} {}; retrying in {:.1f}s", request.path, outcome.reason, delay)
             self._sleep(delay)
-        raise AssertionError("unreachable")
+            attempt += 1
+        return outcome
 
     def close(self) -> None:
         self._client.close()
 
     def _attempt(self, request: Request) -> Any:
+        self._respect_minute_budget()
         self.requests += 1
         try:
             response = self._client.get(request.path, params=dict(request.params))

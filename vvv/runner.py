@@ -57,7 +57,7 @@ def validate_all(collector: Collector, records: list[Any], now: datetime) -> tup
         reason = collector.validate(record, now)
         if reason is None:
             good.append(record)
-        else:
+        else:  # the parsed record, all fields and extras included, stands for the raw item
             bad.append(Reject(attrs.asdict(record), reason))
     return good, bad
 
@@ -89,6 +89,10 @@ def run_once(
             error, auth_failed = str(failure), isinstance(failure, ApiAuthError)
         except psycopg.Error as failure:
             error = store.describe_db_error(failure)
+            conn.rollback()
+        except Exception as failure:  # a bug: keep the traceback in the log, fail this run only
+            logger.opt(exception=failure).error("pass crashed")
+            error = f"unexpected {failure.__class__.__name__}: {failure}"
             conn.rollback()
         status = "ok" if error is None else ("partial" if pages else "failed")
         result = RunResult(
