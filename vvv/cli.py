@@ -14,7 +14,9 @@ from vvv import __version__
 if TYPE_CHECKING:
     import psycopg
 
+    from vvv.collectors.base import Collector
     from vvv.config import Config
+    from vvv.http import ApiClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -34,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--collector", required=True, metavar="NAME", help="the collector to run (see `vvv collectors`)")
     once.add_argument("--ticker", action="append", metavar="T", help="only these tickers (per-ticker collectors)")
     once.add_argument("--json", action="store_true", help="print the run as one JSON object on stdout")
+
+    run = commands.add_parser("run", help="apply migrations, then run every enabled collector on its schedule",
+                              description="Apply pending migrations, then run every enabled collector (or the "
+                              "ones named) on its market-hours-aware intervals until SIGTERM or SIGINT. Only one "
+                              "`vvv run` collects per database; a second one waits as a hot standby.")
+    run.add_argument("--collector", action="append", metavar="NAME", help="run only this collector (repeatable)")
 
     migrate = commands.add_parser("migrate", help="apply pending SQL migrations",
                                   description="Apply the SQL migrations under sql/ that the database has not seen.")
@@ -86,6 +94,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     logs.setup(level=conf.log.level, fmt=conf.log.format, secrets=secrets)
     command = {
         "once": _once,
+        "run": _run,
         "migrate": _migrate,
         "check": _check,
         "status": _status,
@@ -118,10 +127,10 @@ def _print_json(value: Any) -> None:
 
 
 @contextmanager
-def _database(conf: Config) -> Iterator[psycopg.Connection]:
+def _database(conf: Config, *, url: str | None = None) -> Iterator[psycopg.Connection]:
     from vvv import embedded, store
 
-    url = conf.database.url or embedded.start(conf.data_dir)
+    url = url or conf.database.url or embedded.start(conf.data_dir)
     conn = store.connect(url, statement_timeout_s=conf.database.statement_timeout_seconds)
     try:
         yield conn
@@ -135,29 +144,40 @@ def _apply_migrations(conn: psycopg.Connection, *, dry_run: bool = False) -> lis
     return migrate.migrate(conn, migrate.discover(migrate.sql_dir()), dry_run=dry_run)
 
 
-def _once(args: argparse.Namespace, conf: Config) -> int:
+def _collector(name: str) -> Collector:
     from vvv.collectors import COLLECTORS
     from vvv.config import ConfigError
 
-    collector = COLLECTORS.get(args.collector)
-    if collector is None:
-        raise ConfigError(f"--collector: unknown collector {args.collector!r} (known: {', '.join(COLLECTORS)})")
+    if name not in COLLECTORS:
+        raise ConfigError(f"--collector: unknown collector {name!r} (known: {', '.join(COLLECTORS)})")
+    return COLLECTORS[name]
+
+
+def _client(conf: Config) -> ApiClient:
+    from vvv.http import ApiClient
+
+    return ApiClient(
+        base_url=conf.api.base_url,
+        token=conf.require_token(),
+        connect_timeout=conf.api.connect_timeout,
+        read_timeout=conf.api.read_timeout,
+        max_retries=conf.api.max_retries,
+    )
+
+
+def _once(args: argparse.Namespace, conf: Config) -> int:
+    from vvv.config import ConfigError
+
+    collector = _collector(args.collector)
     if args.ticker:
         raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
-    token = conf.require_token() if collector.spec.needs_token else ""
+    conf.require_token()
 
     from vvv import runner
-    from vvv.http import ApiClient
 
     with _database(conf) as conn:
         _apply_migrations(conn)
-        client = ApiClient(
-            base_url=conf.api.base_url,
-            token=token,
-            connect_timeout=conf.api.connect_timeout,
-            read_timeout=conf.api.read_timeout,
-            max_retries=conf.api.max_retries,
-        )
+        client = _client(conf)
         try:
             result = runner.run_once(collector, conf.collectors[args.collector], conn=conn, client=client)
         finally:
@@ -169,6 +189,27 @@ def _once(args: argparse.Namespace, conf: Config) -> int:
     else:
         print(result.summary())
     return EXIT_OK if result.status == "ok" else EXIT_FAILED
+
+
+def _run(args: argparse.Namespace, conf: Config) -> int:
+    from vvv import embedded
+    from vvv.collectors import COLLECTORS
+    from vvv.service import Service
+
+    names = args.collector or [n for n in COLLECTORS if conf.collectors[n].enabled]
+    chosen = {name: (_collector(name), conf.collectors[name]) for name in names}
+    conf.require_token()
+    url = conf.database.url or embedded.start(conf.data_dir)
+    with _database(conf, url=url) as conn:
+        _apply_migrations(conn)
+    service = Service(
+        url=url,
+        collectors=chosen,
+        client=_client(conf),
+        statement_timeout_s=conf.database.statement_timeout_seconds,
+        runs_retention_s=conf.service.runs_retention_seconds,
+    )
+    return service.run()
 
 
 def _migrate(args: argparse.Namespace, conf: Config) -> int:

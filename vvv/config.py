@@ -91,6 +91,17 @@ class LogConfig:
 
 
 @frozen
+class ServiceConfig:
+    """`vvv run`: how long vvv.runs keeps its rows."""
+
+    runs_retention: str = attrs.field(default="90d", validator=lambda _, __, v: _require_duration(v))
+
+    @property
+    def runs_retention_seconds(self) -> int:
+        return _require_duration(self.runs_retention)
+
+
+@frozen
 class _FileConfig:
     """The TOML file's shape; `collectors` is checked per collector below."""
 
@@ -98,17 +109,19 @@ class _FileConfig:
     api: ApiConfig = ApiConfig()
     database: DatabaseConfig = DatabaseConfig()
     log: LogConfig = LogConfig()
+    service: ServiceConfig = ServiceConfig()
     collectors: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
 
 @frozen
 class CollectorConfig:
-    """One collector's schedule (seconds, None = off) and its own options."""
+    """One collector's schedule (seconds, None = off), staleness limit, and its own options."""
 
     enabled: bool
     interval: int | None
     extended_interval: int | None
     closed_interval: int | None
+    stale_after: int | None
     options: Any
 
 
@@ -118,6 +131,7 @@ class Config:
     api: ApiConfig
     database: DatabaseConfig
     log: LogConfig
+    service: ServiceConfig
     data_dir: Path
     config_file: Path | None
     collectors: Mapping[str, CollectorConfig]
@@ -153,6 +167,7 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
         api=api,
         database=database,
         log=log,
+        service=file.service,
         data_dir=_data_dir(env, file.data_dir),
         config_file=path,
         collectors=_collectors(file.collectors, where),
@@ -231,7 +246,7 @@ def _data_dir(env: Mapping[str, str], from_file: str | None) -> Path:
     return base / "vvv"
 
 
-_SCHEDULE_KEYS = ("interval", "extended_interval", "closed_interval")
+_SCHEDULE_KEYS = ("interval", "extended_interval", "closed_interval", "stale_after")
 
 
 def _collectors(tables: Mapping[str, Any], where: str) -> dict[str, CollectorConfig]:

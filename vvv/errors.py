@@ -11,3 +11,8 @@ class UsageError(Fatal):
     """Bad usage or configuration: exit 2, the message names the setting."""
 
     exit_code = 2
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one log-friendly line: its message with whitespace collapsed, or its type."""
+    return " ".join(str(error).split()) or error.__class__.__name__

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -70,7 +71,11 @@ def retry_delay(attempt: int, *, retry_after: str | None = None, jitter: float =
 
 
 class ApiClient:
-    """GET requests with JSON bodies; counts every attempt in `requests`."""
+    """GET requests with JSON bodies, shared by every collector thread of a process.
+
+    `requests` counts attempts made by the calling thread, so concurrent passes each
+    count their own.
+    """
 
     def __init__(
         self,
@@ -92,7 +97,7 @@ class ApiClient:
         self._max_retries = max_retries
         self._sleep = sleep
         self._jitter = jitter
-        self.requests = 0
+        self._local = threading.local()
         self.budget = Budget()
 
     def get_json(self, request: Request) -> Any:
@@ -107,12 +112,16 @@ class ApiClient:
             attempt += 1
         return outcome
 
+    @property
+    def requests(self) -> int:
+        return getattr(self._local, "requests", 0)
+
     def close(self) -> None:
         self._client.close()
 
     def _attempt(self, request: Request) -> Any:
         self._respect_minute_budget()
-        self.requests += 1
+        self._local.requests = self.requests + 1
         try:
             response = self._client.get(request.path, params=dict(request.params))
             body = response.read()

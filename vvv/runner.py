@@ -42,6 +42,10 @@ class RunResult:
         return f"{line}; error: {self.error}" if self.error else line
 
 
+class _Stopped(Exception):
+    """The process is shutting down: end the pass between pages, with everything stored kept."""
+
+
 @attrs.define
 class _Tally:
     fetched: int = 0
@@ -75,16 +79,21 @@ def run_once(
     conn: psycopg.Connection,
     client: ApiClient,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stopping: Callable[[], bool] = lambda: False,
+    instance: str | None = None,
 ) -> RunResult:
-    """Run one pass of `collector` and record it in `vvv.runs`."""
+    """Run one pass of `collector` and record it in `vvv.runs`; `stopping` ends it between pages."""
     spec = collector.spec
-    run_id = store.start_run(conn, spec.name)
+    run_id = store.start_run(conn, spec.name, instance=instance)
     requests_before = client.requests
     tally, error, auth_failed, pages = _Tally(), None, False, []
     with logger.contextualize(collector=spec.name, run_id=run_id):
         logger.info("pass started")
         try:
-            _collect(collector, config, conn=conn, client=client, clock=clock, run_id=run_id, tally=tally, pages=pages)
+            _collect(collector, config, conn=conn, client=client, clock=clock, run_id=run_id, tally=tally, pages=pages,
+                     stopping=stopping)
+        except _Stopped:
+            error = "stopped between pages: vvv is shutting down; the next pass continues from the saved cursor"
         except ApiError as failure:
             error, auth_failed = str(failure), isinstance(failure, ApiAuthError)
         except psycopg.Error as failure:
@@ -126,11 +135,14 @@ def _collect(
     run_id: int,
     tally: _Tally,
     pages: list[Page],
+    stopping: Callable[[], bool],
 ) -> None:
     spec, options = collector.spec, config.options
     cursor = store.load_cursor(conn, spec)
     request = collector.next_request(cursor, None, None, options)
     while request is not None:
+        if stopping():
+            raise _Stopped
         payload = client.get_json(request)
         records, rejects = collector.parse(payload)
         good, bad = validate_all(collector, records, clock())

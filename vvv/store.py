@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb, JsonbDumper
 from vvv.collectors.base import Reject, Spec, record_row
 from vvv.collectors.convert import CONVERTER
 from vvv.config import mask_dsn
-from vvv.errors import Fatal
+from vvv.errors import Fatal, one_line
 
 
 class DatabaseUnavailable(Fatal):
@@ -33,25 +33,29 @@ class BatchResult:
     duplicates: int
 
 
-def connect(url: str, *, statement_timeout_s: int, connect_timeout_s: int = 10) -> psycopg.Connection:
+def connect(
+    url: str, *, statement_timeout_s: int, connect_timeout_s: int = 10, extra_options: str = "", **params: Any
+) -> psycopg.Connection:
     """A connection named `vvv` in pg_stat_activity, with a statement timeout."""
     try:
         conn = psycopg.connect(
             url,
             application_name="vvv",
             connect_timeout=connect_timeout_s,
-            options=f"-c statement_timeout={statement_timeout_s * 1000}",
+            options=f"-c statement_timeout={statement_timeout_s * 1000} {extra_options}".strip(),
+            **params,
         )
     except psycopg.OperationalError as error:
-        reason = " ".join(str(error).split()) or error.__class__.__name__
-        raise DatabaseUnavailable(f"cannot connect to the database {mask_dsn(url)}: {reason}") from None
+        raise DatabaseUnavailable(f"cannot connect to the database {mask_dsn(url)}: {one_line(error)}") from None
     conn.adapters.register_dumper(dict, JsonbDumper)
     return conn
 
 
-def start_run(conn: psycopg.Connection, collector: str) -> int:
+def start_run(conn: psycopg.Connection, collector: str, *, instance: str | None = None) -> int:
     with conn.transaction():
-        return conn.execute("INSERT INTO vvv.runs (collector) VALUES (%s) RETURNING id", (collector,)).fetchone()[0]
+        return conn.execute(
+            "INSERT INTO vvv.runs (collector, instance) VALUES (%s, %s) RETURNING id", (collector, instance)
+        ).fetchone()[0]
 
 
 def finish_run(

@@ -17,7 +17,9 @@ CREATE TABLE vvv.runs (
     duplicates  integer     NOT NULL DEFAULT 0,
     rejects     integer     NOT NULL DEFAULT 0,
     error       text,
-    api_budget  jsonb
+    api_budget  jsonb,
+    -- "run <host>:<pid>" for passes of the scheduler, NULL for `vvv once`
+    instance    text
 );
 CREATE INDEX runs_collector_started_at ON vvv.runs (collector, started_at DESC);
 
@@ -25,7 +27,7 @@ CREATE TABLE vvv.cursors (
     collector  text        NOT NULL,
     scope      text        NOT NULL DEFAULT '',
     position   jsonb       NOT NULL,
-    run_id     bigint      REFERENCES vvv.runs (id),
+    run_id     bigint      REFERENCES vvv.runs (id) ON DELETE SET NULL,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (collector, scope)
 );
@@ -35,7 +37,7 @@ CREATE TABLE vvv.cursors (
 CREATE TABLE vvv.rejects (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     collector   text        NOT NULL,
-    run_id      bigint      REFERENCES vvv.runs (id),
+    run_id      bigint      REFERENCES vvv.runs (id) ON DELETE SET NULL,
     rejected_at timestamptz NOT NULL DEFAULT now(),
     reason      text        NOT NULL,
     raw         text        NOT NULL

@@ -21,7 +21,8 @@ NEWS = COLLECTORS["news"]
 
 def _config(**options: int) -> CollectorConfig:
     return CollectorConfig(
-        enabled=True, interval=120, extended_interval=300, closed_interval=1800, options=news.Settings(**options)
+        enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,
+        options=news.Settings(**options),
     )
 
 

@@ -31,11 +31,13 @@ class Column:
 
 @frozen
 class Schedule:
-    """Default intervals in seconds; None means off."""
+    """Default intervals in seconds (None means off), and how old the newest record may get
+    during the regular session before `vvv status` calls the collector stale."""
 
     interval: int | None
     extended_interval: int | None
     closed_interval: int | None
+    stale_after: int | None = None
 
 
 @frozen

@@ -108,7 +108,7 @@ SPEC = Spec(
         Column("extra", "jsonb"),
     ),
     time_column="created_at",
-    schedule=Schedule(interval=120, extended_interval=300, closed_interval=1800),
+    schedule=Schedule(interval=120, extended_interval=300, closed_interval=1800, stale_after=2 * 3600),
     settings=Settings,
     cursor=Cursor,
 )

@@ -1,0 +1,261 @@
+"""`vvv run`: the long-running loop around the scheduler, the active lock, and clean shutdown.
+
+The loop is thin: every second it asks `scheduling.decide` what is due and starts each due
+pass in a thread of its own (one database connection per pass), so a slow or failing
+collector costs only its own pass. Periodic chores (leadership, heartbeat, instance row,
+pruning) are jobs on a `schedule.Scheduler` of this process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import psycopg
+import schedule
+from loguru import logger
+from psycopg.types.json import Jsonb
+
+from vvv import runner, scheduling, store
+from vvv.collectors.base import Collector
+from vvv.errors import one_line
+from vvv.config import CollectorConfig
+from vvv.http import ApiClient
+from vvv.leader import Leadership
+
+SHUTDOWN_GRACE_S = 7.0  # in-flight passes get this long to finish a page; exit stays under 10 s
+STANDBY_POLL_S = 5
+_INTERRUPTED = "interrupted: the vvv run that started this pass stopped before it finished"
+
+
+class _Abort(Exception):
+    """A second SIGTERM/SIGINT: stop waiting for passes and exit now."""
+
+
+@attrs.define
+class _Stats:
+    passes: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rows: int = 0
+
+
+class Service:
+    def __init__(
+        self,
+        *,
+        url: str,
+        collectors: Mapping[str, tuple[Collector, CollectorConfig]],
+        client: ApiClient,
+        statement_timeout_s: int,
+        runs_retention_s: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._url = url
+        self._collectors = dict(collectors)
+        self._client = client
+        self._statement_timeout_s = statement_timeout_s
+        self._runs_retention_s = runs_retention_s
+        self._clock = clock
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.instance = f"run {self.name}"
+        self._leader = Leadership(url, statement_timeout_s=statement_timeout_s)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._slots = {name: scheduling.Slot(anchor=None) for name in self._collectors}
+        self._stats = {name: _Stats() for name in self._collectors}
+        self._threads: dict[str, threading.Thread] = {}
+        self._signals = 0
+        self._shutting_down = False
+
+    def run(self) -> int:
+        """Collect until SIGTERM/SIGINT; returns the exit code."""
+        self._install_signal_handlers()
+        chores = schedule.Scheduler()
+        chores.every(1).seconds.do(self._tick)
+        chores.every(STANDBY_POLL_S).seconds.do(self._lead)
+        chores.every(1).minutes.do(self._heartbeat)
+        chores.every(10).seconds.do(self._publish)
+        chores.every(1).hours.do(self._prune)
+        logger.info("vvv run {} starting with collectors: {}", self.name, ", ".join(self._collectors) or "none")
+        try:
+            self._lead()
+            while not self._stopping.is_set():
+                chores.run_pending()
+                self._stopping.wait(min(1.0, max(0.05, chores.idle_seconds or 1.0)))
+            self._drain()
+        except _Abort:
+            logger.warning("second signal: exiting without waiting for passes in flight")
+        finally:
+            self._shut_down()
+        return 0
+
+    def _install_signal_handlers(self) -> None:
+        def handle(signum: int, _: Any) -> None:
+            self._signals += 1
+            if self._signals > 1:
+                if not self._shutting_down:  # already on the fast path otherwise
+                    raise _Abort
+                return
+            logger.info("{} received: finishing passes in flight, starting no new ones", signal.Signals(signum).name)
+            self._stopping.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def _lead(self) -> None:
+        was_active = self._leader.held
+        active = self._leader.acquire()
+        if active and not was_active:
+            logger.info("this instance is now the active one: collecting")
+            self._take_over()
+        elif was_active and not active:
+            logger.error("no longer the active instance: not starting passes until the lock is back")
+        elif not active and not was_active and self._signals == 0:
+            logger.debug("standby: another vvv run holds the active lock")
+        self._publish()
+
+    def _take_over(self) -> None:
+        """Close the runs a dead predecessor left open, and resume each collector's rhythm from its last pass."""
+        conn = self._leader.conn
+        conn.execute(
+            "UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
+            " WHERE status = 'running' AND instance IS NOT NULL AND instance <> %s",
+            (_INTERRUPTED, self.instance),
+        )
+        rows = conn.execute(
+            "SELECT collector, max(started_at) FROM vvv.runs WHERE collector = ANY(%s) GROUP BY collector",
+            (list(self._collectors),),
+        ).fetchall()
+        with self._lock:
+            for name, started in rows:
+                self._slots[name] = attrs.evolve(self._slots[name], anchor=started)
+
+    def _tick(self) -> None:
+        if not self._leader.held or self._stopping.is_set():
+            return
+        now = self._clock()
+        with self._lock:
+            configs = {name: config for name, (_, config) in self._collectors.items()}
+            decision = scheduling.decide(now, configs, self._slots)
+            for name in decision.skip:
+                self._stats[name].skipped += 1
+                self._slots[name] = attrs.evolve(self._slots[name], anchor=now)
+                logger.warning("{} is still running when due again: skipped this slot", name)
+            for name in decision.start:
+                self._slots[name] = scheduling.Slot(anchor=now, running=True)
+                thread = threading.Thread(target=self._pass, args=(name,), name=f"pass-{name}", daemon=True)
+                self._threads[name] = thread
+                thread.start()
+
+    def _pass(self, name: str) -> None:
+        collector, config = self._collectors[name]
+        stats = self._stats[name]
+        try:
+            conn = store.connect(self._url, statement_timeout_s=self._statement_timeout_s)
+            try:
+                result = runner.run_once(
+                    collector, config, conn=conn, client=self._client, clock=self._clock,
+                    stopping=self._stopping.is_set, instance=self.instance,
+                )
+            finally:
+                conn.close()
+            with self._lock:
+                stats.passes += 1
+                stats.rows += result.inserted
+                stats.failed += result.status != "ok"
+        except Exception as error:  # the database is gone or a bug: this pass fails, the loop goes on
+            with self._lock:
+                stats.passes += 1
+                stats.failed += 1
+            with logger.contextualize(collector=name):
+                logger.error("pass could not run: {}", one_line(error))
+        finally:
+            with self._lock:
+                self._slots[name] = attrs.evolve(self._slots[name], running=False)
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        for thread in list(self._threads.values()):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _shut_down(self) -> None:
+        self._shutting_down = True
+        self._stopping.set()
+        self._client.close()
+        conn = self._leader.conn
+        if conn is not None:
+            try:
+                conn.execute(
+                    "UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
+                    " WHERE status = 'running' AND instance = %s",
+                    ("interrupted: vvv was stopped during this pass", self.instance),
+                )
+                conn.execute("UPDATE vvv.instances SET role = 'stopped', heartbeat_at = now() WHERE name = %s",
+                             (self.name,))
+            except psycopg.Error as error:
+                logger.warning("could not record the shutdown: {}", one_line(error))
+        self._leader.release()
+        logger.info("vvv run {} stopped", self.name)
+
+    def schedule_state(self) -> dict[str, Any]:
+        """Per collector: running or not, next due time, and counters since start."""
+        now = self._clock()
+        with self._lock:
+            state = {}
+            for name, (_, config) in self._collectors.items():
+                slot, stats = self._slots[name], self._stats[name]
+                due = scheduling.next_due(config, slot.anchor, now)
+                state[name] = {
+                    "running": slot.running,
+                    "next_due": None if due is None else due.isoformat(),
+                    **attrs.asdict(stats),
+                }
+        return state
+
+    def _heartbeat(self) -> None:
+        role = "active" if self._leader.held else "standby"
+        parts = []
+        for name, entry in self.schedule_state().items():
+            due = "off" if entry["next_due"] is None else entry["next_due"][11:19]
+            parts.append(f"{name}: {entry['passes']} passes, {entry['rows']} rows, {entry['failed']} failed,"
+                         f" {entry['skipped']} skipped, next {due}")
+        logger.info("heartbeat ({}): {}", role, "; ".join(parts) or "no collectors")
+
+    def _publish(self) -> None:
+        """Write this instance's role and schedule for `vvv status`."""
+        conn = self._leader.conn
+        if conn is None:
+            return
+        role = "active" if self._leader.held else "standby"
+        try:
+            conn.execute(
+                "INSERT INTO vvv.instances (name, role, schedule) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, schedule = EXCLUDED.schedule,"
+                " heartbeat_at = now()",
+                (self.name, role, Jsonb(self.schedule_state())),
+            )
+        except psycopg.Error as error:
+            logger.warning("could not publish this instance's state: {}", one_line(error))
+
+    def _prune(self) -> None:
+        """Keep vvv.runs (and stopped instances) to the configured retention."""
+        conn = self._leader.conn
+        if conn is None or not self._leader.held:
+            return
+        cutoff = self._clock() - timedelta(seconds=self._runs_retention_s)
+        try:
+            pruned = conn.execute("DELETE FROM vvv.runs WHERE started_at < %s AND status <> 'running'", (cutoff,))
+            conn.execute("DELETE FROM vvv.instances WHERE heartbeat_at < now() - interval '1 day'")
+        except psycopg.Error as error:
+            logger.warning("could not prune vvv.runs: {}", one_line(error))
+            return
+        if pruned.rowcount:
+            logger.info("pruned {} runs older than {}", pruned.rowcount, cutoff.isoformat())
