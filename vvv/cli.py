@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from vvv import __version__
@@ -43,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "`vvv run` collects per database; a second one waits as a hot standby.")
     run.add_argument("--collector", action="append", metavar="NAME", help="run only this collector (repeatable)")
 
+    cal = commands.add_parser("calendar", help="print the NYSE sessions vvv schedules around",
+                              description="Print each NYSE trading day in the range with its pre-market open, "
+                              "regular open, regular close (13:00 on early-close days) and after-hours close, in "
+                              "America/New_York, computed by rule. Holidays and weekends are left out.")
+    cal.add_argument("--from", dest="start", required=True, type=_date, metavar="YYYY-MM-DD", help="first day")
+    cal.add_argument("--to", dest="end", required=True, type=_date, metavar="YYYY-MM-DD", help="last day (inclusive)")
+    cal.add_argument("--json", action="store_true", help="print the sessions as one JSON object on stdout")
+
     migrate = commands.add_parser("migrate", help="apply pending SQL migrations",
                                   description="Apply the SQL migrations under sql/ that the database has not seen.")
     migrate.add_argument("--dry-run", action="store_true", help="list what would be applied, change nothing")
@@ -53,9 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 "collector needs. Exit 0 when all is there, 1 naming each problem.")
     check.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 
-    status = commands.add_parser("status", help="show each collector's last run, rows, lag, rejects and API budget",
-                                 description="Show per collector the last run and its outcome, rows stored in the "
-                                 "last run and the last 24 h, the newest record's age, rejects, and the API budget.")
+    status = commands.add_parser("status", help="show each collector's state, last run, rows, lag, rejects, next "
+                                 "due time and the API budget",
+                                 description="Show per collector its state, the last run and its outcome, rows "
+                                 "stored in the last run and the last 24 h, the newest record's age, rejects, the "
+                                 "next due time, the running instances and the API budget. Exit 1 when an enabled "
+                                 "collector's last run failed or its data is stale during the regular session.")
     status.add_argument("--json", action="store_true", help="print the status as one JSON object on stdout")
 
     listing = commands.add_parser("collectors", help="list the collectors and their schedules",
@@ -63,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   "and its intervals (regular, extended hours, closed).")
     listing.add_argument("--json", action="store_true", help="print the list as one JSON object on stdout")
     return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-01-02, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +118,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "check": _check,
         "status": _status,
         "collectors": _collectors,
+        "calendar": _calendar,
     }[args.command]
     try:
         return command(args, conf)
@@ -248,12 +268,14 @@ def _status(args: argparse.Namespace, conf: Config) -> int:
     with _database(conf) as conn:
         if conn.execute("SELECT to_regclass('vvv.runs')").fetchone()[0] is None:
             raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
-        report = status.collect_status(conn, [c.spec for c in COLLECTORS.values()], now=datetime.now(UTC))
+        chosen = [(c.spec, conf.collectors[name]) for name, c in COLLECTORS.items()]
+        report = status.collect_status(conn, chosen, now=datetime.now(UTC))
+    healthy = not report["problems"]
     if args.json:
-        _print_json({"ok": True, **report})
+        _print_json({"ok": healthy, **report})
     else:
         print(status.render(report))
-    return EXIT_OK
+    return EXIT_OK if healthy else EXIT_FAILED
 
 
 def _collectors(args: argparse.Namespace, conf: Config) -> int:
@@ -282,6 +304,29 @@ def _collectors(args: argparse.Namespace, conf: Config) -> int:
         print(f"{row['name']:<14} {state:<9} every {intervals:<14} -> {row['table']}")
         print(f"{'':<14} {row['description']}")
     return EXIT_OK
+
+
+def _calendar(args: argparse.Namespace, conf: Config) -> int:
+    from vvv import calendar
+    from vvv.config import ConfigError
+
+    if args.end < args.start:
+        raise ConfigError(f"--to {args.end} is before --from {args.start}")
+    found = calendar.sessions(args.start, args.end)
+    if args.json:
+        keys = ("day", "pre_open", "open", "close", "after_close", "early_close")
+        _print_json({"ok": True, "timezone": "America/New_York",
+                     "sessions": [{k: _iso(getattr(s, k)) for k in keys} for s in found]})
+        return EXIT_OK
+    print("DAY         PRE-MARKET  OPEN   CLOSE  AFTER-HOURS  (America/New_York)")
+    for s in found:
+        note = "  early close" if s.early_close else ""
+        print(f"{s.day}  {s.pre_open:%H:%M}       {s.open:%H:%M}  {s.close:%H:%M}  {s.after_close:%H:%M}{note}")
+    return EXIT_OK
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _duration(seconds: int | None) -> str:

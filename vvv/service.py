@@ -75,9 +75,10 @@ class Service:
         self._signals = 0
         self._shutting_down = False
 
-    def run(self) -> int:
-        """Collect until SIGTERM/SIGINT; returns the exit code."""
-        self._install_signal_handlers()
+    def run(self, *, handle_signals: bool = True) -> int:
+        """Collect until SIGTERM/SIGINT (or `stop()`); returns the exit code."""
+        if handle_signals:
+            self._install_signal_handlers()
         chores = schedule.Scheduler()
         chores.every(1).seconds.do(self._tick)
         chores.every(STANDBY_POLL_S).seconds.do(self._lead)
@@ -96,6 +97,10 @@ class Service:
         finally:
             self._shut_down()
         return 0
+
+    def stop(self) -> None:
+        """Ask the loop to finish as on SIGTERM."""
+        self._stopping.set()
 
     def _install_signal_handlers(self) -> None:
         def handle(signum: int, _: Any) -> None:

@@ -1,15 +1,24 @@
-"""`vvv status`: what each collector did lately, read from vvv.runs and the data tables."""
+"""`vvv status`: what each collector did lately and what the scheduler will do next.
+
+Read from vvv.runs, vvv.instances and the data tables. `problems` lists what a monitoring
+check should page about: an enabled collector whose last run failed, or whose newest
+record is older than its `stale_after` during the regular session.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from vvv import calendar
 from vvv.collectors.base import Spec
+from vvv.config import CollectorConfig
+
+INSTANCE_ALIVE_S = 60  # an instance publishes every 10 s; silent this long, it is gone
 
 _LAST_RUN = """
 SELECT id, status, started_at, finished_at, inserted, duplicates, rejects, error
@@ -17,83 +26,130 @@ FROM vvv.runs WHERE collector = %s ORDER BY started_at DESC, id DESC LIMIT 1
 """
 _LAST_DAY = """
 SELECT coalesce(sum(inserted), 0), coalesce(sum(rejects), 0), count(*) FILTER (WHERE status <> 'ok')
-FROM vvv.runs WHERE collector = %s AND started_at > now() - interval '24 hours'
+FROM vvv.runs WHERE collector = %s AND started_at > %s - interval '24 hours'
 """
 _BUDGET = """
 SELECT api_budget, finished_at FROM vvv.runs
 WHERE api_budget IS NOT NULL ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT 1
 """
+_INSTANCES = """
+SELECT name, role, started_at, heartbeat_at, schedule FROM vvv.instances
+WHERE role <> 'stopped' AND heartbeat_at > %s ORDER BY role, name
+"""
 
 
-def collect_status(conn: psycopg.Connection, specs: Iterable[Spec], *, now: datetime) -> dict[str, Any]:
-    """The status as plain JSON-ready data: one entry per collector plus the API budget."""
-    collectors = {spec.name: _collector_status(conn, spec, now) for spec in specs}
+def collect_status(
+    conn: psycopg.Connection, collectors: Iterable[tuple[Spec, CollectorConfig]], *, now: datetime
+) -> dict[str, Any]:
+    """The status as JSON-ready data: per collector, the live instances, the API budget, the problems."""
+    instances = _instances(conn, now)
+    schedule = next((i["schedule"] for i in instances if i["role"] == "active"), {})
+    entries = {spec.name: _collector_status(conn, spec, config, now, schedule.get(spec.name)) for spec, config in collectors}
     budget = conn.execute(_BUDGET).fetchone()
     conn.rollback()
     return {
-        "collectors": collectors,
+        "collectors": entries,
+        "instances": [{k: v for k, v in i.items() if k != "schedule"} for i in instances],
         "api_budget": None if budget is None else {**budget[0], "reported_at": _iso(budget[1])},
+        "problems": [problem for entry in entries.values() for problem in entry["problems"]],
     }
 
 
-def _collector_status(conn: psycopg.Connection, spec: Spec, now: datetime) -> dict[str, Any]:
+def _instances(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute(_INSTANCES, (now - timedelta(seconds=INSTANCE_ALIVE_S),)).fetchall()
+    return [
+        {"name": name, "role": role, "started_at": _iso(started), "heartbeat_at": _iso(beat), "schedule": schedule}
+        for name, role, started, beat, schedule in rows
+    ]
+
+
+def _collector_status(
+    conn: psycopg.Connection, spec: Spec, config: CollectorConfig, now: datetime, scheduled: dict[str, Any] | None
+) -> dict[str, Any]:
     last = conn.execute(_LAST_RUN, (spec.name,)).fetchone()
-    rows_24h, rejects_24h, unsuccessful_24h = conn.execute(_LAST_DAY, (spec.name,)).fetchone()
+    rows_24h, rejects_24h, unsuccessful_24h = conn.execute(_LAST_DAY, (spec.name, now)).fetchone()
     newest = conn.execute(
         sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(spec.time_column), sql.Identifier(*spec.table.split(".")))
     ).fetchone()[0]
-    return {
-        "last_run": None
-        if last is None
-        else {
-            "id": last[0],
-            "status": last[1],
-            "started_at": _iso(last[2]),
-            "finished_at": _iso(last[3]),
-            "inserted": last[4],
-            "duplicates": last[5],
-            "rejects": last[6],
-            "error": last[7],
-        },
+    entry = {
+        "enabled": config.enabled,
+        "state": _state(config, scheduled),
+        "next_due": None if scheduled is None else scheduled.get("next_due"),
+        "last_run": None if last is None else dict(zip(
+            ("id", "status", "started_at", "finished_at", "inserted", "duplicates", "rejects", "error"),
+            (last[0], last[1], _iso(last[2]), _iso(last[3]), *last[4:]), strict=True,
+        )),
         "rows_24h": int(rows_24h),
         "rejects_24h": int(rejects_24h),
         "unsuccessful_runs_24h": unsuccessful_24h,
         "newest_record_at": _iso(newest),
         "lag_seconds": None if newest is None else round((now - newest).total_seconds()),
     }
+    entry["problems"] = _problems(spec.name, config, entry, now)
+    return entry
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _state(config: CollectorConfig, scheduled: dict[str, Any] | None) -> str:
+    if not config.enabled:
+        return "disabled"
+    if scheduled is None:
+        return "not scheduled"  # no `vvv run` is active, or it does not run this collector
+    return "running" if scheduled.get("running") else "waiting"
+
+
+def _problems(name: str, config: CollectorConfig, entry: dict[str, Any], now: datetime) -> list[str]:
+    if not config.enabled:
+        return []
+    found = []
+    last = entry["last_run"]
+    if last is not None and last["status"] == "failed":
+        found.append(f"{name}: last run {last['id']} failed: {last['error']}")
+    lag = entry["lag_seconds"]
+    if config.stale_after is not None and calendar.phase(now) == "regular" and (lag is None or lag > config.stale_after):
+        age = "no records" if lag is None else f"newest record is {_age(lag)} old"
+        found.append(f"{name}: stale during the regular session: {age} (stale_after {_age(config.stale_after)})")
+    return found
 
 
 def render(report: dict[str, Any]) -> str:
-    """The status for a terminal: a block per collector, then the API budget."""
-    lines = []
+    """The status for a terminal: a row per collector, then instances, budget and problems."""
+    header = ("COLLECTOR", "STATE", "LAST RUN (UTC)", "OUTCOME", "ROWS LAST/24H", "NEWEST AGE", "REJECTS 24H",
+              "NEXT DUE (UTC)")
+    rows = [header]
     for name, entry in report["collectors"].items():
-        last = entry["last_run"]
-        if last is None:
-            lines.append(f"{name}: never ran")
-            continue
-        lines.append(f"{name}: last run {last['id']} {last['status']} at {last['started_at']}")
-        lines.append(f"  last run: {last['inserted']} new, {last['duplicates']} duplicates, {last['rejects']} rejected")
-        if last["error"]:
-            lines.append(f"  error: {last['error']}")
-        lines.append(
-            f"  last 24 h: {entry['rows_24h']} rows, {entry['rejects_24h']} rejected,"
-            f" {entry['unsuccessful_runs_24h']} runs not ok"
-        )
-        lag = entry["lag_seconds"]
-        lines.append(f"  newest record: {entry['newest_record_at'] or 'none'}" + ("" if lag is None else f" ({_age(lag)} ago)"))
-    budget = report["api_budget"]
-    if budget is None:
-        lines.append("API budget: not reported yet")
-    else:
-        lines.append(
-            f"API budget (at {budget['reported_at']}): {_known(budget.get('per_minute_remaining'))} requests left this"
-            f" minute, {_known(budget.get('daily_count'))} used today of {_known(budget.get('token_limit'))}"
-        )
+        last = entry["last_run"] or {}
+        rows.append((
+            name,
+            entry["state"],
+            _clock(last.get("started_at")),
+            last.get("status", "never ran"),
+            f"{last.get('inserted', 0)}/{entry['rows_24h']}",
+            "-" if entry["lag_seconds"] is None else _age(entry["lag_seconds"]),
+            str(entry["rejects_24h"]),
+            _clock(entry["next_due"]),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.append("")
+    instances = report["instances"]
+    lines.append("instances: " + (", ".join(f"{i['name']} {i['role']}" for i in instances) or "no vvv run is running"))
+    lines.append("API budget: " + _budget(report["api_budget"]))
+    lines.extend(f"problem: {p}" for p in report["problems"])
     return "\n".join(lines)
+
+
+def _budget(budget: dict[str, Any] | None) -> str:
+    if budget is None:
+        return "not reported yet"
+    return (
+        f"{_known(budget.get('per_minute_remaining'))} requests left this minute,"
+        f" {_known(budget.get('daily_count'))} used today of {_known(budget.get('token_limit'))}"
+        f" (as of {_clock(budget['reported_at'])})"
+    )
+
+
+def _clock(iso: str | None) -> str:
+    return "-" if iso is None else iso[:19].replace("T", " ")
 
 
 def _known(value: Any) -> str:
@@ -105,3 +161,7 @@ def _age(seconds: int) -> str:
         if abs(seconds) >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{seconds}s"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

@@ -16,7 +16,7 @@ from tests.conftest import TOKEN, run_vvv
 from vvv import __version__, migrate
 from vvv.fake_api import FakeApi
 
-COMMANDS = ["once", "migrate", "check", "status", "collectors"]
+COMMANDS = ["once", "run", "migrate", "check", "status", "collectors", "calendar"]
 
 
 def test_version(tmp_path: Path) -> None:
@@ -91,7 +91,9 @@ def test_status_shows_the_last_run(cli_env: dict, tmp_path: Path) -> None:
     run_vvv("once", "--collector", "news", env=cli_env, cwd=tmp_path)
     text = run_vvv("status", env=cli_env, cwd=tmp_path)
     assert text.returncode == 0
-    assert "news: last run" in text.stdout and "ok" in text.stdout
+    header, row = text.stdout.splitlines()[:2]
+    assert header.split()[:2] == ["COLLECTOR", "STATE"]
+    assert row.split()[0] == "news" and " ok " in row
     report = json.loads(run_vvv("status", "--json", env=cli_env, cwd=tmp_path).stdout)
     news = report["collectors"]["news"]
     assert news["last_run"]["status"] == "ok"
@@ -192,3 +194,22 @@ def test_two_commands_share_one_embedded_database(cli_env: dict, tmp_path: Path)
     assert sum(r["inserted"] for r in reports) == 250
     status = json.loads(run_vvv("status", "--json", env=env, cwd=tmp_path, timeout=120).stdout)
     assert status["collectors"]["news"]["last_run"]["status"] == "ok"
+
+
+def test_calendar_prints_sessions_with_early_closes(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    text = run_vvv("calendar", "--from", "2026-11-25", "--to", "2026-11-27", env=env, cwd=tmp_path)
+    assert text.returncode == 0
+    lines = text.stdout.splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["2026-11-25", "2026-11-27"]  # Thanksgiving left out
+    assert "13:00" in lines[1] and "early close" in lines[1]
+    report = json.loads(run_vvv("calendar", "--from", "2026-07-02", "--to", "2026-07-06", "--json",
+                                env=env, cwd=tmp_path).stdout)
+    assert [s["day"] for s in report["sessions"]] == ["2026-07-02", "2026-07-06"]  # July 3 observes the 4th
+
+
+def test_calendar_rejects_a_bad_range(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    assert run_vvv("calendar", "--from", "2026-02-30", "--to", "2026-03-01", env=env, cwd=tmp_path).returncode == 2
+    backwards = run_vvv("calendar", "--from", "2026-03-02", "--to", "2026-03-01", env=env, cwd=tmp_path)
+    assert backwards.returncode == 2 and "--to" in backwards.stderr

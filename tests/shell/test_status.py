@@ -1,0 +1,83 @@
+"""`vvv status` from the database: outcomes, staleness in market hours, instances, next due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from vvv import status
+from vvv.collectors import news
+from vvv.config import CollectorConfig
+
+NY = ZoneInfo("America/New_York")
+REGULAR = datetime(2026, 3, 10, 12, 0, tzinfo=NY).astimezone(UTC)
+SATURDAY = datetime(2026, 3, 14, 12, 0, tzinfo=NY).astimezone(UTC)
+
+
+def _config(enabled: bool = True, stale_after: int | None = 3600) -> CollectorConfig:
+    return CollectorConfig(enabled=enabled, interval=60, extended_interval=300, closed_interval=1800,
+                           stale_after=stale_after, options=news.Settings())
+
+
+def _run(conn: psycopg.Connection, *, started: datetime, status_: str, inserted: int = 0, error: str | None = None):
+    conn.execute(
+        "INSERT INTO vvv.runs (collector, started_at, finished_at, status, inserted, error)"
+        " VALUES ('news', %s, %s, %s, %s, %s)",
+        (started, started + timedelta(seconds=2), status_, inserted, error),
+    )
+
+
+def _headline(conn: psycopg.Connection, at: datetime) -> None:
+    conn.execute(
+        "INSERT INTO trading.news_headlines (id, created_at, headline, source) VALUES (%s, %s, 'h', 's')",
+        (at.isoformat(), at),
+    )
+
+
+def _report(conn: psycopg.Connection, now: datetime, config: CollectorConfig | None = None) -> dict:
+    conn.commit()
+    return status.collect_status(conn, [(news.SPEC, config or _config())], now=now)
+
+
+def report_problem(conn: psycopg.Connection, now: datetime, config: CollectorConfig | None = None) -> list[str]:
+    return _report(conn, now, config)["problems"]
+
+
+def test_fresh_data_and_a_good_run_have_no_problems(conn: psycopg.Connection) -> None:
+    _run(conn, started=REGULAR - timedelta(minutes=1), status_="ok", inserted=5)
+    _headline(conn, REGULAR - timedelta(minutes=2))
+    report = _report(conn, REGULAR)
+    entry = report["collectors"]["news"]
+    assert report["problems"] == []
+    assert (entry["last_run"]["status"], entry["rows_24h"], entry["lag_seconds"]) == ("ok", 5, 120)
+
+
+def test_a_failed_last_run_is_a_problem(conn: psycopg.Connection) -> None:
+    _run(conn, started=SATURDAY - timedelta(minutes=1), status_="failed", error="HTTP 500")
+    assert report_problem(conn, SATURDAY) == ["news: last run 1 failed: HTTP 500"]
+
+
+def test_stale_data_is_a_problem_only_during_the_regular_session(conn: psycopg.Connection) -> None:
+    _headline(conn, REGULAR - timedelta(hours=3))
+    (problem,) = report_problem(conn, REGULAR)
+    assert "stale during the regular session" in problem
+    assert report_problem(conn, SATURDAY) == []
+    assert report_problem(conn, REGULAR, _config(stale_after=None)) == []
+    assert report_problem(conn, REGULAR, _config(enabled=False)) == []
+
+
+def test_live_instances_and_the_active_schedule_are_shown(conn: psycopg.Connection) -> None:
+    now = datetime.now(UTC)
+    schedule = {"news": {"running": True, "next_due": "2026-03-10T17:01:00+00:00"}}
+    conn.execute("INSERT INTO vvv.instances (name, role, schedule) VALUES ('a:1', 'active', %s)", (Jsonb(schedule),))
+    conn.execute("INSERT INTO vvv.instances (name, role) VALUES ('b:2', 'standby')")
+    conn.execute("INSERT INTO vvv.instances (name, role, heartbeat_at) VALUES ('c:3', 'active', now() - interval '1 hour')")
+    report = _report(conn, now)
+    assert [(i["name"], i["role"]) for i in report["instances"]] == [("a:1", "active"), ("b:2", "standby")]
+    entry = report["collectors"]["news"]
+    assert (entry["state"], entry["next_due"]) == ("running", "2026-03-10T17:01:00+00:00")
+    text = status.render(report)
+    assert "a:1 active" in text and "b:2 standby" in text and "2026-03-10 17:01:00" in text
