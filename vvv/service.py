@@ -74,6 +74,7 @@ class Service:
         self._threads: dict[str, threading.Thread] = {}
         self._signals = 0
         self._shutting_down = False
+        self._announced_standby = False
 
     def run(self, *, handle_signals: bool = True) -> int:
         """Collect until SIGTERM/SIGINT (or `stop()`); returns the exit code."""
@@ -123,8 +124,9 @@ class Service:
             self._take_over()
         elif was_active and not active:
             logger.error("no longer the active instance: not starting passes until the lock is back")
-        elif not active and not was_active and self._signals == 0:
-            logger.debug("standby: another vvv run holds the active lock")
+        elif not active and not self._announced_standby:
+            logger.info("standby: another vvv run holds the active lock; taking over when it stops")
+        self._announced_standby = not active
         self._publish()
 
     def _take_over(self) -> None:
@@ -257,10 +259,9 @@ class Service:
             return
         cutoff = self._clock() - timedelta(seconds=self._runs_retention_s)
         try:
-            pruned = conn.execute("DELETE FROM vvv.runs WHERE started_at < %s AND status <> 'running'", (cutoff,))
-            conn.execute("DELETE FROM vvv.instances WHERE heartbeat_at < now() - interval '1 day'")
+            pruned = store.prune(conn, before=cutoff)
         except psycopg.Error as error:
             logger.warning("could not prune vvv.runs: {}", one_line(error))
             return
-        if pruned.rowcount:
-            logger.info("pruned {} runs older than {}", pruned.rowcount, cutoff.isoformat())
+        if pruned:
+            logger.info("pruned {} runs older than {}", pruned, cutoff.isoformat())

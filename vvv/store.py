@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -73,6 +74,14 @@ def finish_run(
             " api_budget = %s WHERE id = %s",
             (status, requests, error, Jsonb(api_budget) if api_budget else None, run_id),
         )
+
+
+def prune(conn: psycopg.Connection, *, before: datetime) -> int:
+    """Delete finished runs started before `before`, and instances silent for a day; returns runs deleted."""
+    with conn.transaction():
+        deleted = conn.execute("DELETE FROM vvv.runs WHERE started_at < %s AND status <> 'running'", (before,))
+        conn.execute("DELETE FROM vvv.instances WHERE heartbeat_at < now() - interval '1 day'")
+    return deleted.rowcount
 
 
 def load_cursor(conn: psycopg.Connection, spec: Spec, scope: str = "") -> Any:

@@ -124,3 +124,15 @@ def test_unreachable_database_is_one_clear_line() -> None:
     assert "cannot connect to the database" in message
     assert "hunter2-secret" not in message
     assert "\n" not in message
+
+
+def test_prune_keeps_recent_and_running_runs_and_what_points_at_old_ones(conn: psycopg.Connection) -> None:
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    for started, status_ in [(now - timedelta(days=100), "ok"), (now - timedelta(days=100), "running"),
+                             (now - timedelta(days=1), "ok")]:
+        conn.execute("INSERT INTO vvv.runs (collector, started_at, status) VALUES ('news', %s, %s)", (started, status_))
+    conn.execute("INSERT INTO vvv.rejects (collector, run_id, reason, raw) VALUES ('news', 1, 'r', '{}')")
+    conn.commit()
+    assert store.prune(conn, before=now - timedelta(days=90)) == 1
+    assert [r[0] for r in conn.execute("SELECT id FROM vvv.runs ORDER BY id")] == [2, 3]
+    assert conn.execute("SELECT run_id FROM vvv.rejects").fetchone() == (None,)  # the reject itself is kept
