@@ -23,7 +23,7 @@ import schedule
 from loguru import logger
 from psycopg.types.json import Jsonb
 
-from vvv import runner, scheduling, store
+from vvv import notify, runner, scheduling, store
 from vvv.collectors.base import Collector
 from vvv.errors import one_line
 from vvv.config import CollectorConfig
@@ -86,9 +86,13 @@ class Service:
         chores.every(1).minutes.do(self._heartbeat)
         chores.every(10).seconds.do(self._publish)
         chores.every(1).hours.do(self._prune)
+        ping = notify.watchdog_interval_s()
+        if ping is not None:
+            chores.every(max(1, int(ping))).seconds.do(notify.notify, "WATCHDOG=1")
         logger.info("vvv run {} starting with collectors: {}", self.name, ", ".join(self._collectors) or "none")
         try:
             self._lead()
+            notify.notify("READY=1")
             while not self._stopping.is_set():
                 chores.run_pending()
                 self._stopping.wait(min(1.0, max(0.05, chores.idle_seconds or 1.0)))
@@ -127,6 +131,7 @@ class Service:
         elif not active and not self._announced_standby:
             logger.info("standby: another vvv run holds the active lock; taking over when it stops")
         self._announced_standby = not active
+        notify.notify(f"STATUS={'active: collecting' if active else 'standby: another vvv run is active'}")
         self._publish()
 
     def _take_over(self) -> None:
@@ -196,6 +201,7 @@ class Service:
     def _shut_down(self) -> None:
         self._shutting_down = True
         self._stopping.set()
+        notify.notify("STOPPING=1")
         self._client.close()
         conn = self._leader.conn
         if conn is not None:
