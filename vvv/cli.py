@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from vvv import __version__
+from vvv import __version__, build_commit
 
 if TYPE_CHECKING:
     import psycopg
@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Collect Unusual Whales market data (news, dark pool, options flow) into PostgreSQL.",
         epilog="Configuration: VVV_* environment variables over a TOML file (VVV_CONFIG) over defaults.",
     )
-    parser.add_argument("--version", action="version", version=f"vvv {__version__}")
+    commit = build_commit()
+    parser.add_argument("--version", action="version", version=f"vvv {__version__}" + (f" ({commit})" if commit else ""))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     once = commands.add_parser("once", help="apply migrations, run one pass of one collector, and exit",
