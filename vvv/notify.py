@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Mapping
 
 
@@ -32,7 +33,10 @@ def watchdog_interval_s(env: Mapping[str, str] | None = None) -> float | None:
     """How often to ping: half of WatchdogSec (WATCHDOG_USEC), when the watchdog is on for this process."""
     env = os.environ if env is None else env
     usec, pid = env.get("WATCHDOG_USEC"), env.get("WATCHDOG_PID")
-    if not usec or (pid and pid != str(os.getpid())):
+    mine = {str(os.getpid())}
+    if getattr(sys, "frozen", False):  # the one-file executable: systemd's main PID is its launcher, our parent
+        mine.add(str(os.getppid()))
+    if not usec or (pid and pid not in mine):
         return None
     try:
         return max(0.5, int(usec) / 2_000_000)

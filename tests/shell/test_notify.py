@@ -61,6 +61,12 @@ def test_watchdog_pings_at_half_the_interval_for_this_process_only() -> None:
     assert watchdog_interval_s({}) is None
 
 
+def test_the_single_executable_pings_for_its_launcher(monkeypatch) -> None:
+    """systemd watches the one-file launcher, the parent of the process that runs vvv."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert watchdog_interval_s({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": str(os.getppid())}) == 5
+
+
 def test_vvv_run_says_ready_pings_the_watchdog_and_says_stopping(
     notify_socket, cli_env: dict, tmp_path: Path
 ) -> None:
