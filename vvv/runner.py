@@ -1,12 +1,14 @@
 """One collection pass: plan -> fetch -> parse -> validate -> store -> advance, recorded as a run.
 
-The only module that knows every stage. Failures of the shell (network, database) end the
-pass as a failed or partial run with the error kept; they never escape as a traceback.
+The only module that knows every stage. A per-ticker collector's pass walks its scopes
+(tickers) one after another, each with its own cursor. Failures of the shell (network,
+database) end the pass, or one scope of it, as a failed or partial run with the error kept;
+they never escape as a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,7 @@ class RunResult:
     duplicates: int
     rejects: int
     error: str | None
+    notes: str | None = None
     auth_failed: bool = False
 
     def summary(self) -> str:
@@ -47,11 +50,22 @@ class _Stopped(Exception):
 
 
 @attrs.define
-class _Tally:
+class _Pass:
+    """What one pass has done so far, across its scopes."""
+
     fetched: int = 0
     inserted: int = 0
     duplicates: int = 0
     rejects: int = 0
+    pages: int = 0
+    errors: list[str] = attrs.Factory(list)
+    notes: list[str] = attrs.Factory(list)
+    auth_failed: bool = False
+
+    def status(self) -> str:
+        if not self.errors:
+            return "ok"
+        return "partial" if self.pages else "failed"
 
 
 def validate_all(collector: Collector, records: list[Any], now: datetime) -> tuple[list[Any], list[Reject]]:
@@ -81,64 +95,85 @@ def run_once(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     stopping: Callable[[], bool] = lambda: False,
     instance: str | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> RunResult:
-    """Run one pass of `collector` and record it in `vvv.runs`; `stopping` ends it between pages."""
+    """Run one pass of `collector` (over `scopes`, default all) and record it in `vvv.runs`."""
     spec = collector.spec
     run_id = store.start_run(conn, spec.name, instance=instance)
     requests_before = client.requests
-    tally, error, auth_failed, pages = _Tally(), None, False, []
+    progress = _Pass()
     with logger.contextualize(collector=spec.name, run_id=run_id):
         logger.info("pass started")
-        try:
-            _collect(collector, config, conn=conn, client=client, clock=clock, run_id=run_id, tally=tally, pages=pages,
-                     stopping=stopping)
-        except _Stopped:
-            error = "stopped between pages: vvv is shutting down; the next pass continues from the saved cursor"
-        except ApiError as failure:
-            error, auth_failed = str(failure), isinstance(failure, ApiAuthError)
-        except psycopg.Error as failure:
-            error = store.describe_db_error(failure)
-            conn.rollback()
-        except Exception as failure:  # a bug: keep the traceback in the log, fail this run only
-            logger.opt(exception=failure).error("pass crashed")
-            error = f"unexpected {failure.__class__.__name__}: {failure}"
-            conn.rollback()
-        status = "ok" if error is None else ("partial" if pages else "failed")
+        for scope in scopes or (collector.scopes(config.options) if collector.scopes else ("",)):
+            if stopping():
+                progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
+                break
+            _collect_scope(collector, config, scope, conn=conn, client=client, clock=clock, run_id=run_id,
+                           progress=progress, stopping=stopping)
+            if progress.auth_failed:
+                break
         result = RunResult(
             run_id=run_id,
             collector=spec.name,
-            status=status,
+            status=progress.status(),
             requests=client.requests - requests_before,
-            error=error,
-            auth_failed=auth_failed,
-            **attrs.asdict(tally),
+            fetched=progress.fetched,
+            inserted=progress.inserted,
+            duplicates=progress.duplicates,
+            rejects=progress.rejects,
+            error="; ".join(progress.errors) or None,
+            notes="; ".join(progress.notes) or None,
+            auth_failed=progress.auth_failed,
         )
-        store.finish_run(
-            conn,
-            run_id,
-            status=status,
-            requests=result.requests,
-            error=error,
-            api_budget=attrs.asdict(client.budget),
-        )
-        (logger.info if status == "ok" else logger.error)("pass finished: {}", result.summary())
+        store.finish_run(conn, run_id, status=result.status, requests=result.requests, error=result.error,
+                         notes=result.notes, api_budget=attrs.asdict(client.budget))
+        (logger.info if result.status == "ok" else logger.error)("pass finished: {}", result.summary())
     return result
+
+
+def _collect_scope(
+    collector: Collector, config: CollectorConfig, scope: str, *, progress: _Pass, conn: psycopg.Connection,
+    **kwargs: Any,
+) -> None:
+    """Collect one scope, turning its failure into an error on the pass."""
+    where = f"{scope}: " if scope else ""
+    with logger.contextualize(**({"ticker": scope} if scope else {})):
+        try:
+            _collect(collector, config, scope, progress=progress, conn=conn, **kwargs)
+        except _Stopped:
+            progress.errors.append(f"{where}stopped between pages: vvv is shutting down;"
+                                   " the next pass continues from the saved cursor")
+        except ApiError as failure:
+            progress.errors.append(f"{where}{failure}")
+            progress.auth_failed = isinstance(failure, ApiAuthError)
+        except psycopg.Error as failure:
+            progress.errors.append(f"{where}{store.describe_db_error(failure)}")
+            conn.rollback()
+        except Exception as failure:  # a bug: keep the traceback in the log, fail this scope only
+            logger.opt(exception=failure).error("pass crashed")
+            progress.errors.append(f"{where}unexpected {failure.__class__.__name__}: {failure}")
+            conn.rollback()
 
 
 def _collect(
     collector: Collector,
     config: CollectorConfig,
+    scope: str,
     *,
     conn: psycopg.Connection,
     client: ApiClient,
     clock: Callable[[], datetime],
     run_id: int,
-    tally: _Tally,
-    pages: list[Page],
+    progress: _Pass,
     stopping: Callable[[], bool],
 ) -> None:
     spec, options = collector.spec, config.options
-    cursor = store.load_cursor(conn, spec)
+    saved = store.load_cursor(conn, spec, scope)
+    if collector.begin is not None:
+        cursor = collector.begin(saved, scope, clock(), options)
+    else:
+        cursor = spec.cursor() if saved is None else saved
+    pages: list[Page] = []
     request = collector.next_request(cursor, None, None, options)
     while request is not None:
         if stopping():
@@ -147,19 +182,18 @@ def _collect(
         records, rejects = collector.parse(payload)
         good, bad = validate_all(collector, records, clock())
         page = Page(request=request, received=received_items(payload), records=tuple(good))
-        saved = store.store_batch(
-            conn,
-            spec,
-            run_id=run_id,
-            records=good,
-            rejects=[*rejects, *bad],
-            received=page.received,
-            cursor=collector.advance(cursor, [*pages, page], options),
+        saved_batch = store.store_batch(
+            conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad], received=page.received,
+            cursor=collector.advance(cursor, [*pages, page], options), scope=scope,
         )
         pages.append(page)
-        tally.fetched += page.received
-        tally.inserted += saved.inserted
-        tally.duplicates += saved.duplicates
-        tally.rejects += len(rejects) + len(bad)
-        logger.debug("page {}: {} items, {} new", dict(request.params), page.received, saved.inserted)
+        progress.pages += 1
+        progress.fetched += page.received
+        progress.inserted += saved_batch.inserted
+        progress.duplicates += saved_batch.duplicates
+        progress.rejects += len(rejects) + len(bad)
+        logger.debug("page {}: {} items, {} new", dict(request.params), page.received, saved_batch.inserted)
         request = collector.next_request(cursor, request, page, options)
+    for warning in collector.warnings(cursor, pages, options) if collector.warnings else ():
+        logger.warning(warning)
+        progress.notes.append(warning)

@@ -66,13 +66,14 @@ def finish_run(
     status: str,
     requests: int,
     error: str | None,
+    notes: str | None = None,
     api_budget: dict[str, Any] | None,
 ) -> None:
     with conn.transaction():
         conn.execute(
-            "UPDATE vvv.runs SET finished_at = now(), status = %s, requests = %s, error = %s,"
+            "UPDATE vvv.runs SET finished_at = now(), status = %s, requests = %s, error = %s, notes = %s,"
             " api_budget = %s WHERE id = %s",
-            (status, requests, error, Jsonb(api_budget) if api_budget else None, run_id),
+            (status, requests, error, notes, Jsonb(api_budget) if api_budget else None, run_id),
         )
 
 
@@ -85,12 +86,12 @@ def prune(conn: psycopg.Connection, *, before: datetime) -> int:
 
 
 def load_cursor(conn: psycopg.Connection, spec: Spec, scope: str = "") -> Any:
-    """The collector's saved position, or a fresh one when it never ran."""
+    """The collector's saved position (for one scope, e.g. a ticker), or None when it never ran."""
     row = conn.execute(
         "SELECT position FROM vvv.cursors WHERE collector = %s AND scope = %s", (spec.name, scope)
     ).fetchone()
     conn.commit()
-    return spec.cursor() if row is None else CONVERTER.structure(row[0], spec.cursor)
+    return None if row is None else CONVERTER.structure(row[0], spec.cursor)
 
 
 def store_batch(

@@ -17,6 +17,7 @@ CREATE TABLE vvv.runs (
     duplicates  integer     NOT NULL DEFAULT 0,
     rejects     integer     NOT NULL DEFAULT 0,
     error       text,
+    notes       text,  -- warnings that are not errors, e.g. a possible gap the API gives no way to fill
     api_budget  jsonb,
     -- "run <host>:<pid>" for passes of the scheduler, NULL for `vvv once`
     instance    text

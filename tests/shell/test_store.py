@@ -112,8 +112,9 @@ def test_a_failed_batch_moves_neither_rows_nor_cursor(conn: psycopg.Connection) 
     assert store.load_cursor(conn, news.SPEC) == news.Cursor(newest=start)
 
 
-def test_a_cursor_never_saved_reads_as_a_fresh_one(conn: psycopg.Connection) -> None:
-    assert store.load_cursor(conn, news.SPEC) == news.Cursor()
+def test_a_cursor_never_saved_reads_as_none(conn: psycopg.Connection) -> None:
+    assert store.load_cursor(conn, news.SPEC) is None
+    assert store.load_cursor(conn, news.SPEC, "SPY") is None
 
 
 def test_unreachable_database_is_one_clear_line() -> None:

@@ -15,6 +15,9 @@ def _bind(module: ModuleType) -> Collector:
         parse=module.parse,
         validate=module.validate,
         advance=module.advance,
+        scopes=getattr(module, "scopes", None),
+        begin=getattr(module, "begin", None),
+        warnings=getattr(module, "warnings", None),
     )
 
 

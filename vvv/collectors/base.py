@@ -97,6 +97,10 @@ class Collector:
     parse: Callable[[Any], tuple[list[Any], list[Reject]]]
     validate: Callable[[Any, datetime], str | None]
     advance: Callable[..., Any]
+    # Optional, for collectors that need them:
+    scopes: Callable[[Any], tuple[str, ...]] | None = None  # settings -> tickers; one cursor each
+    begin: Callable[..., Any] | None = None  # (saved cursor or None, scope, now, settings) -> the pass's cursor
+    warnings: Callable[..., list[str]] | None = None  # (cursor, pages, settings) -> possible gaps to report
 
 
 def stable_id(*parts: Any) -> str:
