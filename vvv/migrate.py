@@ -52,7 +52,9 @@ def migration_order(name: str) -> tuple[int, str, str]:
 
 
 def discover(directory: Path) -> list[Migration]:
-    files = [p for p in directory.rglob("*.sql") if p.is_file()]
+    """The migration files: `*.sql` in the folders under `directory` (files at its top level, like
+    roles.sql, are for operators to run by hand, never applied automatically)."""
+    files = [p for p in directory.glob("*/**/*.sql") if p.is_file()]
     migrations = []
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -83,9 +85,10 @@ def migrate(conn: psycopg.Connection, migrations: list[Migration], *, dry_run: b
     conn.autocommit = True
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
-        if dry_run and not _has_table(conn):
-            return [m.name for m in migrations]
-        conn.execute(_BOOTSTRAP)
+        if not _has_table(conn):  # a role without CREATE rights gets here only on a new database
+            if dry_run:
+                return [m.name for m in migrations]
+            _bootstrap(conn)
         todo = pending(conn, migrations)
         if dry_run:
             return [m.name for m in todo]
@@ -106,8 +109,23 @@ def _apply(conn: psycopg.Connection, migration: Migration) -> None:
                 "INSERT INTO vvv.schema_migrations (name, checksum) VALUES (%s, %s)",
                 (migration.name, migration.checksum),
             )
+    except psycopg.errors.InsufficientPrivilege:
+        raise MigrationError(
+            f"migration sql/{migration.name} is pending and the database role {conn.info.user!r} may not apply it:"
+            " run `vvv migrate` once as the owner role (see docs/security.md), then start vvv again"
+        ) from None
     except psycopg.Error as error:
         raise MigrationError(f"migration sql/{migration.name} failed: {error}".strip()) from None
+
+
+def _bootstrap(conn: psycopg.Connection) -> None:
+    try:
+        conn.execute(_BOOTSTRAP)
+    except psycopg.errors.InsufficientPrivilege:
+        raise MigrationError(
+            f"the database has no vvv tables yet and the role {conn.info.user!r} may not create them:"
+            " run `vvv migrate` once as the owner role (see docs/security.md)"
+        ) from None
 
 
 def _has_table(conn: psycopg.Connection) -> bool:
