@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,6 +113,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if conf.database.url:
         secrets.append(config.dsn_password(conf.database.url) or "")
     logs.setup(level=conf.log.level, fmt=conf.log.format, secrets=secrets)
+    warning = config.token_file_warning(os.environ)
+    if warning:
+        from loguru import logger
+
+        logger.warning(warning)
     command = {
         "once": _once,
         "run": _run,

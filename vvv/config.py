@@ -6,8 +6,10 @@ error names the setting (`VVV_UW_TOKEN`, `collectors.news.interval`, ...) and wh
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -231,10 +233,42 @@ def _read_token(env: Mapping[str, str]) -> str | None:
     return token
 
 
+def token_file_warning(env: Mapping[str, str]) -> str | None:
+    """A warning when the token file can be read by other users than its owner."""
+    name = env.get("VVV_UW_TOKEN_FILE")
+    if not name or env.get("VVV_UW_TOKEN", "").strip():
+        return None
+    path = Path(name).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (f"VVV_UW_TOKEN_FILE: {path} can be read by other users (mode {stat.S_IMODE(mode):o});"
+                f" restrict it with: chmod 600 {path}")
+    return None
+
+
 def _check_base_url(url: str) -> None:
+    """The token travels only over TLS; plain http is for the fake API on this machine."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"VVV_UW_BASE_URL (api.base_url): expected an http(s) URL, got {url!r}")
+        raise ConfigError(f"VVV_UW_BASE_URL (api.base_url): expected an https URL, got {url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"VVV_UW_BASE_URL (api.base_url): {url!r} would send the API token unencrypted;"
+            " use https (plain http is only allowed to a loopback address)"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _data_dir(env: Mapping[str, str], from_file: str | None) -> Path:

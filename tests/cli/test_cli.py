@@ -213,3 +213,19 @@ def test_calendar_rejects_a_bad_range(tmp_path: Path) -> None:
     assert run_vvv("calendar", "--from", "2026-02-30", "--to", "2026-03-01", env=env, cwd=tmp_path).returncode == 2
     backwards = run_vvv("calendar", "--from", "2026-03-02", "--to", "2026-03-01", env=env, cwd=tmp_path)
     assert backwards.returncode == 2 and "--to" in backwards.stderr
+
+
+def test_plain_http_to_a_remote_api_exits_2(cli_env: dict, tmp_path: Path) -> None:
+    env = dict(cli_env, VVV_UW_BASE_URL="http://api.example.com")
+    result = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "VVV_UW_BASE_URL" in result.stderr
+
+
+def test_a_world_readable_token_file_is_named_with_the_fix(cli_env: dict, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o644)
+    env = {k: v for k, v in cli_env.items() if k != "VVV_UW_TOKEN"} | {"VVV_UW_TOKEN_FILE": str(token_file)}
+    result = run_vvv("collectors", env=env, cwd=tmp_path)
+    assert result.returncode == 0
+    assert f"chmod 600 {token_file}" in result.stderr

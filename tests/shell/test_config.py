@@ -129,3 +129,25 @@ def test_off_means_no_interval() -> None:
 def test_mask_dsn_hides_only_the_password() -> None:
     assert mask_dsn("postgresql://vvv:s3cret@db:5432/vvv") == "postgresql://vvv:***@db:5432/vvv"
     assert mask_dsn("postgresql://db/vvv") == "postgresql://db/vvv"
+
+
+@pytest.mark.parametrize("url", ["http://api.example.com", "http://10.0.0.5:8080", "http://127.example.com"])
+def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path, url: str) -> None:
+    message = _error(tmp_path, VVV_UW_BASE_URL=url)
+    assert "VVV_UW_BASE_URL" in message and "https" in message
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8123", "http://127.1.2.3", "http://localhost:9", "http://[::1]:80",
+                                 "https://api.unusualwhales.com"])
+def test_tls_or_loopback_is_accepted(tmp_path: Path, url: str) -> None:
+    assert _load(tmp_path, VVV_UW_BASE_URL=url).api.base_url == url
+
+
+def test_a_token_file_others_can_read_gets_a_warning_naming_the_fix(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("secret-token-value\n")
+    token.chmod(0o644)
+    warning = config.token_file_warning({"VVV_UW_TOKEN_FILE": str(token)})
+    assert str(token) in warning and f"chmod 600 {token}" in warning
+    token.chmod(0o600)
+    assert config.token_file_warning({"VVV_UW_TOKEN_FILE": str(token)}) is None

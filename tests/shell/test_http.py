@@ -110,3 +110,12 @@ def test_waits_out_the_minute_when_the_api_says_none_is_left(fake_api: FakeApi) 
     client.get_json(NEWS)
     client.close()
     assert sleeps == [1.5]
+
+
+def test_a_redirect_is_never_followed_so_the_token_stays_put(fake_api: FakeApi) -> None:
+    fake_api.fail_next(302, headers={"Location": "http://127.0.0.2:9/steal"})
+    client = _client(fake_api, [])
+    with pytest.raises(ApiError, match="HTTP 302"):
+        client.get_json(NEWS)
+    client.close()
+    assert len(fake_api.requests) == 1
