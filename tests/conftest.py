@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
+from loguru import logger
 from psycopg.conninfo import make_conninfo
 
 from vvv import embedded, migrate, store
@@ -32,9 +33,25 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TOKEN = "test-token-4f9c2a7e1d"
+DSN_PASSWORD = "pw-secret-123"  # the password tests put in database URLs; never to be logged either
+SECRETS = (TOKEN, DSN_PASSWORD)
 ROOT = Path(__file__).resolve().parent.parent
 _TEMPLATE = "vvv_test_template"
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_logged() -> Iterator[None]:
+    """Every test doubles as a check that no log line carries the token or a database password."""
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="TRACE", format="{message} {extra}\n{exception}")
+    yield
+    try:
+        logger.remove(sink)
+    except ValueError:
+        pass  # a test replaced the handlers (vvv.logs.setup); what it logged is its own test's business
+    leaked = [line for line in lines if any(secret in line for secret in SECRETS)]
+    assert not leaked, f"secrets in log lines: {leaked[:3]}"
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +126,7 @@ def cli_env(db_url: str, fake_api: FakeApi, tmp_path: Path) -> dict[str, str]:
 
 def run_vvv(*args: str, env: dict[str, str], cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """`vvv ARGS` as a user runs it, in a process of its own."""
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "vvv", *args],
         env=env,
         cwd=cwd,
@@ -118,3 +135,6 @@ def run_vvv(*args: str, env: dict[str, str], cwd: Path, timeout: float = 90) -> 
         timeout=timeout,
         check=False,
     )
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr, f"`vvv {' '.join(args)}` printed a secret"
+    return result

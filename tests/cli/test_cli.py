@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import TOKEN, run_vvv
+from tests.conftest import DSN_PASSWORD, TOKEN, run_vvv
 from vvv import __version__, migrate
 from vvv.fake_api import FakeApi
 
@@ -58,13 +58,13 @@ def test_bad_config_file_exits_2_naming_the_key(cli_env: dict, tmp_path: Path) -
 
 
 def test_unreachable_database_is_one_line_without_traceback(cli_env: dict, tmp_path: Path) -> None:
-    env = dict(cli_env, VVV_DATABASE_URL="postgresql://vvv:pw-secret-123@127.0.0.1:1/vvv?connect_timeout=2")
+    env = dict(cli_env, VVV_DATABASE_URL=f"postgresql://vvv:{DSN_PASSWORD}@127.0.0.1:1/vvv?connect_timeout=2")
     result = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "cannot connect to the database" in lines[0]
-    assert "pw-secret-123" not in result.stderr
+    assert DSN_PASSWORD not in result.stderr
 
 
 def test_once_collects_then_a_second_run_counts_duplicates(cli_env: dict, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import DSN_PASSWORD
 from vvv import store
 from vvv.collectors import news
 from vvv.collectors.base import Reject
@@ -118,12 +119,12 @@ def test_a_cursor_never_saved_reads_as_none(conn: psycopg.Connection) -> None:
 
 
 def test_unreachable_database_is_one_clear_line() -> None:
-    url = "postgresql://vvv:hunter2-secret@127.0.0.1:1/vvv"
+    url = f"postgresql://vvv:{DSN_PASSWORD}@127.0.0.1:1/vvv"
     with pytest.raises(store.DatabaseUnavailable) as caught:
         store.connect(url, statement_timeout_s=5, connect_timeout_s=2)
     message = str(caught.value)
     assert "cannot connect to the database" in message
-    assert "hunter2-secret" not in message
+    assert DSN_PASSWORD not in message
     assert "\n" not in message
 
 
