@@ -109,6 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from vvv import config, logs
 
     conf = config.load()
+    os.environ.pop("VVV_UW_TOKEN", None)  # read once: no child process (the embedded PostgreSQL) inherits it
     secrets = [conf.token or ""]
     if conf.database.url:
         secrets.append(config.dsn_password(conf.database.url) or "")

@@ -44,8 +44,15 @@ def parse_duration(value: Any) -> int | None:
     return int(match[1]) * _UNIT_SECONDS[match[2]]
 
 
+_KEYWORD_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+
+
 def dsn_password(url: str) -> str | None:
-    """The password in a database URL, so the log filter can redact it."""
+    """The password in a database URL or `key=value` string, so the log filter can redact it."""
+    keyword = _KEYWORD_PASSWORD.search(url)
+    if keyword:
+        value = keyword[1]
+        return value[1:-1].replace("\\'", "'") if value.startswith("'") else value
     try:
         return urlsplit(url).password
     except ValueError:

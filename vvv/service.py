@@ -119,6 +119,8 @@ class Service:
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
+        # vvv reads its configuration and token once, at start; a stray SIGHUP must not end it.
+        signal.signal(signal.SIGHUP, lambda *_: logger.warning("SIGHUP ignored: restart vvv to reload its configuration"))
 
     def _lead(self) -> None:
         was_active = self._leader.held

@@ -151,3 +151,17 @@ def test_a_token_file_others_can_read_gets_a_warning_naming_the_fix(tmp_path: Pa
     assert str(token) in warning and f"chmod 600 {token}" in warning
     token.chmod(0o600)
     assert config.token_file_warning({"VVV_UW_TOKEN_FILE": str(token)}) is None
+
+
+@pytest.mark.parametrize(
+    ("dsn", "password"),
+    [
+        ("postgresql://vvv:s3cret@db/vvv", "s3cret"),
+        ("host=db dbname=vvv password=s3cret user=vvv", "s3cret"),
+        ("host=db password='it\\'s s3cret'", "it's s3cret"),
+        ("host=db password = 'two words'", "two words"),
+        ("host=db dbname=vvv", None),
+    ],
+)
+def test_the_password_of_any_dsn_form_is_found_for_redaction(dsn: str, password: str | None) -> None:
+    assert config.dsn_password(dsn) == password

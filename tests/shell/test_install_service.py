@@ -79,6 +79,8 @@ def test_install_writes_every_file_with_its_mode_and_touches_nothing_else(tmp_pa
     assert _mode(root / "etc/vvv/credentials") == 0o700
     assert not (root / "etc/vvv/credentials/uw-token").exists()  # never invented
     assert (root / "var/lib/vvv").is_dir() and _mode(root / "var/lib/vvv") == 0o750
+    roles = root / "usr/local/share/vvv/roles.sql"
+    assert roles.read_bytes() == (ROOT / "sql/roles.sql").read_bytes() and _mode(roles) == 0o644
     assert "vvv 1.0.0" in result.stdout
     assert not (tmp_path / "calls.log").exists(), "a DESTDIR install ran " + (tmp_path / "calls.log").read_text()
     assert not list(root.rglob("*.new")), "a temporary file was left behind"
