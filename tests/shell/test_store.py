@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import DSN_PASSWORD
 from vvv import store
+from vvv.collectors import COLLECTORS
+from vvv.runner import validate_all
 from vvv.collectors import news
 from vvv.collectors.base import Reject
 
@@ -56,7 +58,7 @@ def _store(conn: psycopg.Connection, run_id: int, records: list, rejects: list[R
 
 @given(batch=st.lists(headlines(), max_size=12))
 def test_storing_a_batch_twice_leaves_the_table_as_storing_it_once(conn: psycopg.Connection, batch: list) -> None:
-    conn.execute("TRUNCATE trading.news_headlines")
+    conn.execute("DELETE FROM trading.news_headlines")
     conn.commit()
     run_id = store.start_run(conn, "news")
     first = _store(conn, run_id, batch)
@@ -71,7 +73,7 @@ def test_storing_a_batch_twice_leaves_the_table_as_storing_it_once(conn: psycopg
 
 @given(record=headlines())
 def test_stored_values_read_back_exactly(conn: psycopg.Connection, record: news.Headline) -> None:
-    conn.execute("TRUNCATE trading.news_headlines")
+    conn.execute("DELETE FROM trading.news_headlines")
     conn.commit()
     _store(conn, store.start_run(conn, "news"), [record])
     (row,) = _table(conn)
@@ -138,3 +140,35 @@ def test_prune_keeps_recent_and_running_runs_and_what_points_at_old_ones(conn: p
     assert store.prune(conn, before=now - timedelta(days=90)) == 1
     assert [r[0] for r in conn.execute("SELECT id FROM vvv.runs ORDER BY id")] == [2, 3]
     assert conn.execute("SELECT run_id FROM vvv.rejects").fetchone() == (None,)  # the reject itself is kept
+
+
+_hostile_text = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["'; DROP TABLE trading.news_headlines; --", "\\\\N", "\\\\", "\\t\\n", "$$ $tag$", '"', "\x00",
+                     "Ω≈ç√ 🐳", "\\u0000", "%s %(x)s {}", "\ud800"]),
+)
+
+
+@given(headline=_hostile_text, source=_hostile_text, tag=_hostile_text, key=_hostile_text)
+def test_hostile_text_is_stored_byte_for_byte_or_rejected_with_a_reason(
+    conn: psycopg.Connection, headline: str, source: str, tag: str, key: str
+) -> None:
+    """Quotes, backslashes, SQL, COPY escapes and unicode survive; what PostgreSQL cannot store is a reject."""
+    conn.execute("DELETE FROM trading.news_headlines; DELETE FROM vvv.rejects")
+    conn.commit()
+    item = {"created_at": "2026-01-02T15:00:00Z", "headline": headline, "source": source, "tags": [tag],
+            "meta": {key: tag}, key or "k": headline}
+    records, rejects = news.parse({"data": [item]})
+    good, bad = validate_all(COLLECTORS["news"], records, datetime(2026, 1, 3, tzinfo=UTC))
+    run_id = store.start_run(conn, "news")
+    store.store_batch(conn, news.SPEC, run_id=run_id, records=good, rejects=[*rejects, *bad], received=1,
+                      cursor=news.Cursor())
+    stored = conn.execute("SELECT headline, source, tags, meta, extra FROM trading.news_headlines").fetchall()
+    reasons = [r[0] for r in conn.execute("SELECT reason FROM vvv.rejects")]
+    conn.rollback()
+    if good:
+        (record,) = good
+        assert stored == [(record.headline, record.source, record.tags, record.meta, record.extra)]
+        assert (record.headline, record.source) == (headline, source)
+    else:
+        assert stored == [] and len(reasons) == 1 and reasons[0]
