@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from vvv.collectors.base import Collector
-    from vvv.config import Config
+    from vvv.config import CollectorConfig, Config
     from vvv.http import ApiClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -197,8 +197,11 @@ def _once(args: argparse.Namespace, conf: Config) -> int:
     from vvv.config import ConfigError
 
     collector = _collector(args.collector)
+    settings = conf.collectors[args.collector]
     if args.ticker:
-        raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
+        if collector.scopes is None:
+            raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
+        settings = _with_tickers(settings, args.ticker)
     conf.require_token()
 
     from vvv import runner
@@ -207,7 +210,7 @@ def _once(args: argparse.Namespace, conf: Config) -> int:
         _apply_migrations(conn)
         client = _client(conf)
         try:
-            result = runner.run_once(collector, conf.collectors[args.collector], conn=conn, client=client)
+            result = runner.run_once(collector, settings, conn=conn, client=client)
         finally:
             client.close()
     import attrs
@@ -217,6 +220,18 @@ def _once(args: argparse.Namespace, conf: Config) -> int:
     else:
         print(result.summary())
     return EXIT_OK if result.status == "ok" else EXIT_FAILED
+
+
+def _with_tickers(settings: CollectorConfig, tickers: list[str]) -> CollectorConfig:
+    """The collector's settings with `--ticker` as its watchlist, validated like the TOML one."""
+    import attrs
+
+    from vvv.config import ConfigError
+
+    try:
+        return attrs.evolve(settings, options=attrs.evolve(settings.options, tickers=tuple(tickers)))
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"--ticker: {error}") from None
 
 
 def _run(args: argparse.Namespace, conf: Config) -> int:
