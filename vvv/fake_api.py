@@ -1,8 +1,9 @@
 """A local fake of the Unusual Whales REST API, for tests, the demo and the benchmark.
 
-It serves `GET /api/news/headlines` on a loopback address with the quirks the
-real API shows (two timestamp spellings, nulls, extra fields, shared seconds,
-rate-limit headers) and knobs to inject faults. Stdlib only, so it runs
+It serves `GET /api/news/headlines` and `GET /api/darkpool/{ticker}` on a
+loopback address with the quirks the real API shows (two timestamp spellings,
+numbers as strings, nulls, extra fields, shared seconds, rate-limit headers)
+and knobs to inject faults. Stdlib and vvv's own calendar only, so it runs
 anywhere the package does and never needs the internet.
 
 Run it alone with `python -m vvv.fake_api --port 0`: it prints its URL on one
@@ -12,6 +13,7 @@ line and serves until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
 import ipaddress
 import json
@@ -26,13 +28,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time as clock, timedelta
+from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from vvv.calendar import NY, last_trading_day, session
 
 NEWS_PATH = "/api/news/headlines"
+DARKPOOL_PREFIX = "/api/darkpool/"
+DARKPOOL_MAX_LIMIT = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT = re.compile(r"-?[0-9]+")
 
@@ -80,6 +87,17 @@ _TAGS = ("earnings", "m&a", "guidance", "macro", "federal-reserve", "recall",
          "buyback", "analyst", "halt", "pre-market")
 _AUTHORS = ("Jane O'Neil", "José Álvarez", "Zoë Müller", "李伟", "Sam \"The Tape\" Reed")
 
+_DARKPOOL_TICKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,9}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]+")
+_EPOCH_MS_THRESHOLD = 100_000_000_000  # larger unix numbers are milliseconds, as in vvv's converter
+_TIED_EVERY = 100  # prints this many apart, counted from the newest, sit in a burst of one second
+_ETFS = frozenset({"SPY", "QQQ", "IWM", "DIA", "TLT", "GLD", "XLF", "SMH"})
+_SECTORS = ("Technology", "Financial Services", "Healthcare", "Consumer Cyclical", "Energy", "Industrials")
+_MARKET_CENTERS = ("L", "L", "L", "D", "N")
+_SIZES = (100, 100, 200, 300, 500, 1000, 1000, 2500, 5000, 6400, 10_000, 18_600, 50_000, 125_000)
+_SALE_CONDITIONS = ("average_price_trade", "contingent_trade", "odd_lot_execution", "prior_reference_price")
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -117,7 +135,12 @@ class _Response:
 
 
 class FakeApi:
-    """The fake API server and its state; all state is guarded by one lock."""
+    """The fake API server and its state; all state is guarded by one lock.
+
+    Dark pool knobs: `darkpool_count` prints per ticker and market day, `darkpool_burst`
+    prints in one second of each day (over 500 to outgrow a page), `bounds_inclusive` for
+    either reading of `newer_than`/`older_than` (an attribute too, to flip between requests).
+    """
 
     def __init__(
         self,
@@ -130,10 +153,15 @@ class FakeApi:
         host: str = "127.0.0.1",
         per_minute_limit: int = 120,
         daily_limit: int = 20000,
+        darkpool_count: int = 1200,
+        darkpool_burst: int = 0,
+        bounds_inclusive: bool = False,
     ) -> None:
         _require_loopback(host)
         if news_count < 0:
             raise ValueError("news_count must be >= 0")
+        if darkpool_count < 0 or darkpool_burst < 0:
+            raise ValueError("darkpool_count and darkpool_burst must be >= 0")
         self.token = token
         self.seed = seed
         self.host = host
@@ -156,6 +184,11 @@ class FakeApi:
         self._next_serial = 0
         self._newest_ms: int | None = None
         self.news: list[dict] = self._generate(news_count)
+        self.darkpool_count = darkpool_count
+        self.darkpool_burst = darkpool_burst
+        self.bounds_inclusive = bounds_inclusive
+        """True: `newer_than`/`older_than` include prints at the bound itself; False: they do not."""
+        self._tapes: dict[tuple[str, date], _Tape] = {}
 
     @property
     def url(self) -> str:
@@ -219,6 +252,35 @@ class FakeApi:
             if ms is not None and (self._newest_ms is None or ms > self._newest_ms):
                 self._newest_ms = ms
 
+    @property
+    def darkpool_day(self) -> date:
+        """The market day `GET /api/darkpool/{ticker}` serves without `date`: the last one as of `now`."""
+        return last_trading_day(self.now.astimezone(NY).date())
+
+    def darkpool(self, ticker: str, day: date | None = None) -> list[dict]:
+        """Every print of `ticker` on `day` (default `darkpool_day`), newest first, as served unfiltered."""
+        symbol = _require_darkpool_ticker(ticker)
+        with self._lock:
+            return [item for _, item in self._tape(symbol, day or self.darkpool_day).prints]
+
+    def add_darkpool(self, ticker: str, n: int, *, at: datetime | None = None, day: date | None = None) -> list[dict]:
+        """Publish n prints of `ticker`: newer than all others of `day` (default `darkpool_day`), or all
+        executed at `at` (on `at`'s New York day unless `day` says otherwise): a burst, or prints
+        reported late. Returns them newest first."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        symbol = _require_darkpool_ticker(ticker)
+        with self._lock:
+            if day is None:
+                day = self.darkpool_day if at is None else _as_utc(at).astimezone(NY).date()
+            tape = self._tape(symbol, day)
+            times = [_to_ms(_as_utc(at))] * n if at is not None else self._newer_prints(tape, day, n)
+            added = [(ms, self._darkpool_item(tape, symbol, ms)) for ms in times]
+            for ms, item in added:
+                keys = [-existing for existing, _ in tape.prints]
+                tape.prints.insert(bisect.bisect_right(keys, -ms), (ms, item))
+            return [item for _, item in sorted(added, key=lambda pair: -pair[0])]
+
     def fail_next(
         self,
         status: int,
@@ -246,7 +308,8 @@ class FakeApi:
     def malformed_items(self, every: int) -> None:
         """Serve every `every`-th item (counted from the oldest) malformed; 0 turns it off.
 
-        Counting from the oldest keeps an item's fate stable when newer ones arrive.
+        Counting from the oldest keeps an item's fate stable when newer ones arrive. For dark
+        pool prints the count runs over the ticker's whole day, whatever the filters.
         """
         if every < 0:
             raise ValueError("every must be >= 0")
@@ -423,21 +486,39 @@ class FakeApi:
         if budget.daily > self.daily_limit:
             return _json(429, {"msg": f"Daily request limit of {self.daily_limit} reached"},
                          ("Retry-After", str(_seconds_to_utc_midnight())))
-        if req.path != NEWS_PATH:
+        if req.path == NEWS_PATH:
+            endpoint = self._news
+        elif req.path.startswith(DARKPOOL_PREFIX) and "/" not in req.path[len(DARKPOOL_PREFIX):]:
+            endpoint = self._darkpool_prints
+        else:
             return _json(404, {"msg": "not found"})
         if req.method != "GET":
             return _json(405, {"msg": "method not allowed"}, ("Allow", "GET"))
         if req.headers.get("authorization") != f"Bearer {self.token}":
             return _json(401, {"msg": "Unauthorized: a valid 'Authorization: Bearer <token>' header is required"})
+        return endpoint(req, raw_query, host)
+
+    def _news(self, req: RecordedRequest, raw_query: str, host: str) -> _Response:
         limit, page, problems = _paging(req.query)
         if problems:
-            return _json(422, {
-                "msg": "Invalid query input(s): " + ", ".join(problems),
-                "path": req.path,
-                "query": raw_query,
-                "url": f"{host}{req.path}?{raw_query}",
-            })
+            return _invalid(req, raw_query, host, query=problems)
         return _json(200, {"data": self._page(page, limit)})
+
+    def _darkpool_prints(self, req: RecordedRequest, raw_query: str, host: str) -> _Response:
+        """`GET /api/darkpool/{ticker}`: one market day, newest first, filtered by time, at most `limit`."""
+        raw_ticker = req.path[len(DARKPOOL_PREFIX):]
+        ticker = _darkpool_ticker(unquote(raw_ticker))
+        path_problems = [] if ticker else [f"{raw_ticker} (valid example: AAPL)"]
+        today = self.now.astimezone(NY).date()
+        day, newer, older, limit, problems = _darkpool_query(req.query, today=today, default_day=self.darkpool_day)
+        if path_problems or problems:
+            return _invalid(req, raw_query, host, path=path_problems, query=problems)
+        with self._lock:
+            prints = list(self._tape(ticker, day).prints)
+            inclusive, every = self.bounds_inclusive, self._malformed_every
+        chosen = [(i, item) for i, (ms, item) in enumerate(prints) if _within(ms, newer, older, inclusive)][:limit]
+        data = [_malformed(item, len(prints) - i, every, _DARKPOOL_MALFORMS) for i, item in chosen]
+        return _json(200, {"data": data})
 
     def _page(self, page: int, limit: int) -> list[Any]:
         """Slice the feed, replacing every n-th item by its malformed variant."""
@@ -446,15 +527,91 @@ class FakeApi:
             total = len(self.news)
             items = self.news[start:start + limit]
             every = self._malformed_every
-        if not every:
-            return items
-        out = []
-        for i, item in enumerate(items):
-            rank = total - (start + i)  # 1 for the oldest item
-            if rank % every == 0:
-                item = _MALFORMS[(rank // every - 1) % len(_MALFORMS)](item)
-            out.append(item)
-        return out
+        # rank 1 is the oldest item
+        return [_malformed(item, total - (start + i), every, _MALFORMS) for i, item in enumerate(items)]
+
+    def _tape(self, ticker: str, day: date) -> _Tape:
+        """The prints of (ticker, day), generated on first use from (seed, ticker, day) alone."""
+        key = (ticker, day)
+        if key not in self._tapes:
+            self._tapes[key] = self._generate_darkpool(ticker, day)
+        return self._tapes[key]
+
+    def _generate_darkpool(self, ticker: str, day: date) -> _Tape:
+        """`darkpool_count` prints over the day's extended session (today: up to `now`), newest first.
+
+        Prints come in bursts sharing a second, as live ones do; prints `_TIED_EVERY` apart from
+        the newest (where pages of 100 or 500 end) always sit in a burst; `darkpool_burst` puts
+        that many prints in one second of the day; a few lone prints carry milliseconds.
+        """
+        rng = random.Random(f"darkpool:{self.seed}:{ticker}:{day.isoformat()}")
+        avg30 = f"{rng.randrange(10**6, 10**8)}.{rng.randrange(10**4):04d}"
+        tape = _Tape(rng=rng, base_id=rng.randrange(10**13, 9 * 10**13), price=20 + rng.random() * 680,
+                     volume=rng.randrange(10**5, 10**6), avg30=avg30)
+        today = self.now.astimezone(NY).date()
+        hours = session(day)
+        if hours is None or day > today:
+            return tape
+        seconds = _print_seconds(rng, int(hours.pre_open.timestamp()), int(hours.after_close.timestamp()),
+                                 self.darkpool_count)
+        if day == today:  # only what has happened by `now`
+            seconds = [s for s in seconds if s * 1000 <= _to_ms(self.now) - 2000]
+        if self.darkpool_burst and seconds:
+            at = len(seconds) // 3
+            seconds[at:at] = [seconds[at]] * self.darkpool_burst
+        for edge in range(_TIED_EVERY, len(seconds) - 6, _TIED_EVERY):
+            seconds[edge - 6:edge + 6] = [seconds[edge]] * 12
+        times = [_with_milliseconds(rng, seconds, i) for i in range(len(seconds))]
+        oldest_first = [(ms, self._darkpool_item(tape, ticker, ms)) for ms in reversed(times)]
+        tape.prints = oldest_first[::-1]  # built oldest first, so volume accumulates as the day goes
+        return tape
+
+    def _newer_prints(self, tape: _Tape, day: date, n: int) -> list[int]:
+        """n times after the newest print of the day, a few to a second."""
+        newest = tape.prints[0][0] if tape.prints else None
+        if newest is None:
+            hours = session(day)
+            newest = _to_ms(hours.open if hours is not None else datetime.combine(day, clock(9, 30), tzinfo=NY))
+        t, times = (newest // 1000 + 1) * 1000, []
+        for _ in range(n):
+            times.append(t)
+            if tape.rng.random() > 0.6:
+                t += 1000 * (1 + _below(tape.rng, 3))
+        return times
+
+    def _darkpool_item(self, tape: _Tape, ticker: str, ms: int) -> dict[str, Any]:
+        """One print with the live API's habits: numbers as strings, nulls, fields the description lacks."""
+        rng = tape.rng
+        serial = tape.serial
+        tape.serial += 1
+        tape.price *= 1 + (rng.random() - 0.5) * 0.002
+        price = f"{tape.price:.4f}" if rng.random() < 0.6 else f"{tape.price:.2f}"
+        size = _pick(rng, _SIZES) if rng.random() < 0.9 else 1 + _below(rng, 99)
+        premium = (Decimal(price) * size).quantize(Decimal("0.01"))
+        tape.volume += size
+        local = (_EPOCH + timedelta(milliseconds=ms)).astimezone(NY).time()
+        etf = ticker in _ETFS
+        return {
+            "canceled": rng.random() < 0.02,
+            "executed_at": _render(ms, "zms" if ms % 1000 else ("z" if serial % 2 == 0 else "space")),
+            "ext_hour_sold_codes": None if clock(9, 30) <= local < clock(16) else "extended_hours_trade",
+            "market_center": _pick(rng, _MARKET_CENTERS),
+            **_nbbo(rng, Decimal(price)),
+            "premium": str(premium.to_integral_value()) if premium == premium.to_integral_value() else str(premium),
+            "price": price,
+            "sale_cond_codes": _pick(rng, _SALE_CONDITIONS) if rng.random() < 0.1 else None,
+            "size": size,
+            "ticker": ticker,
+            "tracking_id": tape.base_id + serial,
+            "trade_code": "derivative_priced" if rng.random() < 0.05 else None,
+            "trade_settlement": "regular",
+            "volume": str(tape.volume) if rng.random() < 0.05 else tape.volume,
+            "trf_executed_at": None if rng.random() < 0.1 else _render(ms + _below(rng, 2000), "zms"),
+            "created_at": _render_us(ms * 1000 + 1_000_000 + _below(rng, 4_000_000)),
+            "issue_type": "ETF" if etf else "Common Stock",
+            "sector": None if etf else _pick(rng, _SECTORS),
+            "avg30_volume": tape.avg30,
+        }
 
 
 def _paging(query: dict[str, str]) -> tuple[int, int, list[str]]:
@@ -476,6 +633,141 @@ def _int_in(text: str, low: int, high: int | None) -> int | None:
     if value < low or (high is not None and value > high):
         return None
     return value
+
+
+@dataclass
+class _Tape:
+    """The prints of one (ticker, day), newest first as (ms, item), and what new ones continue from."""
+
+    rng: random.Random
+    base_id: int
+    price: float
+    volume: int
+    avg30: str
+    serial: int = 0
+    prints: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def _darkpool_ticker(text: str) -> str | None:
+    """The ticker upper-cased, or None when the path segment is not one (`..`, `%2F`, `SPY?x`)."""
+    return text.upper() if text.isascii() and _DARKPOOL_TICKER.fullmatch(text) else None
+
+
+def _require_darkpool_ticker(text: str) -> str:
+    ticker = _darkpool_ticker(text) if isinstance(text, str) else None
+    if ticker is None:
+        raise ValueError(f"not a ticker: {text!r}")
+    return ticker
+
+
+def _darkpool_query(
+    query: dict[str, str], *, today: date, default_day: date
+) -> tuple[date, int | None, int | None, int, list[str]]:
+    """Parse date (a past or current day), newer_than/older_than (unix s or ms, or an ISO date) and limit."""
+    problems = []
+    day = default_day
+    if "date" in query:
+        day = _past_date(query["date"], today)
+        if day is None:
+            problems.append(f"date={query['date']} (valid example: date=2024-01-18)")
+    bounds = []
+    for name in ("newer_than", "older_than"):
+        value = _bound_ms(query[name]) if name in query else None
+        if name in query and value is None:
+            problems.append(f"{name}={query[name]} (valid example: {name}=1715083417)")
+        bounds.append(value)
+    limit = _int_in(query.get("limit", str(DARKPOOL_MAX_LIMIT)), 1, DARKPOOL_MAX_LIMIT)
+    if limit is None:
+        problems.append(f"limit={query.get('limit')} (valid example: limit=500)")
+    return day or default_day, bounds[0], bounds[1], limit or 0, problems
+
+
+def _past_date(text: str, today: date) -> date | None:
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if day <= today else None
+
+
+def _bound_ms(text: str) -> int | None:
+    """Unix milliseconds from seconds, milliseconds or an ISO date (its midnight, UTC)."""
+    if _DIGITS.fullmatch(text):
+        value = int(text)
+        return value if value >= _EPOCH_MS_THRESHOLD else value * 1000
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return _to_ms(datetime.combine(date.fromisoformat(text), clock(), tzinfo=UTC))
+        except ValueError:
+            return None
+    return None
+
+
+def _within(ms: int, newer: int | None, older: int | None, inclusive: bool) -> bool:
+    if inclusive:
+        return (newer is None or ms >= newer) and (older is None or ms <= older)
+    return (newer is None or ms > newer) and (older is None or ms < older)
+
+
+def _print_seconds(rng: random.Random, start_s: int, end_s: int, count: int) -> list[int]:
+    """The seconds of up to `count` prints between start_s and end_s, newest first, in bursts."""
+    gap = max(1, (end_s - start_s) * 4 // max(count, 1))  # bursts average about four prints
+    seconds: list[int] = []
+    t = end_s
+    while len(seconds) < count:
+        t -= 1 + _below(rng, 2 * gap)
+        if t < start_s:
+            break
+        seconds += [t] * min(_burst_size(rng), count - len(seconds))
+    return seconds
+
+
+def _burst_size(rng: random.Random) -> int:
+    roll = rng.random()
+    if roll < 0.5:
+        return 1
+    if roll < 0.8:
+        return 2 + _below(rng, 3)
+    return 5 + _below(rng, 11) if roll < 0.95 else 16 + _below(rng, 25)
+
+
+def _with_milliseconds(rng: random.Random, seconds: list[int], i: int) -> int:
+    """A tenth of the prints alone in their second carry milliseconds, as some live ones do."""
+    alone = (i == 0 or seconds[i - 1] != seconds[i]) and (i + 1 == len(seconds) or seconds[i + 1] != seconds[i])
+    return seconds[i] * 1000 + (1 + _below(rng, 999) if alone and rng.random() < 0.1 else 0)
+
+
+def _nbbo(rng: random.Random, price: Decimal) -> dict[str, Any]:
+    if rng.random() < 0.1:
+        return dict.fromkeys(("nbbo_ask", "nbbo_ask_quantity", "nbbo_bid", "nbbo_bid_quantity"))
+    tick = Decimal("0.01")
+    bid = (price - tick * _below(rng, 3)).quantize(tick)
+    ask = max(bid + tick, (price + tick * _below(rng, 3)).quantize(tick))
+    return {
+        "nbbo_ask": str(ask.normalize()) if ask == ask.to_integral_value() else str(ask),
+        "nbbo_ask_quantity": 100 * (1 + _below(rng, 300)),
+        "nbbo_bid": str(bid),
+        "nbbo_bid_quantity": 100 * (1 + _below(rng, 300)),
+    }
+
+
+def _invalid(
+    req: RecordedRequest, raw_query: str, host: str, *, path: list[str] = (), query: list[str] = ()
+) -> _Response:
+    """422 in the API's Error Message shape, naming every bad input."""
+    parts = [f"Invalid path input: {', '.join(path)}"] if path else []
+    parts += [f"Invalid query input(s): {', '.join(query)}"] if query else []
+    return _json(422, {"msg": " - ".join(parts), "path": req.path, "query": raw_query,
+                       "url": f"{host}{req.path}?{raw_query}"})
+
+
+def _malformed(item: Any, rank: int, every: int, variants: tuple[Callable[[Any], Any], ...]) -> Any:
+    """The item, or its malformed variant when its rank (1 for the oldest) is a multiple of `every`."""
+    if not every or rank % every:
+        return item
+    return variants[(rank // every - 1) % len(variants)](item)
 
 
 def _json(status: int, payload: Any, *headers: tuple[str, str]) -> _Response:
@@ -536,6 +828,11 @@ def _render(ms: int, style: str) -> str:
     if style == "z":
         return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def _render_us(us: int) -> str:
+    """`2025-10-22T21:24:31.123456Z`, as live `created_at` values look."""
+    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _to_ms(dt: datetime) -> int:
@@ -603,6 +900,14 @@ _MALFORMS: tuple[Callable[[Any], Any], ...] = (
     _with("headline", 12345),
     _as_string,
     _with("tickers", "SPY"),
+)
+_DARKPOOL_MALFORMS: tuple[Callable[[Any], Any], ...] = (
+    _without("executed_at"),
+    _with("executed_at", "not a date"),
+    _with("price", "n/a"),
+    _with("tracking_id", None),
+    _as_string,
+    _with("size", "lots"),
 )
 
 
@@ -708,6 +1013,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", default="test-token", help="bearer token to accept (default test-token)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated news (default 0)")
     parser.add_argument("--news", type=int, default=250, help="number of headlines (default 250)")
+    parser.add_argument("--darkpool", type=int, default=1200,
+                        help="dark pool prints per ticker per market day (default 1200)")
+    parser.add_argument("--darkpool-burst", type=int, default=0,
+                        help="prints in one second of each day's tape, e.g. 600 to exceed a page (default 0)")
+    parser.add_argument("--bounds-inclusive", action="store_true",
+                        help="serve newer_than/older_than as inclusive bounds (default exclusive)")
     args = parser.parse_args(argv)
     try:
         _require_loopback(args.host)
@@ -715,6 +1026,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(str(exc))
     if args.news < 0:
         parser.error("--news must be >= 0")
+    if args.darkpool < 0 or args.darkpool_burst < 0:
+        parser.error("--darkpool and --darkpool-burst must be >= 0")
     return args
 
 
@@ -724,7 +1037,9 @@ def main(argv: list[str] | None = None) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    api = FakeApi(token=args.token, seed=args.seed, news_count=args.news, port=args.port, host=args.host)
+    api = FakeApi(token=args.token, seed=args.seed, news_count=args.news, port=args.port, host=args.host,
+                  darkpool_count=args.darkpool, darkpool_burst=args.darkpool_burst,
+                  bounds_inclusive=args.bounds_inclusive)
     with api:
         print(api.url, flush=True)
         while not done.wait(0.5):

@@ -229,3 +229,22 @@ def test_a_world_readable_token_file_is_named_with_the_fix(cli_env: dict, tmp_pa
     result = run_vvv("collectors", env=env, cwd=tmp_path)
     assert result.returncode == 0
     assert f"chmod 600 {token_file}" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "SPY?x=1"])
+def test_a_ticker_that_could_steer_the_request_exits_2_naming_it(cli_env: dict, tmp_path: Path, bad: str) -> None:
+    cli = run_vvv("once", "--collector", "darkpool", "--ticker", bad, env=cli_env, cwd=tmp_path)
+    assert cli.returncode == 2 and bad in cli.stderr and "--ticker" in cli.stderr
+    (tmp_path / "vvv.toml").write_text(f'[collectors.darkpool]\ntickers = ["SPY", "{bad}"]\n')
+    configured = run_vvv("once", "--collector", "darkpool", env=cli_env, cwd=tmp_path)
+    assert configured.returncode == 2 and bad in configured.stderr and "collectors.darkpool" in configured.stderr
+
+
+def test_once_darkpool_for_one_ticker(cli_env: dict, fake_api: FakeApi, tmp_path: Path) -> None:
+    result = run_vvv("once", "--collector", "darkpool", "--ticker", "spy", "--json", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    served = {int(p["tracking_id"]) for p in fake_api.darkpool("SPY") if isinstance(p, dict)}
+    assert report["inserted"] == len(served) > 0
+    assert all(r.query.get("date") for r in fake_api.requests if "/darkpool/" in r.path)
+    assert {r.path for r in fake_api.requests if "/darkpool/" in r.path} == {"/api/darkpool/SPY"}

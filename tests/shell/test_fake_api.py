@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import collections
 import json
+import math
 import os
 import re
 import select
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from vvv.fake_api import NEWS_PATH, FakeApi
+from vvv.calendar import NY
+from vvv.collectors import darkpool as darkpool_collector
+from vvv.collectors.base import Page
+from vvv.fake_api import DARKPOOL_PREFIX, NEWS_PATH, FakeApi
+from vvv.http import ApiClient
 
 TOKEN = "test-token"
 NOW = datetime(2025, 10, 22, 21, 30, tzinfo=UTC)
@@ -343,3 +349,236 @@ def test_cli_refuses_a_non_loopback_host():
     assert proc.returncode == 2
     assert out == ""
     assert "loopback" in err
+
+
+# GET /api/darkpool/{ticker}
+
+DAY = date(2025, 10, 22)  # NOW's New York day, a Wednesday
+DARKPOOL_FIELDS = {
+    "canceled", "executed_at", "ext_hour_sold_codes", "market_center", "nbbo_ask", "nbbo_ask_quantity", "nbbo_bid",
+    "nbbo_bid_quantity", "premium", "price", "sale_cond_codes", "size", "ticker", "tracking_id", "trade_code",
+    "trade_settlement", "volume",
+}
+LIVE_FIELDS = {"trf_executed_at", "created_at", "issue_type", "sector", "avg30_volume"}
+
+
+def darkpool(client: httpx.Client, ticker: str = "SPY", **params) -> httpx.Response:
+    return client.get(f"{DARKPOOL_PREFIX}{ticker}", params=params)
+
+
+def ms_of(item: dict) -> int:
+    return (parse_ts(item["executed_at"]) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def test_darkpool_serves_the_last_market_day_newest_first_up_to_500(api, client):
+    day = api.darkpool("SPY")
+    assert api.darkpool_day == DAY and len(day) > 600
+    times = [ms_of(item) for item in day]
+    assert times == sorted(times, reverse=True)
+    assert all(parse_ts(item["executed_at"]).astimezone(NY).date() == DAY for item in day)
+    assert max(times) <= ms_of({"executed_at": NOW.isoformat()}), "nothing after the fake's now"
+    assert darkpool(client).json() == {"data": day[:500]}
+    assert darkpool(client, "spy", limit=7, date="2025-10-22").json() == {"data": day[:7]}
+    tuesday = darkpool(client, limit=500, date="2025-10-21").json()["data"]
+    assert tuesday == api.darkpool("SPY", date(2025, 10, 21))[:500]
+
+
+def _tied_instant(day: list[dict]) -> int:
+    """The millisecond of the prints around the 100th from the newest, which share a second."""
+    return ms_of(day[100])
+
+
+def test_darkpool_bounds_are_exclusive_or_inclusive_as_the_knob_says(api, client):
+    day = api.darkpool("SPY")
+    t = _tied_instant(day)
+    at_t = [item for item in day if ms_of(item) == t]
+    assert len(at_t) >= 12
+    for inclusive in (False, True):
+        api.bounds_inclusive = inclusive
+        older = darkpool(client, older_than=t).json()["data"]
+        newer = darkpool(client, newer_than=t).json()["data"]
+        assert older == [item for item in day if (ms_of(item) <= t if inclusive else ms_of(item) < t)][:500]
+        assert newer == [item for item in day if (ms_of(item) >= t if inclusive else ms_of(item) > t)][:500]
+        both = darkpool(client, newer_than=t - 60_000, older_than=t, limit=500).json()["data"]
+        assert all(t - 60_000 <= ms_of(item) <= t for item in both)
+        assert all(item in both for item in at_t) == inclusive
+    assert FakeApi(bounds_inclusive=True, now=NOW).bounds_inclusive
+
+
+def test_darkpool_bounds_take_unix_seconds_milliseconds_or_an_iso_date(api, client):
+    day = api.darkpool("SPY")
+    t = _tied_instant(day)
+    assert t % 1000 == 0
+    in_ms = darkpool(client, older_than=t, limit=50).json()
+    assert darkpool(client, older_than=t // 1000, limit=50).json() == in_ms
+    assert darkpool(client, newer_than="2025-10-22").json()["data"] == day[:500]
+    assert darkpool(client, older_than="2025-10-22").json()["data"] == [], "midnight UTC is before the session"
+
+
+def test_darkpool_is_empty_on_weekends_and_holidays(client):
+    assert darkpool(client, date="2025-10-18").json() == {"data": []}
+    assert darkpool(client, date="2025-07-04").json() == {"data": []}
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "bad"),
+    [
+        ("MSFT%2F12", "", "MSFT%2F12"),
+        ("%2E%2E", "", "%2E%2E"),
+        ("SPY%3Fx%3D1", "", "SPY%3Fx%3D1"),
+        ("ABCDEFGHIJK", "", "ABCDEFGHIJK"),
+        ("SPY", "date=2023-02-140", "date=2023-02-140"),
+        ("SPY", "date=2025-10-23", "date=2025-10-23"),
+        ("SPY", "limit=0", "limit=0"),
+        ("SPY", "limit=501", "limit=501"),
+        ("SPY", "newer_than=yesterday", "newer_than=yesterday"),
+        ("SPY", "older_than=-5", "older_than=-5"),
+        ("SPY", "older_than=1.5", "older_than=1.5"),
+    ],
+)
+def test_darkpool_bad_input_gets_422_in_the_error_message_shape(api, client, path, query, bad):
+    resp = client.get(f"{DARKPOOL_PREFIX}{path}" + (f"?{query}" if query else ""))
+    assert resp.status_code == 422
+    body = resp.json()
+    assert set(body) == {"msg", "path", "query", "url"}
+    assert body["path"] == f"{DARKPOOL_PREFIX}{path}" and body["query"] == query
+    assert bad in body["msg"]
+    assert body["msg"].startswith("Invalid path input" if path != "SPY" else "Invalid query input(s)")
+
+
+def test_darkpool_needs_the_token_and_only_one_path_segment(api):
+    with httpx.Client(base_url=api.url, timeout=5, trust_env=False) as anon:
+        assert anon.get(f"{DARKPOOL_PREFIX}SPY").status_code == 401
+        assert anon.get(f"{DARKPOOL_PREFIX}SPY/extra", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+
+
+def test_darkpool_prints_reproduce_the_live_quirks(api):
+    day = api.darkpool("SPY", date(2025, 10, 21))
+    assert len(day) == 1200, "a whole past day"
+    for item in day:
+        assert set(item) == DARKPOOL_FIELDS | LIVE_FIELDS
+        assert isinstance(item["price"], str) and isinstance(item["premium"], str)
+        assert isinstance(item["tracking_id"], int) and isinstance(item["size"], int)
+        assert item["trade_settlement"] == "regular" and item["ticker"] == "SPY"
+    stamps = [item["executed_at"] for item in day]
+    assert any(SPACE_TS.match(s) for s in stamps) and any(Z_TS.match(s) for s in stamps)
+    assert any(Z_MS_TS.match(s) for s in stamps)
+    assert any(item["nbbo_bid"] is None for item in day) and any(item["trf_executed_at"] is None for item in day)
+    assert any(item["ext_hour_sold_codes"] == "extended_hours_trade" for item in day)
+    assert any(isinstance(item["volume"], str) for item in day)
+    assert any(len(item["price"].split(".")[1]) == 4 for item in day)
+    assert len({item["tracking_id"] for item in day}) == len(day)
+    seconds = collections.Counter(ms_of(item) // 1000 for item in day)
+    assert max(seconds.values()) >= 12
+    for edge in (100, 500, 1000):
+        assert ms_of(day[edge - 1]) == ms_of(day[edge]), f"prints around the {edge}th share a second"
+
+
+def test_darkpool_tapes_depend_on_seed_ticker_and_day_only():
+    first = FakeApi(seed=3, now=NOW)
+    second = FakeApi(seed=3, now=NOW)
+    second.darkpool("QQQ")
+    second.darkpool("SPY", date(2025, 10, 21))
+    assert first.darkpool("SPY") == second.darkpool("SPY"), "the order of first use does not matter"
+    assert first.darkpool("SPY") != FakeApi(seed=4, now=NOW).darkpool("SPY")
+    days = (DAY, date(2025, 10, 21))
+    ids = [{item["tracking_id"] for item in first.darkpool(t, d)} for t in ("SPY", "QQQ") for d in days]
+    assert sum(map(len, ids)) == len(set().union(*ids))
+
+
+def test_darkpool_burst_knob_puts_more_than_a_page_in_one_second():
+    with FakeApi(token=TOKEN, now=NOW, darkpool_burst=600) as fake:
+        day = fake.darkpool("SPY")
+        second, count = collections.Counter(ms_of(item) for item in day).most_common(1)[0]
+        assert count >= 600
+        with httpx.Client(base_url=fake.url, headers={"Authorization": f"Bearer {TOKEN}"}, trust_env=False) as c:
+            page = darkpool(c, older_than=second + 1).json()["data"]
+    assert len(page) == 500 and {ms_of(item) for item in page} == {second}
+
+
+def test_add_darkpool_publishes_new_prints_on_top_and_late_ones_in_place(api, client):
+    before = api.darkpool("SPY")
+    added = api.add_darkpool("spy", 5)
+    assert len(added) == 5 and darkpool(client, limit=5).json()["data"] == added
+    assert all(ms_of(item) > ms_of(before[0]) for item in added)
+    late_at = parse_ts(before[300]["executed_at"]).replace(microsecond=0) - timedelta(milliseconds=1)
+    late = api.add_darkpool("SPY", 3, at=late_at)
+    assert {ms_of(item) for item in late} == {ms_of({"executed_at": late_at.isoformat()})}
+    day = api.darkpool("SPY")
+    assert len(day) == len(before) + 8
+    assert [ms_of(item) for item in day] == sorted((ms_of(item) for item in day), reverse=True)
+    window = darkpool(client, newer_than=ms_of(late[0]) - 1, older_than=ms_of(late[0]) + 1).json()["data"]
+    assert all(item in window for item in late)
+    other = api.add_darkpool("QQQ", 2, day=date(2025, 10, 21))
+    assert api.darkpool("QQQ", date(2025, 10, 21))[:2] == other
+    with pytest.raises(ValueError):
+        api.add_darkpool("../etc", 1)
+
+
+def test_darkpool_malformed_items_are_counted_from_the_oldest_print_of_the_day(api, client):
+    clean = darkpool(client, limit=12).json()["data"]
+    api.malformed_items(1)
+    bad = darkpool(client, limit=12).json()["data"]
+    assert bad != clean and darkpool(client, limit=12).json()["data"] == bad
+    kinds = {_darkpool_malformed_kind(item) for item in bad}
+    assert kinds == {"no executed_at", "bad executed_at", "bad price", "null tracking_id", "string item", "bad size"}
+    api.malformed_items(7)
+    served = darkpool(client, limit=500).json()["data"]
+    total = len(api.darkpool("SPY"))
+    assert [i for i, item in enumerate(served) if item != api.darkpool("SPY")[i]] == [
+        i for i in range(500) if (total - i) % 7 == 0
+    ]
+    api.malformed_items(0)
+    assert darkpool(client, limit=12).json()["data"] == clean
+
+
+def _darkpool_malformed_kind(item) -> str:
+    if isinstance(item, str):
+        return "string item"
+    if "executed_at" not in item:
+        return "no executed_at"
+    if item["executed_at"] == "not a date":
+        return "bad executed_at"
+    if item["price"] == "n/a":
+        return "bad price"
+    if item["tracking_id"] is None:
+        return "null tracking_id"
+    return "bad size" if item["size"] == "lots" else "clean"
+
+
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_the_darkpool_collector_fetches_every_print_the_fake_serves(inclusive):
+    """The collector's unfold over HTTP, as the runner drives it: a first pass, then new and late prints."""
+    settings = darkpool_collector.Settings(tickers=["SPY"])
+    with FakeApi(token=TOKEN, now=NOW, seed=11, bounds_inclusive=inclusive) as fake:
+        client = ApiClient(base_url=fake.url, token=TOKEN)
+        try:
+            first, cursor, requests = _collect_darkpool(client, None, settings)
+            served = {item["tracking_id"] for item in fake.darkpool("SPY")}
+            assert first == served
+            assert requests <= math.ceil(len(served) / 500) + 1 + 2, "ties at page edges cost a request at most"
+            new = fake.add_darkpool("SPY", 40)
+            late = fake.add_darkpool("SPY", 3, at=parse_ts(new[-1]["executed_at"]) - timedelta(seconds=20))
+            again, cursor, requests = _collect_darkpool(client, cursor, settings)
+            assert {item["tracking_id"] for item in new + late} <= again
+            assert requests == 1
+            assert cursor.newest == parse_ts(new[0]["executed_at"])
+        finally:
+            client.close()
+
+
+def _collect_darkpool(client, cursor, settings):
+    now = NOW + timedelta(minutes=1)
+    start = darkpool_collector.begin(cursor, "SPY", now, settings)
+    pages, fetched = [], set()
+    request = darkpool_collector.next_request(start, None, None, settings)
+    while request is not None:
+        payload = client.get_json(request)
+        records, rejects = darkpool_collector.parse(payload)
+        assert rejects == [] and all(darkpool_collector.validate(r, now) is None for r in records)
+        page = Page(request=request, received=len(payload["data"]), records=tuple(records))
+        pages.append(page)
+        fetched |= {r.tracking_id for r in records}
+        request = darkpool_collector.next_request(start, request, page, settings)
+    assert darkpool_collector.warnings(start, pages, settings) == []
+    return fetched, darkpool_collector.advance(start, pages, settings), len(pages)

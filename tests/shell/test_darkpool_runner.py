@@ -1,0 +1,86 @@
+"""Dark pool end to end: the fake API (either reading of its time bounds) -> runner -> PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from tests.conftest import TOKEN
+from vvv import store
+from vvv.collectors import COLLECTORS, darkpool
+from vvv.config import CollectorConfig
+from vvv.fake_api import FakeApi
+from vvv.http import ApiClient
+from vvv.runner import run_once
+
+DARKPOOL = COLLECTORS["darkpool"]
+# A Tuesday afternoon in New York: the fake serves that market day's prints. vvv's clock runs
+# two hours later (still Tuesday in New York), so the prints the tests publish are not "future".
+NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
+LATER = NOW + timedelta(hours=2)
+
+
+def _config(**options) -> CollectorConfig:
+    return CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None, stale_after=None,
+                           options=darkpool.Settings(**options))
+
+
+@pytest.fixture(params=[True, False], ids=["inclusive-bounds", "exclusive-bounds"])
+def api(request: pytest.FixtureRequest) -> Iterator[FakeApi]:
+    with FakeApi(token=TOKEN, seed=3, now=NOW, darkpool_count=1200, bounds_inclusive=request.param) as fake:
+        yield fake
+
+
+@pytest.fixture
+def client(api: FakeApi) -> Iterator[ApiClient]:
+    http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+    yield http
+    http.close()
+
+
+def _pass(conn, client, **options):
+    return run_once(DARKPOOL, _config(**options), conn=conn, client=client, clock=lambda: LATER)
+
+
+def _stored(conn: psycopg.Connection, ticker: str) -> list[int]:
+    ids = [r[0] for r in conn.execute("SELECT tracking_id FROM trading.darkpool_trades WHERE ticker = %s", (ticker,))]
+    conn.rollback()
+    return ids
+
+
+def _served(api: FakeApi, ticker: str) -> set[int]:
+    return {int(item["tracking_id"]) for item in api.darkpool(ticker) if isinstance(item, dict)}
+
+
+def test_first_pass_stores_the_whole_day_for_every_ticker(conn, client, api) -> None:
+    result = _pass(conn, client, tickers=["SPY", "QQQ"])
+    assert result.status == "ok", result.error
+    for ticker in ("SPY", "QQQ"):
+        stored = _stored(conn, ticker)
+        assert len(stored) == len(set(stored))
+        assert set(stored) == _served(api, ticker)
+    assert store.load_cursor(conn, DARKPOOL.spec, "SPY").ticker == "SPY"
+
+
+def test_incremental_passes_store_exactly_what_the_api_served_within_the_request_bound(conn, client, api) -> None:
+    _pass(conn, client, tickers=["SPY"])
+    for added in (0, 7, 499, 501, 1300):
+        api.add_darkpool("SPY", added)
+        before = len(api.requests)
+        result = _pass(conn, client, tickers=["SPY"])
+        requests = len(api.requests) - before
+        assert result.status == "ok", result.error
+        stored = _stored(conn, "SPY")
+        assert len(stored) == len(set(stored))
+        assert set(stored) == _served(api, "SPY")
+        assert requests <= math.ceil(result.fetched / 500) + 1
+
+
+def test_a_bad_ticker_in_the_watchlist_is_refused_naming_it() -> None:
+    for bad in ("../../etc", "SPY?x=1", "%2F", "A#B"):
+        with pytest.raises(ValueError, match="is not a ticker"):
+            darkpool.Settings(tickers=["SPY", bad])

@@ -1,0 +1,517 @@
+"""Dark pool prints: `GET /api/darkpool/{ticker}`, one market day per request, newest first, paged by time.
+
+Per ticker, a pass sweeps each market day it owes from the newest print down. The first
+request has no `older_than`; each next one sets it one millisecond above the oldest print of
+the page before, so the prints sharing that instant are read again whether the API's bounds
+are inclusive or not, and the overlap costs no duplicates (identity is `tracking_id`). A page
+whose prints all share one instant can only be stepped over, never read further: `warnings`
+names that instant. `older_than` drops on every request, so a sweep always ends.
+
+An incremental sweep stops at the lookback behind the newest print stored, so prints
+reported late within it are caught. After midnight the previous market day is swept once
+more before the new one starts; days missed while vvv was down are collected in order.
+A sweep cut short (the page cap, a crash) is saved as the cut and the hole below it; the
+next pass fills the hole first, then sweeps from the top down to the cut.
+
+    >>> start = begin(None, "spy", datetime(2025, 10, 25, 14, 0, tzinfo=UTC), Settings())  # a Saturday
+    >>> next_request(start, None, None, Settings()).params
+    (('date', '2025-10-24'), ('limit', '500'))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+from attrs import frozen
+
+from vvv.calendar import NY, is_trading_day, last_trading_day
+from vvv.collectors.base import (
+    Column,
+    Page,
+    Reject,
+    Request,
+    Schedule,
+    Spec,
+    at_least,
+    at_most,
+    record_row,
+    split_extra,
+    unstorable_text,
+)
+from vvv.collectors.convert import CONVERTER, JsonObject, describe_error, parse_timestamp
+
+PATH = "/api/darkpool/{ticker}"
+MAX_PAGE_SIZE = 500
+FUTURE_SKEW = timedelta(minutes=5)
+
+# Letters, digits, "." and "-", starting with a letter or digit so that "." and ".." (which
+# would climb the request path) are not tickers either.
+_TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_BIGINT = range(-(2**63), 2**63)
+# PostgreSQL's NUMERIC holds up to 131072 digits before the point and 16383 after it.
+_NUMERIC_MAX_ADJUSTED = 131071
+_NUMERIC_MIN_EXPONENT = -16383
+
+
+def ticker_problem(value: Any) -> str | None:
+    """Why `value` is not a ticker as vvv stores and requests it (upper case), or None."""
+    if isinstance(value, str) and _TICKER.fullmatch(value):
+        return None
+    return f"{value!r} is not a ticker (1 to 10 letters, digits, '.' or '-', starting with a letter or digit)"
+
+
+def normalize_ticker(value: Any) -> str:
+    """`value` upper-cased, or a ValueError naming it: nothing but a ticker reaches the request path."""
+    # Only ASCII is upper-cased: "ı".upper() is "I", which would let a look-alike through.
+    upper = value.upper() if isinstance(value, str) and value.isascii() else None
+    if ticker_problem(upper) is not None:
+        raise ValueError(ticker_problem(value))
+    return upper
+
+
+def _watchlist(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"tickers must be a list of tickers, got {value!r}")
+    if not value:
+        raise ValueError("tickers must name at least one ticker")
+    try:
+        return tuple(dict.fromkeys(normalize_ticker(ticker) for ticker in value))
+    except ValueError as error:
+        raise ValueError(f"tickers: {error}") from None
+
+
+@frozen
+class Settings:
+    """`[collectors.darkpool]` options beyond the schedule.
+
+    `lookback_seconds`: how far behind the newest stored print each pass reads again, for
+    prints reported late. `max_pages`: the most requests one pass makes for one ticker; a
+    pass that reaches it continues where it stopped on the next pass.
+    """
+
+    tickers: tuple[str, ...] = attrs.field(default=("SPY", "QQQ"), converter=_watchlist)
+    page_size: int = attrs.field(default=MAX_PAGE_SIZE, validator=[at_least(1), at_most(MAX_PAGE_SIZE)])
+    lookback_seconds: int = attrs.field(default=300, validator=[at_least(0), at_most(86_400)])
+    max_pages: int = attrs.field(default=200, validator=at_least(1))
+
+
+@frozen
+class Cursor:
+    """Where one ticker stands, saved after every page. Bounds are unix milliseconds, as the API takes them.
+
+    `day`: the market day being collected; every earlier one is finished. `newest`: the newest
+    print fetched for `day`. A sweep from the top cut short (page cap, crash) read everything
+    from `cut_at` up; the prints below it down to `resume_after` (None: the day's start) are
+    owed, and `resume_before` is how far down that hole has been filled. The next pass fills
+    the hole first, then sweeps from the top down to `cut_at` (or the lookback, if lower).
+    `target`: the newest market day, set by `begin` from the clock for the pass at hand.
+    """
+
+    ticker: str = ""
+    day: date | None = None
+    newest: datetime | None = None
+    resume_before: int | None = None
+    resume_after: int | None = None
+    cut_at: int | None = None
+    target: date | None = None
+
+
+@frozen
+class _Item:
+    """A print as the API describes it (`Darkpool Trade`): the fields vvv needs are required."""
+
+    tracking_id: int
+    executed_at: datetime
+    ticker: str
+    price: Decimal
+    size: int
+    premium: Decimal | None = None
+    volume: int | None = None
+    nbbo_bid: Decimal | None = None
+    nbbo_ask: Decimal | None = None
+    nbbo_bid_quantity: int | None = None
+    nbbo_ask_quantity: int | None = None
+    market_center: str | None = None
+    canceled: bool | None = None
+    ext_hour_sold_codes: str | None = None
+    sale_cond_codes: str | None = None
+    trade_code: str | None = None
+    trade_settlement: str | None = None
+
+
+_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
+# Per-print times the live API sends beyond the description. Nothing promises their form, so
+# one that does not read as a timestamp stays in `extra` instead of costing the print.
+_LIVE_TIMES = ("trf_executed_at", "created_at")
+
+
+@frozen
+class Trade:
+    """One stored print; field order is the column order of `trading.darkpool_trades`."""
+
+    tracking_id: int
+    executed_at: datetime
+    ticker: str
+    price: Decimal
+    size: int
+    premium: Decimal | None
+    volume: int | None
+    nbbo_bid: Decimal | None
+    nbbo_ask: Decimal | None
+    nbbo_bid_quantity: int | None
+    nbbo_ask_quantity: int | None
+    market_center: str | None
+    canceled: bool | None
+    ext_hour_sold_codes: str | None
+    sale_cond_codes: str | None
+    trade_code: str | None
+    trade_settlement: str | None
+    trf_executed_at: datetime | None
+    created_at: datetime | None
+    extra: JsonObject
+
+
+_BIGINT_FIELDS = ("tracking_id", "size", "volume", "nbbo_bid_quantity", "nbbo_ask_quantity")
+_NUMERIC_FIELDS = ("price", "premium", "nbbo_bid", "nbbo_ask")
+
+SPEC = Spec(
+    name="darkpool",
+    description="Dark pool prints (GET /api/darkpool/{ticker}) into trading.darkpool_trades",
+    table="trading.darkpool_trades",
+    key=("tracking_id",),
+    columns=(
+        Column("tracking_id", "bigint"),
+        Column("executed_at", "timestamp with time zone"),
+        Column("ticker", "text"),
+        Column("price", "numeric"),
+        Column("size", "bigint"),
+        Column("premium", "numeric"),
+        Column("volume", "bigint"),
+        Column("nbbo_bid", "numeric"),
+        Column("nbbo_ask", "numeric"),
+        Column("nbbo_bid_quantity", "bigint"),
+        Column("nbbo_ask_quantity", "bigint"),
+        Column("market_center", "text"),
+        Column("canceled", "boolean"),
+        Column("ext_hour_sold_codes", "text"),
+        Column("sale_cond_codes", "text"),
+        Column("trade_code", "text"),
+        Column("trade_settlement", "text"),
+        Column("trf_executed_at", "timestamp with time zone"),
+        Column("created_at", "timestamp with time zone"),
+        Column("extra", "jsonb"),
+    ),
+    time_column="executed_at",
+    schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
+    settings=Settings,
+    cursor=Cursor,
+)
+
+
+def parse(payload: Any) -> tuple[list[Trade], list[Reject]]:
+    """Typed prints from one response; anything unreadable becomes a reject, never an exception."""
+    items = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return [], [Reject(payload, "response has no `data` list")]
+    records, rejects = [], []
+    for raw in items:
+        record = _parse_item(raw)
+        (rejects if isinstance(record, Reject) else records).append(record)
+    return records, rejects
+
+
+def _parse_item(raw: Any) -> Trade | Reject:
+    if not isinstance(raw, dict):
+        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
+    documented, rest = split_extra(raw, _DOCUMENTED)
+    try:
+        item = CONVERTER.structure(documented, _Item)
+    except Exception as error:  # cattrs gathers every field error into one exception
+        return Reject(raw, describe_error(error))
+    live, extra = _live_times(rest)
+    return Trade(**attrs.asdict(item, recurse=False), **live, extra=extra)
+
+
+def _live_times(rest: dict[str, Any]) -> tuple[dict[str, datetime | None], dict[str, Any]]:
+    typed: dict[str, datetime | None] = dict.fromkeys(_LIVE_TIMES)
+    extra = dict(rest)
+    for name in _LIVE_TIMES:
+        if name not in rest:
+            continue
+        try:
+            typed[name] = None if rest[name] is None else parse_timestamp(rest[name])
+        except Exception:  # ValueError, or OverflowError from an absurd epoch number
+            continue
+        del extra[name]
+    return typed, extra
+
+
+def validate(record: Trade, now: datetime) -> str | None:
+    """Business rules a parsed print must meet before it is stored."""
+    if record.price <= 0:
+        return f"price {record.price} is not positive"
+    if record.size <= 0:
+        return f"size {record.size} is not positive"
+    if record.executed_at > now + FUTURE_SKEW:
+        return f"executed_at {record.executed_at.isoformat()} is in the future"
+    if (problem := ticker_problem(record.ticker)) is not None:
+        return problem
+    for name in _BIGINT_FIELDS:
+        if (value := getattr(record, name)) is not None and value not in _BIGINT:
+            return f"{name} {value} does not fit a bigint"
+    for name in _NUMERIC_FIELDS:
+        if (value := getattr(record, name)) is not None and not _fits_numeric(value):
+            return f"{name} {value} is beyond what a NUMERIC column holds"
+    return unstorable_text(record_row(record))
+
+
+def _fits_numeric(value: Decimal) -> bool:
+    return value.adjusted() <= _NUMERIC_MAX_ADJUSTED and value.as_tuple().exponent >= _NUMERIC_MIN_EXPONENT
+
+
+def scopes(settings: Settings) -> tuple[str, ...]:
+    """One cursor per ticker in the watchlist."""
+    return settings.tickers
+
+
+def begin(cursor: Cursor | None, scope: str, now: datetime, settings: Settings) -> Cursor:
+    """The cursor a pass for `scope` starts from: it collects from the saved day up to the last market day.
+
+    A ticker that never ran starts with the whole last market day; on a weekend or holiday that
+    is the trading day before.
+    """
+    if now.utcoffset() is None:
+        raise ValueError(f"begin needs an aware datetime, got naive {now.isoformat()}")
+    ticker = normalize_ticker(scope)
+    target = last_trading_day(now.astimezone(NY).date())
+    if cursor is None or cursor.day is None:
+        return Cursor(ticker=ticker, day=target, target=target)
+    if cursor.ticker not in ("", ticker):
+        raise ValueError(f"the cursor of {cursor.ticker} was given for {ticker}")
+    return attrs.evolve(cursor, ticker=ticker, target=target)
+
+
+@frozen
+class _Numbered(Request):
+    """A request that knows its place in the pass, for the page cap; the API sees only path and params."""
+
+    number: int = attrs.field(default=1, eq=False)
+
+
+Segment = Literal["hole", "top", "day"]
+
+
+@frozen
+class _Step:
+    """What one page says about the sweep: the next `older_than` (None: this sweep is over),
+    the instant some of whose prints may be out of reach, and whether the page was unreadable."""
+
+    bound: int | None
+    gap: datetime | None = None
+    blind: bool = False
+
+
+def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
+    """The next request of the pass that started from `cursor` (from `begin`), or None when it is done."""
+    _require_begun(cursor)
+    if previous is None or page is None:
+        return _opening(cursor, cursor.day, settings, number=1)
+    number = getattr(previous, "number", 1) + 1
+    if number > settings.max_pages:
+        return None
+    step = _continuation(cursor, previous, page, settings)
+    if step.bound is not None:
+        return _request(cursor.ticker, _day_of(previous), settings, number=number,
+                        newer_than=_bound(previous, "newer_than"), older_than=step.bound)
+    if _segment(cursor, previous) == "hole":
+        return _top(cursor, settings, number=number)
+    following = _following_day(cursor, _day_of(previous))
+    return None if following is None else _opening(cursor, following, settings, number=number)
+
+
+def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
+    """The cursor to save once `pages` (this pass so far, in order) are stored; safe after any prefix."""
+    if not pages:
+        return cursor
+    last = pages[-1]
+    day = _day_of(last.request)
+    seen = [r.executed_at for p in pages if _day_of(p.request) == day for r in p.records]
+    if day == cursor.day and cursor.newest is not None:
+        seen.append(cursor.newest)
+    at = Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
+    bound = _continuation(cursor, last.request, last, settings).bound
+    if _segment(cursor, last.request) == "hole":
+        return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
+                            cut_at=cursor.cut_at)
+    if bound is not None:  # a sweep from the top, cut short: it owes what lies below
+        return attrs.evolve(at, resume_before=bound, resume_after=_bound(last.request, "newer_than"), cut_at=bound)
+    following = _following_day(cursor, day)
+    return at if following is None else Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
+
+
+def warnings(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> list[str]:
+    """Possible gaps this pass could not avoid, once each, for the run's log and status."""
+    found = _unread_lookback(cursor, settings)
+    for page in pages:
+        step = _continuation(cursor, page.request, page, settings)
+        day = _day_of(page.request).isoformat()
+        if step.gap is not None:
+            found.append(
+                f"{cursor.ticker}: at least {page.received} prints share {_spell(step.gap)} ({day}), a whole page;"
+                " the API pages by time only, so some of them may be unreachable"
+            )
+        if step.blind:
+            before = _bound(page.request, "older_than")
+            where = "" if before is None else f" older than {_spell(_instant(before))}"
+            found.append(
+                f"{cursor.ticker}: a full page of {page.received} items for {day} held no valid print, so the"
+                f" sweep cannot tell where to go on; prints of {day}{where} may be missing"
+            )
+    return list(dict.fromkeys(found))
+
+
+def _unread_lookback(cursor: Cursor, settings: Settings) -> list[str]:
+    """A sweep cut short inside the lookback leaves a band this pass will not read again.
+
+    Passes fill the hole below the cut, then sweep from the top down to the cut: prints reported
+    late into the band between the lookback and the cut, after the hole passed them, are missed.
+    This happens only when the lookback holds more prints than `max_pages` pages (or after a crash).
+    """
+    if cursor.cut_at is None or cursor.newest is None:
+        return []
+    low = _lookback_floor(cursor, settings)
+    if cursor.resume_before is not None:
+        low = max(low, cursor.resume_before)
+    if cursor.cut_at <= low:
+        return []
+    return [
+        f"{cursor.ticker}: prints of {cursor.day} reported late between {_spell(_instant(low))} and"
+        f" {_spell(_instant(cursor.cut_at))} may be missed: a pass was cut short inside the lookback window;"
+        f" raise max_pages ({settings.max_pages}) or lower lookback_seconds ({settings.lookback_seconds})"
+    ]
+
+
+def _require_begun(cursor: Cursor) -> None:
+    if not cursor.ticker or cursor.day is None or cursor.target is None:
+        raise ValueError("darkpool.next_request needs the cursor returned by darkpool.begin")
+
+
+def _opening(cursor: Cursor, day: date, settings: Settings, *, number: int) -> Request:
+    """The first request for `day`: the hole a cut-short pass left, else the newest prints."""
+    if day == cursor.day and cursor.resume_before is not None:
+        return _request(cursor.ticker, day, settings, number=number,
+                        newer_than=cursor.resume_after, older_than=cursor.resume_before)
+    if day == cursor.day:
+        return _top(cursor, settings, number=number)
+    return _request(cursor.ticker, day, settings, number=number)
+
+
+def _top(cursor: Cursor, settings: Settings, *, number: int) -> Request:
+    """From the newest print of `cursor.day` down to the lookback behind the newest one stored."""
+    floor = None if cursor.newest is None else _lookback_floor(cursor, settings) - 1
+    return _request(cursor.ticker, cursor.day, settings, number=number, newer_than=floor)
+
+
+def _lookback_floor(cursor: Cursor, settings: Settings) -> int:
+    """The oldest millisecond a top sweep reads again; `newer_than` is one below, so either reading includes it."""
+    assert cursor.newest is not None
+    return _ms(cursor.newest) - settings.lookback_seconds * 1000
+
+
+def _request(
+    ticker: str, day: date, settings: Settings, *, number: int, newer_than: int | None = None,
+    older_than: int | None = None,
+) -> Request:
+    params = [("date", day.isoformat()), ("limit", str(settings.page_size))]
+    params += [(name, str(value)) for name, value in (("newer_than", newer_than), ("older_than", older_than))
+               if value is not None]
+    return _Numbered(PATH.format(ticker=ticker), tuple(params), number=number)
+
+
+def _segment(cursor: Cursor, request: Request) -> Segment:
+    """Which sweep a request belongs to: the hole's requests are the only ones bounded at or below its top.
+
+    A later market day is swept whole ("day"); on `cursor.day` a top sweep never goes below `cut_at`,
+    which is at or above the hole's top.
+    """
+    if _day_of(request) != cursor.day:
+        return "day"
+    older_than = _bound(request, "older_than")
+    hole = cursor.resume_before
+    return "hole" if hole is not None and older_than is not None and older_than <= hole else "top"
+
+
+def _continuation(cursor: Cursor, request: Request, page: Page, settings: Settings) -> _Step:
+    """Where the sweep goes after `page`: a short page has reached the bottom of its window."""
+    if page.received < int(request.param("limit") or settings.page_size):
+        return _Step(None)
+    times = [record.executed_at for record in page.records]
+    if not times:
+        return _Step(None, blind=True)
+    bound, gap = _step_below(_bound(request, "older_than"), times)
+    floor = _bound(request, "newer_than")
+    if floor is not None and bound < floor:
+        return _Step(None, gap)
+    # A top sweep after a cut ends where the cut was: everything below has been read since.
+    if cursor.cut_at is not None and bound <= cursor.cut_at and _segment(cursor, request) == "top":
+        return _Step(None, gap)
+    return _Step(bound, gap)
+
+
+def _step_below(bound: int | None, times: Sequence[datetime]) -> tuple[int, datetime | None]:
+    """The next `older_than` after a full page, always below `bound`, and the instant it may cut off.
+
+    `m` is the page's oldest millisecond. `m + 1` reads m's prints again under either reading
+    of the bound. A page all within m (or, under the inclusive reading, within m and m + 1) is
+    stepped over with `m`: below m under the exclusive reading; under the inclusive one m is
+    read again, and a page still all at m is then stepped over with `m - 1`.
+    """
+    oldest, newest = min(times), max(times)
+    m = _ms(oldest)
+    if bound is not None and m >= bound:  # only the inclusive reading serves prints at the bound itself
+        return bound - 1, oldest
+    one_millisecond = m == _ms(newest)
+    if one_millisecond or (bound is not None and m + 1 >= bound):
+        # The inclusive reading of `m` misses prints later within that millisecond than its start.
+        sub_millisecond = oldest.microsecond % 1000 != 0
+        return m, oldest if one_millisecond or sub_millisecond else None
+    return m + 1, None
+
+
+def _following_day(cursor: Cursor, day: date) -> date | None:
+    """The market day after `day`, when the pass still owes it."""
+    following = day + timedelta(days=1)
+    while not is_trading_day(following):
+        following += timedelta(days=1)
+    return following if cursor.target is not None and following <= cursor.target else None
+
+
+def _day_of(request: Request) -> date:
+    return date.fromisoformat(request.param("date") or "")
+
+
+def _bound(request: Request, name: str) -> int | None:
+    value = request.param(name)
+    return None if value is None else int(value)
+
+
+def _ms(moment: datetime) -> int:
+    """Unix milliseconds, rounded down: the API's bounds take whole milliseconds."""
+    return (moment - _EPOCH) // _MS
+
+
+def _instant(ms: int) -> datetime:
+    return _EPOCH + ms * _MS
+
+
+def _spell(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    precision = "seconds" if not moment.microsecond else "milliseconds" if not moment.microsecond % 1000 else "auto"
+    return moment.replace(tzinfo=None).isoformat(timespec=precision) + "Z"
