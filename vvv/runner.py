@@ -174,6 +174,30 @@ def _collect(
     else:
         cursor = spec.cursor() if saved is None else saved
     pages: list[Page] = []
+    try:
+        _page_through(collector, options, cursor, pages, scope, conn=conn, client=client, clock=clock,
+                      run_id=run_id, progress=progress, stopping=stopping)
+    finally:  # a pass cut short may have stepped over a gap too: say so either way
+        for warning in collector.warnings(cursor, pages, options) if collector.warnings else ():
+            logger.warning(warning)
+            progress.notes.append(warning)
+
+
+def _page_through(
+    collector: Collector,
+    options: Any,
+    cursor: Any,
+    pages: list[Page],
+    scope: str,
+    *,
+    conn: psycopg.Connection,
+    client: ApiClient,
+    clock: Callable[[], datetime],
+    run_id: int,
+    progress: _Pass,
+    stopping: Callable[[], bool],
+) -> None:
+    spec = collector.spec
     request = collector.next_request(cursor, None, None, options)
     while request is not None:
         if stopping():
@@ -194,6 +218,3 @@ def _collect(
         progress.rejects += len(rejects) + len(bad)
         logger.debug("page {}: {} items, {} new", dict(request.params), page.received, saved_batch.inserted)
         request = collector.next_request(cursor, request, page, options)
-    for warning in collector.warnings(cursor, pages, options) if collector.warnings else ():
-        logger.warning(warning)
-        progress.notes.append(warning)

@@ -165,3 +165,9 @@ def test_a_token_file_others_can_read_gets_a_warning_naming_the_fix(tmp_path: Pa
 )
 def test_the_password_of_any_dsn_form_is_found_for_redaction(dsn: str, password: str | None) -> None:
     assert config.dsn_password(dsn) == password
+
+
+def test_a_watchlist_must_be_a_list_not_a_string(tmp_path: Path) -> None:
+    assert "tickers" in _error(tmp_path, '[collectors.darkpool]\ntickers = "SPY"\n')
+    assert _load(tmp_path, '[collectors.darkpool]\ntickers = ["spy", "BRK.B"]\n').collectors[
+        "darkpool"].options.tickers == ("SPY", "BRK.B")

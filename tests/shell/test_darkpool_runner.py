@@ -84,3 +84,14 @@ def test_a_bad_ticker_in_the_watchlist_is_refused_naming_it() -> None:
     for bad in ("../../etc", "SPY?x=1", "%2F", "A#B"):
         with pytest.raises(ValueError, match="is not a ticker"):
             darkpool.Settings(tickers=["SPY", bad])
+
+
+def test_a_burst_larger_than_a_page_is_a_recorded_possible_gap_not_a_loop(conn) -> None:
+    with FakeApi(token=TOKEN, seed=3, now=NOW, darkpool_count=300, darkpool_burst=600) as api:
+        http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+        result = _pass(conn, http, tickers=["SPY"])
+        http.close()
+    assert result.status == "ok"
+    assert result.notes and "SPY" in result.notes and "share" in result.notes
+    notes = conn.execute("SELECT notes FROM vvv.runs WHERE id = %s", (result.run_id,)).fetchone()[0]
+    assert notes == result.notes

@@ -96,6 +96,22 @@ def _strict_list(converter: cattrs.Converter):
     return structure
 
 
+def _strict_tuple(converter: cattrs.Converter):
+    """Tuples come from JSON or TOML arrays too: a string is not a tuple of its letters."""
+
+    def structure(value: Any, type_: type) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list, got {type(value).__name__}")
+        args = get_args(type_)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(converter.structure(item, args[0]) for item in value)
+        if args and len(args) != len(value):
+            raise ValueError(f"expected {len(args)} items, got {len(value)}")
+        return tuple(converter.structure(item, t) for item, t in zip(value, args or [Any] * len(value), strict=True))
+
+    return structure
+
+
 def _format_exception(error: BaseException, type_: Any) -> str:
     if isinstance(error, KeyError):
         return "required field missing"
@@ -118,6 +134,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, _parse_int)
     converter.register_structure_hook_func(lambda t: t == JsonObject, _parse_object)
     converter.register_structure_hook_func(lambda t: get_origin(t) is list, _strict_list(converter))
+    converter.register_structure_hook_func(lambda t: get_origin(t) is tuple, _strict_tuple(converter))
     return converter
 
 

@@ -110,7 +110,8 @@ class Cursor:
     print fetched for `day`. A sweep from the top cut short (page cap, crash) read everything
     from `cut_at` up; the prints below it down to `resume_after` (None: the day's start) are
     owed, and `resume_before` is how far down that hole has been filled. The next pass fills
-    the hole first, then sweeps from the top down to `cut_at` (or the lookback, if lower).
+    the hole first, then sweeps from the top down to `cut_at` or the lookback, whichever it
+    meets first.
     `target`: the newest market day, set by `begin` from the clock for the pass at hand.
     """
 
@@ -305,7 +306,7 @@ class _Numbered(Request):
     number: int = attrs.field(default=1, eq=False)
 
 
-Segment = Literal["hole", "top", "day"]
+_Segment = Literal["hole", "top", "day"]
 
 
 @frozen
@@ -435,7 +436,7 @@ def _request(
     return _Numbered(PATH.format(ticker=ticker), tuple(params), number=number)
 
 
-def _segment(cursor: Cursor, request: Request) -> Segment:
+def _segment(cursor: Cursor, request: Request) -> _Segment:
     """Which sweep a request belongs to: the hole's requests are the only ones bounded at or below its top.
 
     A later market day is swept whole ("day"); on `cursor.day` a top sweep never goes below `cut_at`,
