@@ -20,6 +20,8 @@ from typing import Any
 import attrs
 from attrs import frozen
 
+from vvv.collectors.convert import CONVERTER, describe_error
+
 
 @frozen
 class Column:
@@ -112,6 +114,29 @@ def stable_id(*parts: Any) -> str:
 def record_row(record: Any) -> tuple[Any, ...]:
     """A record's values in column order (its attrs field order)."""
     return attrs.astuple(record, recurse=False)
+
+
+def parse_data(payload: Any, parse_item: Callable[[Any], Any]) -> tuple[list[Any], list[Reject]]:
+    """Records and rejects from a `{"data": [...]}` response; `parse_item` returns a record or a Reject."""
+    items = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return [], [Reject(payload, "response has no `data` list")]
+    records, rejects = [], []
+    for raw in items:
+        record = parse_item(raw)
+        (rejects if isinstance(record, Reject) else records).append(record)
+    return records, rejects
+
+
+def structure_item(raw: Any, item_type: type, documented: frozenset[str]) -> tuple[Any, dict[str, Any]] | Reject:
+    """The documented fields of one API item as `item_type`, and the rest (for `extra`); or a Reject saying why."""
+    if not isinstance(raw, dict):
+        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
+    known, extra = split_extra(raw, documented)
+    try:
+        return CONVERTER.structure(known, item_type), extra
+    except Exception as error:  # cattrs gathers every field error into one exception
+        return Reject(raw, describe_error(error))
 
 
 def split_extra(item: Mapping[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -40,10 +40,11 @@ from vvv.collectors.base import (
     at_least,
     at_most,
     record_row,
-    split_extra,
+    parse_data,
+    structure_item,
     unstorable_text,
 )
-from vvv.collectors.convert import CONVERTER, JsonObject, describe_error, parse_timestamp
+from vvv.collectors.convert import JsonObject, parse_timestamp
 
 PATH = "/api/darkpool/{ticker}"
 MAX_PAGE_SIZE = 500
@@ -218,24 +219,14 @@ SPEC = Spec(
 
 def parse(payload: Any) -> tuple[list[Trade], list[Reject]]:
     """Typed prints from one response; anything unreadable becomes a reject, never an exception."""
-    items = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        return [], [Reject(payload, "response has no `data` list")]
-    records, rejects = [], []
-    for raw in items:
-        record = _parse_item(raw)
-        (rejects if isinstance(record, Reject) else records).append(record)
-    return records, rejects
+    return parse_data(payload, _parse_item)
 
 
 def _parse_item(raw: Any) -> Trade | Reject:
-    if not isinstance(raw, dict):
-        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
-    documented, rest = split_extra(raw, _DOCUMENTED)
-    try:
-        item = CONVERTER.structure(documented, _Item)
-    except Exception as error:  # cattrs gathers every field error into one exception
-        return Reject(raw, describe_error(error))
+    parsed = structure_item(raw, _Item, _DOCUMENTED)
+    if isinstance(parsed, Reject):
+        return parsed
+    item, rest = parsed
     live, extra = _live_times(rest)
     return Trade(**attrs.asdict(item, recurse=False), **live, extra=extra)
 

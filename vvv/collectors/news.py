@@ -24,11 +24,12 @@ from vvv.collectors.base import (
     Spec,
     at_least,
     at_most,
-    split_extra,
+    parse_data,
+    structure_item,
     unstorable_text,
     stable_id,
 )
-from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
+from vvv.collectors.convert import JsonObject
 
 PATH = "/api/news/headlines"
 MAX_PAGE_SIZE = 100
@@ -121,27 +122,14 @@ def headline_id(*, source: str, headline: str, created_at: datetime) -> str:
 
 def parse(payload: Any) -> tuple[list[Headline], list[Reject]]:
     """Typed headlines from one response; anything unreadable becomes a reject, never an exception."""
-    items = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        return [], [Reject(payload, "response has no `data` list")]
-    records, rejects = [], []
-    for raw in items:
-        record = _parse_item(raw)
-        if isinstance(record, Reject):
-            rejects.append(record)
-        else:
-            records.append(record)
-    return records, rejects
+    return parse_data(payload, _parse_item)
 
 
 def _parse_item(raw: Any) -> Headline | Reject:
-    if not isinstance(raw, dict):
-        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
-    documented, extra = split_extra(raw, _DOCUMENTED)
-    try:
-        item = CONVERTER.structure(documented, _Item)
-    except Exception as error:  # cattrs gathers every field error into one exception
-        return Reject(raw, describe_error(error))
+    parsed = structure_item(raw, _Item, _DOCUMENTED)
+    if isinstance(parsed, Reject):
+        return parsed
+    item, extra = parsed
     return Headline(
         id=headline_id(source=item.source, headline=item.headline, created_at=item.created_at),
         extra=extra,
