@@ -86,6 +86,20 @@ def received_items(payload: Any) -> int:
     return len(data) if isinstance(data, list) else 0
 
 
+@frozen
+class _Shell:
+    """The I/O a pass works with, and the pass's own bookkeeping."""
+
+    collector: Collector
+    options: Any
+    conn: psycopg.Connection
+    client: ApiClient
+    clock: Callable[[], datetime]
+    stopping: Callable[[], bool]
+    run_id: int
+    progress: _Pass
+
+
 def run_once(
     collector: Collector,
     config: CollectorConfig,
@@ -102,14 +116,14 @@ def run_once(
     run_id = store.start_run(conn, spec.name, instance=instance)
     requests_before = client.requests
     progress = _Pass()
+    shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress)
     with logger.contextualize(collector=spec.name, run_id=run_id):
         logger.info("pass started")
         for scope in scopes or (collector.scopes(config.options) if collector.scopes else ("",)):
             if stopping():
                 progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
                 break
-            _collect_scope(collector, config, scope, conn=conn, client=client, clock=clock, run_id=run_id,
-                           progress=progress, stopping=stopping)
+            _collect_scope(shell, scope)
             if progress.auth_failed:
                 break
         result = RunResult(
@@ -131,15 +145,12 @@ def run_once(
     return result
 
 
-def _collect_scope(
-    collector: Collector, config: CollectorConfig, scope: str, *, progress: _Pass, conn: psycopg.Connection,
-    **kwargs: Any,
-) -> None:
+def _collect_scope(shell: _Shell, scope: str) -> None:
     """Collect one scope, turning its failure into an error on the pass."""
-    where = f"{scope}: " if scope else ""
+    where, progress = f"{scope}: " if scope else "", shell.progress
     with logger.contextualize(**({"ticker": scope} if scope else {})):
         try:
-            _collect(collector, config, scope, progress=progress, conn=conn, **kwargs)
+            _collect(shell, scope)
         except _Stopped:
             progress.errors.append(f"{where}stopped between pages: vvv is shutting down;"
                                    " the next pass continues from the saved cursor")
@@ -148,73 +159,49 @@ def _collect_scope(
             progress.auth_failed = isinstance(failure, ApiAuthError)
         except psycopg.Error as failure:
             progress.errors.append(f"{where}{store.describe_db_error(failure)}")
-            conn.rollback()
+            shell.conn.rollback()
         except Exception as failure:  # a bug: keep the traceback in the log, fail this scope only
             logger.opt(exception=failure).error("pass crashed")
             progress.errors.append(f"{where}unexpected {failure.__class__.__name__}: {failure}")
-            conn.rollback()
+            shell.conn.rollback()
 
 
-def _collect(
-    collector: Collector,
-    config: CollectorConfig,
-    scope: str,
-    *,
-    conn: psycopg.Connection,
-    client: ApiClient,
-    clock: Callable[[], datetime],
-    run_id: int,
-    progress: _Pass,
-    stopping: Callable[[], bool],
-) -> None:
-    spec, options = collector.spec, config.options
-    saved = store.load_cursor(conn, spec, scope)
+def _collect(shell: _Shell, scope: str) -> None:
+    collector, options = shell.collector, shell.options
+    saved = store.load_cursor(shell.conn, collector.spec, scope)
     if collector.begin is not None:
-        cursor = collector.begin(saved, scope, clock(), options)
+        cursor = collector.begin(saved, scope, shell.clock(), options)
     else:
-        cursor = spec.cursor() if saved is None else saved
+        cursor = collector.spec.cursor() if saved is None else saved
     pages: list[Page] = []
     try:
-        _page_through(collector, options, cursor, pages, scope, conn=conn, client=client, clock=clock,
-                      run_id=run_id, progress=progress, stopping=stopping)
+        _page_through(shell, scope, cursor, pages)
     finally:  # a pass cut short may have stepped over a gap too: say so either way
         for warning in collector.warnings(cursor, pages, options) if collector.warnings else ():
             logger.warning(warning)
-            progress.notes.append(warning)
+            shell.progress.notes.append(warning)
 
 
-def _page_through(
-    collector: Collector,
-    options: Any,
-    cursor: Any,
-    pages: list[Page],
-    scope: str,
-    *,
-    conn: psycopg.Connection,
-    client: ApiClient,
-    clock: Callable[[], datetime],
-    run_id: int,
-    progress: _Pass,
-    stopping: Callable[[], bool],
-) -> None:
-    spec = collector.spec
+def _page_through(shell: _Shell, scope: str, cursor: Any, pages: list[Page]) -> None:
+    """The unfold: fetch, parse, validate, store with the advanced cursor, plan the next request."""
+    collector, options, progress = shell.collector, shell.options, shell.progress
     request = collector.next_request(cursor, None, None, options)
     while request is not None:
-        if stopping():
+        if shell.stopping():
             raise _Stopped
-        payload = client.get_json(request)
+        payload = shell.client.get_json(request)
         records, rejects = collector.parse(payload)
-        good, bad = validate_all(collector, records, clock())
+        good, bad = validate_all(collector, records, shell.clock())
         page = Page(request=request, received=received_items(payload), records=tuple(good))
-        saved_batch = store.store_batch(
-            conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad], received=page.received,
-            cursor=collector.advance(cursor, [*pages, page], options), scope=scope,
+        saved = store.store_batch(
+            shell.conn, collector.spec, run_id=shell.run_id, records=good, rejects=[*rejects, *bad],
+            received=page.received, cursor=collector.advance(cursor, [*pages, page], options), scope=scope,
         )
         pages.append(page)
         progress.pages += 1
         progress.fetched += page.received
-        progress.inserted += saved_batch.inserted
-        progress.duplicates += saved_batch.duplicates
+        progress.inserted += saved.inserted
+        progress.duplicates += saved.duplicates
         progress.rejects += len(rejects) + len(bad)
-        logger.debug("page {}: {} items, {} new", dict(request.params), page.received, saved_batch.inserted)
+        logger.debug("page {}: {} items, {} new", dict(request.params), page.received, saved.inserted)
         request = collector.next_request(cursor, request, page, options)
