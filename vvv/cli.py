@@ -46,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
                               "`vvv run` collects per database; a second one waits as a hot standby.")
     run.add_argument("--collector", action="append", metavar="NAME", help="run only this collector (repeatable)")
 
+    back = commands.add_parser("backfill", help="collect every market day in a range, resumably",
+                               description="Apply pending migrations, then collect every NYSE market day from "
+                               "--from to --to (default: today), each day paged completely, ticker by ticker. "
+                               "Progress is kept in the database: run the same command again after an "
+                               "interruption (Ctrl-C stops cleanly) and it skips what is finished. Weekends and "
+                               "holidays cost no request; the incremental cursor is never moved backward.")
+    back.add_argument("--collector", required=True, metavar="NAME", help="the collector (see `vvv collectors`)")
+    back.add_argument("--from", dest="start", required=True, type=_date, metavar="YYYY-MM-DD", help="first day")
+    back.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="last day (default: today)")
+    back.add_argument("--ticker", action="append", metavar="T", help="only these tickers (default: the watchlist)")
+
     cal = commands.add_parser("calendar", help="print the NYSE sessions vvv schedules around",
                               description="Print each NYSE trading day in the range with its pre-market open, "
                               "regular open, regular close (13:00 on early-close days) and after-hours close, in "
@@ -127,6 +138,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "status": _status,
         "collectors": _collectors,
         "calendar": _calendar,
+        "backfill": _backfill,
     }[args.command]
     try:
         return command(args, conf)
@@ -327,6 +339,51 @@ def _collectors(args: argparse.Namespace, conf: Config) -> int:
         print(f"{row['name']:<14} {state:<9} every {intervals:<14} -> {row['table']}")
         print(f"{'':<14} {row['description']}")
     return EXIT_OK
+
+
+def _backfill(args: argparse.Namespace, conf: Config) -> int:
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from vvv import backfill
+    from vvv.config import ConfigError
+
+    collector = _collector(args.collector)
+    if collector.finished is None or collector.scopes is None:
+        raise ConfigError(f"--collector: {args.collector} has no backfill (it collects per ticker and day only for"
+                          " darkpool)")
+    settings = conf.collectors[args.collector]
+    if args.ticker:
+        settings = _with_tickers(settings, args.ticker)
+    end = args.end or datetime.now(UTC).date()
+    if end < args.start:
+        raise ConfigError(f"--to {end} is before --from {args.start}")
+    units = backfill.plan(args.start, end, collector.scopes(settings.options))
+    conf.require_token()
+    stop = threading.Event()
+
+    def interrupt(signum: int, _: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        from loguru import logger
+
+        logger.warning("interrupted: finishing the page in flight; run the same command again to resume")
+        stop.set()
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    with _database(conf) as conn:
+        _apply_migrations(conn)
+        client = _client(conf)
+        try:
+            progress = backfill.backfill(collector, settings, units, conn=conn, client=client, stopping=stop.is_set)
+        finally:
+            client.close()
+    print(f"{args.collector} backfill {args.start}..{end}: {progress.line()}")
+    if stop.is_set() and progress.done < progress.units:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+    return EXIT_OK if progress.done == progress.units else EXIT_FAILED
 
 
 def _calendar(args: argparse.Namespace, conf: Config) -> int:

@@ -98,6 +98,7 @@ class _Shell:
     stopping: Callable[[], bool]
     run_id: int
     progress: _Pass
+    cursor_key: Callable[[str], str]
 
 
 def run_once(
@@ -110,13 +111,18 @@ def run_once(
     stopping: Callable[[], bool] = lambda: False,
     instance: str | None = None,
     scopes: Sequence[str] | None = None,
+    cursor_key: Callable[[str], str] = str,
 ) -> RunResult:
-    """Run one pass of `collector` (over `scopes`, default all) and record it in `vvv.runs`."""
+    """Run one pass of `collector` (over `scopes`, default all) and record it in `vvv.runs`.
+
+    `cursor_key` names where a scope's cursor is kept: a backfill keeps its own per day, so the
+    incremental cursor never moves backward.
+    """
     spec = collector.spec
     run_id = store.start_run(conn, spec.name, instance=instance)
     requests_before = client.requests
     progress = _Pass()
-    shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress)
+    shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress, cursor_key)
     with logger.contextualize(collector=spec.name, run_id=run_id):
         logger.info("pass started")
         for scope in scopes or (collector.scopes(config.options) if collector.scopes else ("",)):
@@ -168,7 +174,7 @@ def _collect_scope(shell: _Shell, scope: str) -> None:
 
 def _collect(shell: _Shell, scope: str) -> None:
     collector, options = shell.collector, shell.options
-    saved = store.load_cursor(shell.conn, collector.spec, scope)
+    saved = store.load_cursor(shell.conn, collector.spec, shell.cursor_key(scope))
     if collector.begin is not None:
         cursor = collector.begin(saved, scope, shell.clock(), options)
     else:
@@ -195,7 +201,8 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, pages: list[Page]) -> 
         page = Page(request=request, received=received_items(payload), records=tuple(good))
         saved = store.store_batch(
             shell.conn, collector.spec, run_id=shell.run_id, records=good, rejects=[*rejects, *bad],
-            received=page.received, cursor=collector.advance(cursor, [*pages, page], options), scope=scope,
+            received=page.received, cursor=collector.advance(cursor, [*pages, page], options),
+            scope=shell.cursor_key(scope),
         )
         pages.append(page)
         progress.pages += 1

@@ -16,7 +16,7 @@ from tests.conftest import DSN_PASSWORD, TOKEN, run_vvv
 from vvv import __version__, migrate
 from vvv.fake_api import FakeApi
 
-COMMANDS = ["once", "run", "migrate", "check", "status", "collectors", "calendar"]
+COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar"]
 
 
 def test_version(tmp_path: Path) -> None:
@@ -248,3 +248,18 @@ def test_once_darkpool_for_one_ticker(cli_env: dict, fake_api: FakeApi, tmp_path
     assert report["inserted"] == len(served) > 0
     assert all(r.query.get("date") for r in fake_api.requests if "/darkpool/" in r.path)
     assert {r.path for r in fake_api.requests if "/darkpool/" in r.path} == {"/api/darkpool/SPY"}
+
+
+def test_backfill_from_the_command_line(cli_env: dict, fake_api: FakeApi, tmp_path: Path) -> None:
+    args = ["backfill", "--collector", "darkpool", "--from", "2026-11-25", "--to", "2026-11-27", "--ticker", "SPY"]
+    result = run_vvv(*args, env=cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2/2 day-tickers done" in result.stdout  # Thanksgiving (Nov 26) is no market day
+    assert {r.query.get("date") for r in fake_api.requests} == {"2026-11-25", "2026-11-27"}
+    again = run_vvv(*args, env=cli_env, cwd=tmp_path)
+    assert again.returncode == 0 and "(2 already" in again.stdout
+
+
+def test_backfill_needs_a_collector_that_supports_it(cli_env: dict, tmp_path: Path) -> None:
+    result = run_vvv("backfill", "--collector", "news", "--from", "2026-11-02", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 2 and "backfill" in result.stderr

@@ -18,6 +18,7 @@ def _bind(module: ModuleType) -> Collector:
         scopes=getattr(module, "scopes", None),
         begin=getattr(module, "begin", None),
         warnings=getattr(module, "warnings", None),
+        finished=getattr(module, "finished", None),
     )
 
 

@@ -103,6 +103,7 @@ class Collector:
     scopes: Callable[[Any], tuple[str, ...]] | None = None  # settings -> tickers; one cursor each
     begin: Callable[..., Any] | None = None  # (saved cursor or None, scope, now, settings) -> the pass's cursor
     warnings: Callable[..., list[str]] | None = None  # (cursor, pages, settings) -> possible gaps to report
+    finished: Callable[[Any], bool] | None = None  # (saved cursor or None) -> a backfill day needs nothing more
 
 
 def stable_id(*parts: Any) -> str:

@@ -348,6 +348,11 @@ def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor
     return at if following is None else Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
 
 
+def finished(cursor: Cursor | None) -> bool:
+    """Has a sweep read its day completely (nothing owed below a cut)? Backfill skips such days."""
+    return cursor is not None and cursor.day is not None and cursor.resume_before is None and cursor.cut_at is None
+
+
 def warnings(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> list[str]:
     """Possible gaps this pass could not avoid, once each, for the run's log and status."""
     found = _unread_lookback(cursor, settings)

@@ -1,0 +1,90 @@
+"""Backfill: every market day in a range, holidays skipped, resumable, the live cursor untouched."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import psycopg
+import pytest
+
+from tests.conftest import TOKEN
+from vvv import backfill, store
+from vvv.collectors import COLLECTORS, darkpool
+from vvv.config import CollectorConfig
+from vvv.fake_api import FakeApi
+from vvv.http import ApiClient
+
+DARKPOOL = COLLECTORS["darkpool"]
+NOW = datetime(2026, 7, 10, 20, 0, tzinfo=UTC)
+# Thursday July 2 to Tuesday July 7, 2026: Friday July 3 observes Independence Day, then a weekend.
+START, END = date(2026, 7, 2), date(2026, 7, 7)
+MARKET_DAYS = [date(2026, 7, 2), date(2026, 7, 6), date(2026, 7, 7)]
+
+
+def _config(**options) -> CollectorConfig:
+    return CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None, stale_after=None,
+                           options=darkpool.Settings(**{"page_size": 200, **options}))
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApi]:
+    with FakeApi(token=TOKEN, seed=5, now=NOW, darkpool_count=450) as fake:
+        yield fake
+
+
+@pytest.fixture
+def client(api: FakeApi) -> Iterator[ApiClient]:
+    http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+    yield http
+    http.close()
+
+
+def _rows(conn: psycopg.Connection) -> set[tuple[int, str]]:
+    rows = {(r[0], r[1]) for r in conn.execute("SELECT tracking_id, ticker FROM trading.darkpool_trades")}
+    conn.rollback()
+    return rows
+
+
+def _served(api: FakeApi, tickers: list[str]) -> set[tuple[int, str]]:
+    return {(int(p["tracking_id"]), t) for t in tickers for d in MARKET_DAYS for p in api.darkpool(t, d)}
+
+
+def test_the_plan_skips_weekends_and_holidays() -> None:
+    assert backfill.plan(START, END, ["SPY"]) == [(d, "SPY") for d in MARKET_DAYS]
+
+
+def test_backfill_collects_every_market_day_and_asks_nothing_for_the_holiday(conn, client, api) -> None:
+    units = backfill.plan(START, END, ["SPY", "QQQ"])
+    progress = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=client, out=io.StringIO())
+    assert (progress.done, progress.failed) == (6, 0)
+    assert _rows(conn) == _served(api, ["SPY", "QQQ"])
+    asked = {r.query.get("date") for r in api.requests}
+    assert asked == {d.isoformat() for d in MARKET_DAYS}
+    assert store.load_cursor(conn, DARKPOOL.spec, "SPY") is None  # the incremental cursor is untouched
+
+
+def test_an_interrupted_backfill_resumes_to_the_same_rows(conn, client, api) -> None:
+    units = backfill.plan(START, END, ["SPY"])
+
+    def stop_after_four_requests() -> bool:
+        return len(api.requests) >= 4
+
+    first = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=client,
+                              stopping=stop_after_four_requests, out=io.StringIO())
+    assert first.done < len(units)
+    second = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=client, out=io.StringIO())
+    assert second.done == len(units) and second.skipped >= 1
+    assert _rows(conn) == _served(api, ["SPY"])
+    before = len(api.requests)
+    third = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=client, out=io.StringIO())
+    assert third.skipped == len(units) and len(api.requests) == before  # nothing left to ask
+
+
+def test_progress_is_logged_when_not_on_a_terminal(conn, client) -> None:
+    out = io.StringIO()
+    progress = backfill.backfill(DARKPOOL, _config(), backfill.plan(START, START, ["SPY"]), conn=conn, client=client,
+                                 out=out)
+    assert "1/1 day-tickers done" in progress.line()
+    assert out.getvalue() == ""  # not a terminal: log lines, no carriage-return bar

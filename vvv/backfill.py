@@ -1,0 +1,118 @@
+"""`vvv backfill`: every market day in a range, each paged completely, resumable.
+
+Each (day, ticker) is one pass of the collector as if the clock stood at the end of that
+day, with its cursor kept under its own key (`backfill/<day>/<ticker>`): progress is in the
+database, a re-run skips what is finished, and the incremental cursor never moves backward.
+Weekends and NYSE holidays cost no request.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time as clock_time
+from typing import TextIO
+
+import attrs
+import psycopg
+from attrs import frozen
+from loguru import logger
+
+from vvv import calendar, store
+from vvv.collectors.base import Collector
+from vvv.config import CollectorConfig
+from vvv.http import ApiClient
+from vvv.runner import run_once
+
+_LOG_EVERY_S = 30.0
+_END_OF_DAY = clock_time(23, 59, 59)
+
+
+@frozen
+class Progress:
+    units: int  # (day, ticker) pairs in the range
+    done: int = 0
+    skipped: int = 0  # finished by an earlier backfill
+    failed: int = 0
+    rows: int = 0
+    elapsed_s: float = 0.0
+
+    def line(self) -> str:
+        rate = self.rows / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        worked = self.done - self.skipped
+        left = self.units - self.done
+        eta = self.elapsed_s / worked * left if worked else None
+        return (f"{self.done}/{self.units} day-tickers done ({self.skipped} already, {self.failed} failed),"
+                f" {self.rows} rows, {rate:.0f} rows/s, ETA {_duration(eta)}")
+
+
+def plan(start: date, end: date, tickers: Sequence[str]) -> list[tuple[date, str]]:
+    """The (market day, ticker) pairs to collect, oldest day first; no weekend, no holiday."""
+    return [(session.day, ticker) for session in calendar.sessions(start, end) for ticker in tickers]
+
+
+def cursor_key(day: date, ticker: str) -> str:
+    return f"backfill/{day.isoformat()}/{ticker}"
+
+
+def backfill(
+    collector: Collector,
+    config: CollectorConfig,
+    units: Sequence[tuple[date, str]],
+    *,
+    conn: psycopg.Connection,
+    client: ApiClient,
+    stopping: Callable[[], bool] = lambda: False,
+    out: TextIO = sys.stderr,
+) -> Progress:
+    """Collect every unit not yet finished; returns the tally (stops early when `stopping`)."""
+    spec = collector.spec
+    progress, started, last_log = Progress(units=len(units)), time.monotonic(), 0.0
+    show = _Display(out)
+    for day, ticker in units:
+        if stopping():
+            break
+        key = cursor_key(day, ticker)
+        if collector.finished(store.load_cursor(conn, spec, key)):
+            progress = attrs.evolve(progress, done=progress.done + 1, skipped=progress.skipped + 1)
+            continue
+        end_of_day = datetime.combine(day, _END_OF_DAY, tzinfo=calendar.NY)
+        result = run_once(collector, config, conn=conn, client=client, clock=lambda moment=end_of_day: moment,
+                          stopping=stopping, scopes=[ticker], cursor_key=lambda _, k=key: k)
+        ok = result.status == "ok" and collector.finished(store.load_cursor(conn, spec, key))
+        progress = attrs.evolve(progress, done=progress.done + ok, failed=progress.failed + (not ok and not stopping()),
+                                rows=progress.rows + result.inserted, elapsed_s=time.monotonic() - started)
+        if show.tty or time.monotonic() - last_log >= _LOG_EVERY_S:
+            show(progress)
+            last_log = time.monotonic()
+    show.finish(progress)
+    return progress
+
+
+class _Display:
+    """A progress line rewritten in place on a terminal; log lines otherwise."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+
+    def __call__(self, progress: Progress) -> None:
+        if self.tty:
+            self.out.write(f"\r\x1b[2K{progress.line()}")
+            self.out.flush()
+        else:
+            logger.info("backfill: {}", progress.line())
+
+    def finish(self, progress: Progress) -> None:
+        if self.tty:
+            self.out.write("\n")
+        logger.info("backfill: {}", progress.line())
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
