@@ -1,6 +1,7 @@
 """A local fake of the Unusual Whales REST API, for tests, the demo and the benchmark.
 
-It serves `GET /api/news/headlines` and `GET /api/darkpool/{ticker}` on a
+It serves `GET /api/news/headlines`, `GET /api/darkpool/{ticker}` and
+`GET /api/option-trades/flow-alerts` on a
 loopback address with the quirks the real API shows (two timestamp spellings,
 numbers as strings, nulls, extra fields, shared seconds, rate-limit headers)
 and knobs to inject faults. Stdlib and vvv's own calendar only, so it runs
@@ -40,6 +41,9 @@ from vvv.calendar import NY, last_trading_day, session
 NEWS_PATH = "/api/news/headlines"
 DARKPOOL_PREFIX = "/api/darkpool/"
 DARKPOOL_MAX_LIMIT = 500
+FLOW_PATH = "/api/option-trades/flow-alerts"
+ECONOMIC_CALENDAR_PATH = "/api/market/economic-calendar"
+FLOW_MAX_LIMIT = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT = re.compile(r"-?[0-9]+")
 
@@ -108,6 +112,8 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+    pairs: tuple[tuple[str, str], ...] = ()
+    """Every query parameter in order, repeated ones (`rule_name[]`) included."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class FakeApi:
     Dark pool knobs: `darkpool_count` prints per ticker and market day, `darkpool_burst`
     prints in one second of each day (over 500 to outgrow a page), `bounds_inclusive` for
     either reading of `newer_than`/`older_than` (an attribute too, to flip between requests).
+    Flow alert knobs: `flow_count` alerts over the three hours before `now`, a few sharing one instant.
     """
 
     def __init__(
@@ -156,6 +163,7 @@ class FakeApi:
         darkpool_count: int = 1200,
         darkpool_burst: int = 0,
         bounds_inclusive: bool = False,
+        flow_count: int = 300,
     ) -> None:
         _require_loopback(host)
         if news_count < 0:
@@ -189,6 +197,13 @@ class FakeApi:
         self.bounds_inclusive = bounds_inclusive
         """True: `newer_than`/`older_than` include prints at the bound itself; False: they do not."""
         self._tapes: dict[tuple[str, date], _Tape] = {}
+        if flow_count < 0:
+            raise ValueError("flow_count must be >= 0")
+        self._flow_rng = random.Random(f"flow:{seed}")
+        self._flow_serial = 0
+        self._flow: list[tuple[int, dict[str, Any]]] = self._generate_flow(flow_count)
+        self.economic_events: list[dict] = _economic_calendar(self.now, random.Random(f"economic:{seed}"))
+        """The calendar served whole, as the API does: this week and next, nulls where it has no number."""
 
     @property
     def url(self) -> str:
@@ -280,6 +295,34 @@ class FakeApi:
                 keys = [-existing for existing, _ in tape.prints]
                 tape.prints.insert(bisect.bisect_right(keys, -ms), (ms, item))
             return [item for _, item in sorted(added, key=lambda pair: -pair[0])]
+
+    def revise_economic_event(self, index: int, **changes: Any) -> dict:
+        """Change an event as the API does when a forecast is revised; returns the new version."""
+        with self._lock:
+            self.economic_events[index] = {**self.economic_events[index], **changes}
+            return dict(self.economic_events[index])
+
+    def flow_alerts(self) -> list[dict]:
+        """Every flow alert, newest first, as served without filters."""
+        with self._lock:
+            return [item for _, item in self._flow]
+
+    def add_flow(self, n: int, *, at: datetime | None = None) -> list[dict]:
+        """Publish n alerts newer than all others, or all created at `at` (a burst, or alerts
+        published late). Returns them newest first."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        with self._lock:
+            if at is not None:
+                times = [_to_ms(_as_utc(at)) * 1000 + _as_utc(at).microsecond % 1000] * n
+            else:
+                newest = self._flow[0][0] if self._flow else _to_ms(self.now) * 1000
+                times = sorted((newest + 1 + _below(self._flow_rng, 4_000_000) for _ in range(n)), reverse=True)
+            added = [(us, self._flow_item(us)) for us in times]
+            for us, item in added:
+                keys = [-existing for existing, _ in self._flow]
+                self._flow.insert(bisect.bisect_right(keys, -us), (us, item))
+            return [item for _, item in added]
 
     def fail_next(
         self,
@@ -490,6 +533,10 @@ class FakeApi:
             endpoint = self._news
         elif req.path.startswith(DARKPOOL_PREFIX) and "/" not in req.path[len(DARKPOOL_PREFIX):]:
             endpoint = self._darkpool_prints
+        elif req.path == FLOW_PATH:
+            endpoint = self._flow_alerts
+        elif req.path == ECONOMIC_CALENDAR_PATH:
+            endpoint = self._economic_calendar
         else:
             return _json(404, {"msg": "not found"})
         if req.method != "GET":
@@ -497,6 +544,11 @@ class FakeApi:
         if req.headers.get("authorization") != f"Bearer {self.token}":
             return _json(401, {"msg": "Unauthorized: a valid 'Authorization: Bearer <token>' header is required"})
         return endpoint(req, raw_query, host)
+
+    def _economic_calendar(self, req: RecordedRequest, raw_query: str, host: str) -> _Response:
+        """`GET /api/market/economic-calendar`: no parameters, the whole calendar in one answer."""
+        with self._lock:
+            return _json(200, {"data": [dict(event) for event in self.economic_events]})
 
     def _news(self, req: RecordedRequest, raw_query: str, host: str) -> _Response:
         limit, page, problems = _paging(req.query)
@@ -519,6 +571,86 @@ class FakeApi:
         chosen = [(i, item) for i, (ms, item) in enumerate(prints) if _within(ms, newer, older, inclusive)][:limit]
         data = [_malformed(item, len(prints) - i, every, _DARKPOOL_MALFORMS) for i, item in chosen]
         return _json(200, {"data": data})
+
+    def _flow_alerts(self, req: RecordedRequest, raw_query: str, host: str) -> _Response:
+        """`GET /api/option-trades/flow-alerts`: newest first, filtered by time and filters, at most `limit`.
+
+        Of the documented filters, ticker_symbol, min_premium, max_premium, is_sweep, rule_name[]
+        and issue_types[] filter; the others are checked for their type and otherwise ignored.
+        """
+        pairs = req.pairs or tuple(parse_qsl(raw_query, keep_blank_values=True))
+        newer, older, limit, keep, problems = _flow_query(pairs)
+        if problems:
+            return _invalid(req, raw_query, host, query=problems)
+        with self._lock:
+            alerts = list(self._flow)
+            inclusive, every = self.bounds_inclusive, self._malformed_every
+        chosen = [(i, item) for i, (us, item) in enumerate(alerts)
+                  if _within(us // 1000, newer, older, inclusive) and keep(item)][:limit]
+        data = [_malformed(item, len(alerts) - i, every, _FLOW_MALFORMS) for i, item in chosen]
+        return _json(200, {"data": data})
+
+    def _generate_flow(self, count: int) -> list[tuple[int, dict[str, Any]]]:
+        """`count` alerts over the three hours before `now`, newest first (times in microseconds)."""
+        rng = self._flow_rng
+        top = _to_ms(self.now) * 1000 - 2_000_000
+        span = 3 * 3600 * 1_000_000
+        times: list[int] = []
+        while len(times) < count:
+            us = top - _below(rng, span)
+            times += [us] * min(count - len(times), 1 if rng.random() < 0.9 else 2 + _below(rng, 3))
+        times.sort()
+        return [(us, self._flow_item(us)) for us in times][::-1]
+
+    def _flow_item(self, us: int) -> dict[str, Any]:
+        """One alert with the live API's habits: numbers as strings, two timestamp spellings, extras."""
+        rng = self._flow_rng
+        serial = self._flow_serial
+        self._flow_serial += 1
+        ticker, issue_type, root, spot = _pick(rng, _FLOW_UNDERLYINGS)
+        created = _EPOCH + timedelta(microseconds=us)
+        expiry = created.date() + timedelta(days=(4 - created.weekday()) % 7 + 7 * _below(rng, 6))
+        kind = "call" if rng.random() < 0.55 else "put"
+        step = Decimal("5") if spot > 100 else Decimal("1")
+        strike = (Decimal(spot) * Decimal(str(round(0.8 + rng.random() * 0.4, 3))) / step).quantize(Decimal(1)) * step
+        if rng.random() < 0.1:
+            strike += Decimal("0.5")
+        size = 10 + _below(rng, 2000)
+        price = Decimal(f"{0.05 + rng.random() * 20:.2f}")
+        premium = price * size * 100
+        ask = (premium * Decimal(str(round(rng.random(), 2)))).quantize(Decimal("0.01"))
+        volume, oi = size + _below(rng, 20_000), _below(rng, 50_000)
+        spelled = (created.strftime("%Y-%m-%d %H:%M:%S.%f+00:00") if serial % 2
+                   else created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        item: dict[str, Any] = {
+            "alert_rule": _pick(rng, _FLOW_RULES),
+            "all_opening_trades": rng.random() < 0.1,
+            "created_at": spelled,
+            "expiry": expiry.isoformat(),
+            "expiry_count": 1,
+            "has_floor": rng.random() < 0.1,
+            "has_multileg": False,
+            "has_singleleg": True,
+            "has_sweep": rng.random() < 0.4,
+            "issue_type": _maybe_null(rng, issue_type),
+            "open_interest": oi,
+            "option_chain": f"{root}{expiry:%y%m%d}{'C' if kind == 'call' else 'P'}{int(strike * 1000):08d}",
+            "price": str(price),
+            "strike": str(int(strike)) if strike == strike.to_integral_value() else str(strike),
+            "ticker": ticker,
+            "total_ask_side_prem": str(ask),
+            "total_bid_side_prem": str(premium - ask),
+            "total_premium": str(premium),
+            "total_size": size,
+            "trade_count": 1 + _below(rng, 40),
+            "type": kind,
+            "underlying_price": _maybe_null(rng, f"{spot * (0.99 + rng.random() * 0.02):.2f}"),
+            "volume": volume,
+            "volume_oi_ratio": str(Decimal(volume) / max(oi, 1)),
+        }
+        if rng.random() < 0.3:  # fields live alerts carry that the description lacks
+            item.update({"iv_start": f"{rng.random():.4f}", "marketcap": str(10**9 + _below(rng, 10**12))})
+        return item
 
     def _page(self, page: int, limit: int) -> list[Any]:
         """Slice the feed, replacing every n-th item by its malformed variant."""
@@ -680,6 +812,63 @@ def _darkpool_query(
     if limit is None:
         problems.append(f"limit={query.get('limit')} (valid example: limit=500)")
     return day or default_day, bounds[0], bounds[1], limit or 0, problems
+
+
+_FLOW_BOOLEANS = frozenset({
+    "all_opening", "is_floor", "is_sweep", "is_call", "is_put", "is_ask_side", "is_bid_side", "is_otm",
+    "is_multi_leg", "size_greater_oi", "vol_greater_oi",
+})
+_FLOW_NUMBERS = frozenset(f"{edge}_{name}" for edge in ("min", "max") for name in (
+    "premium", "size", "volume", "open_interest", "volume_oi_ratio", "diff", "dte", "ask_perc", "bid_perc",
+    "bull_perc", "bear_perc", "skew", "price", "iv_change", "size_vol_ratio", "spread", "marketcap",
+))
+_FLOW_LISTS = {"rule_name[]": "alert_rule", "issue_types[]": "issue_type"}
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _flow_query(
+    pairs: tuple[tuple[str, str], ...],
+) -> tuple[int | None, int | None, int, Callable[[dict], bool], list[str]]:
+    """Parse bounds, limit (1..200, default 100) and filters; the predicate keeps what the filters allow."""
+    query = dict(pairs)
+    problems = []
+    bounds = []
+    for name in ("newer_than", "older_than"):
+        value = _bound_ms(query[name]) if name in query else None
+        if name in query and value is None:
+            problems.append(f"{name}={query[name]} (valid example: {name}=1715083417)")
+        bounds.append(value)
+    limit = _int_in(query.get("limit", "100"), 1, FLOW_MAX_LIMIT)
+    if limit is None:
+        problems.append(f"limit={query.get('limit')} (valid example: limit=100)")
+    for name, value in pairs:
+        if name in _FLOW_BOOLEANS and value not in ("true", "false"):
+            problems.append(f"{name}={value} (valid example: {name}=true)")
+        elif name in _FLOW_NUMBERS and not _NUMBER.fullmatch(value):
+            problems.append(f"{name}={value} (valid example: {name}=125)")
+    if problems:
+        return None, None, 0, lambda _: True, problems
+    lists = {field: {v for n, v in pairs if n == name} for name, field in _FLOW_LISTS.items()
+             if any(n == name for n, _ in pairs)}
+
+    def keep(item: dict) -> bool:
+        if not isinstance(item, dict):
+            return True
+        tickers = query.get("ticker_symbol")
+        if tickers:
+            listed = {t.strip().upper() for t in tickers.lstrip("-").split(",")}
+            if (item.get("ticker") in listed) == tickers.startswith("-"):
+                return False
+        premium = Decimal(str(item.get("total_premium") or 0))
+        if "min_premium" in query and premium < Decimal(query["min_premium"]):
+            return False
+        if "max_premium" in query and premium > Decimal(query["max_premium"]):
+            return False
+        if "is_sweep" in query and item.get("has_sweep") != (query["is_sweep"] == "true"):
+            return False
+        return all(item.get(field) in allowed for field, allowed in lists.items())
+
+    return bounds[0], bounds[1], limit or 0, keep, []
 
 
 def _past_date(text: str, today: date) -> date | None:
@@ -911,6 +1100,26 @@ _DARKPOOL_MALFORMS: tuple[Callable[[Any], Any], ...] = (
 )
 
 
+_FLOW_MALFORMS: tuple[Callable[[Any], Any], ...] = (
+    _without("created_at"),
+    _with("created_at", "not a date"),
+    _with("option_chain", "n/a"),
+    _with("strike", "0.5"),
+    _as_string,
+    _with("total_size", "lots"),
+)
+_FLOW_RULES = (
+    "RepeatedHits", "RepeatedHitsAscendingFill", "RepeatedHitsDescendingFill", "FloorTradeSmallCap",
+    "FloorTradeMidCap", "FloorTradeLargeCap", "OtmEarningsFloor", "LowHistoricVolumeFloor", "SweepsFollowedByFloor",
+)
+# (ticker, issue type, OCC root, a price): SPX weeklies trade under the root SPXW.
+_FLOW_UNDERLYINGS = (
+    ("SPY", "ETF", "SPY", 580), ("QQQ", "ETF", "QQQ", 500), ("AAPL", "Common Stock", "AAPL", 230),
+    ("TSLA", "Common Stock", "TSLA", 250), ("NVDA", "Common Stock", "NVDA", 140), ("MSFT", "Common Stock", "MSFT", 420),
+    ("SPX", "Index", "SPXW", 5800), ("BABA", "ADR", "BABA", 95), ("F", "Common Stock", "F", 11),
+)
+
+
 def _require_loopback(host: str) -> None:
     """The fake has no auth worth the name, so it must never listen beyond this machine."""
     if host == "localhost":
@@ -981,6 +1190,7 @@ class _Handler(BaseHTTPRequestHandler):
             path=split.path,
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             headers={k.lower(): v for k, v in self.headers.items()},
+            pairs=tuple(parse_qsl(split.query, keep_blank_values=True)),
         )
         host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
         resp = self.server.api._respond(req, split.query, host)
@@ -1047,5 +1257,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_ECONOMIC_EVENTS = (
+    ("CPI", "report", "10:30", "0.3%"), ("Initial jobless claims", "report", "12:30", "221K"),
+    ("FOMC rate decision", "fomc", "18:00", None), ("Fed Chair Powell speaks", "fed-speaker", "14:00", None),
+    ("Consumer sentiment (final)", "report", "14:00", "69.4"), ("PCE index", "report", "12:30", "0.2%"),
+)
+
+
+def _economic_calendar(now: datetime, rng: random.Random) -> list[dict]:
+    """Deterministic events over this week and next, both timestamp spellings, nulls as the API sends."""
+    monday = (now - timedelta(days=now.weekday())).date()
+    events = []
+    for day in range(10):
+        when = monday + timedelta(days=day + (day // 5) * 2)
+        name, kind, at, forecast = _ECONOMIC_EVENTS[day % len(_ECONOMIC_EVENTS)]
+        moment = datetime.combine(when, datetime.strptime(at, "%H:%M").time(), tzinfo=UTC)
+        events.append({
+            "event": name,
+            "time": moment.isoformat(sep=" ") if day % 2 else moment.isoformat().replace("+00:00", "Z"),
+            "type": kind,
+            "reported_period": moment.strftime("%B") if kind == "report" else None,
+            "forecast": forecast if rng.random() < 0.8 else None,
+            "prev": forecast,
+        })
+    return events
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
+

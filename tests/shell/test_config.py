@@ -171,3 +171,18 @@ def test_a_watchlist_must_be_a_list_not_a_string(tmp_path: Path) -> None:
     assert "tickers" in _error(tmp_path, '[collectors.darkpool]\ntickers = "SPY"\n')
     assert _load(tmp_path, '[collectors.darkpool]\ntickers = ["spy", "BRK.B"]\n').collectors[
         "darkpool"].options.tickers == ("SPY", "BRK.B")
+
+
+@pytest.mark.parametrize(
+    ("filters", "names"),
+    [("{ is_sweep = \"yes\" }", "filters.is_sweep"), ("{ min_premum = 5 }", "min_premum"),
+     ("{ rule_name = [\"Whatever\"] }", "rule_name"), ("\"SPY\"", "filters")],
+)
+def test_options_flow_filters_are_checked_at_start_naming_the_filter(tmp_path: Path, filters: str, names: str) -> None:
+    message = _error(tmp_path, f"[collectors.options_flow]\nfilters = {filters}\n")
+    assert "collectors.options_flow" in message and names in message
+
+
+def test_options_flow_filters_that_fit_are_kept(tmp_path: Path) -> None:
+    conf = _load(tmp_path, '[collectors.options_flow]\nfilters = { min_premium = 50000, is_sweep = true }\n')
+    assert conf.collectors["options_flow"].options.filters == {"min_premium": 50000, "is_sweep": True}

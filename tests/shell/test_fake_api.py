@@ -20,7 +20,8 @@ import pytest
 from vvv.calendar import NY
 from vvv.collectors import darkpool as darkpool_collector
 from vvv.collectors.base import Page
-from vvv.fake_api import DARKPOOL_PREFIX, NEWS_PATH, FakeApi
+from vvv.collectors import options_flow as flow_collector
+from vvv.fake_api import DARKPOOL_PREFIX, FLOW_PATH, NEWS_PATH, FakeApi
 from vvv.http import ApiClient
 
 TOKEN = "test-token"
@@ -582,3 +583,63 @@ def _collect_darkpool(client, cursor, settings):
         request = darkpool_collector.next_request(start, request, page, settings)
     assert darkpool_collector.warnings(start, pages, settings) == []
     return fetched, darkpool_collector.advance(start, pages, settings), len(pages)
+
+
+def flow(client: httpx.Client, **params) -> httpx.Response:
+    return client.get(FLOW_PATH, params=params)
+
+
+def flow_ms(item: dict) -> int:
+    return (parse_ts(item["created_at"]) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def test_flow_alerts_are_newest_first_100_by_default_at_most_200_and_parse_cleanly(api, client):
+    alerts = api.flow_alerts()
+    assert len(alerts) == 300
+    times = [flow_ms(item) for item in alerts]
+    assert times == sorted(times, reverse=True) and max(times) <= flow_ms({"created_at": NOW.isoformat()})
+    assert flow(client).json() == {"data": alerts[:100]}
+    assert flow(client, limit=200).json() == {"data": alerts[:200]}
+    records, rejects = flow_collector.parse({"data": alerts})
+    assert rejects == [] and len({r.id for r in records}) == len(alerts)
+    assert len(set(times)) < len(times), "some alerts share an instant"
+    assert any(r.underlying == "SPXW" and r.ticker == "SPX" for r in records)
+
+
+def test_flow_bounds_are_exclusive_or_inclusive_as_the_knob_says(api, client):
+    alerts = api.flow_alerts()
+    t = flow_ms(alerts[50])
+    for inclusive in (False, True):
+        api.bounds_inclusive = inclusive
+        older = flow(client, older_than=t, limit=200).json()["data"]
+        newer = flow(client, newer_than=t, limit=200).json()["data"]
+        assert older == [a for a in alerts if (flow_ms(a) <= t if inclusive else flow_ms(a) < t)][:200]
+        assert newer == [a for a in alerts if (flow_ms(a) >= t if inclusive else flow_ms(a) > t)][:200]
+
+
+def test_flow_filters_are_applied_and_repeated_array_params_recorded(api, client):
+    resp = client.get(f"{FLOW_PATH}?limit=200&is_sweep=true&min_premium=100000&rule_name[]=RepeatedHits"
+                      "&rule_name[]=FloorTradeMidCap&ticker_symbol=-SPY,QQQ")
+    data = resp.json()["data"]
+    assert data and all(a["has_sweep"] and float(a["total_premium"]) >= 100000 for a in data)
+    assert {a["alert_rule"] for a in data} <= {"RepeatedHits", "FloorTradeMidCap"}
+    assert not {a["ticker"] for a in data} & {"SPY", "QQQ"}
+    pairs = api.requests[-1].pairs
+    assert [v for n, v in pairs if n == "rule_name[]"] == ["RepeatedHits", "FloorTradeMidCap"]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "newer_than=yesterday", "is_sweep=yes", "min_premium=lots"])
+def test_flow_bad_input_gets_422_naming_it(api, client, query):
+    resp = client.get(f"{FLOW_PATH}?{query}")
+    assert resp.status_code == 422 and query in resp.json()["msg"]
+
+
+def test_add_flow_publishes_new_alerts_on_top_and_late_ones_in_place(api, client):
+    new = api.add_flow(5)
+    assert api.flow_alerts()[:5] == new
+    at = parse_ts(api.flow_alerts()[40]["created_at"])
+    late = api.add_flow(2, at=at)
+    assert all(parse_ts(a["created_at"]) == at for a in late)
+    assert all(a in api.flow_alerts() for a in late)
+    times = [flow_ms(a) for a in api.flow_alerts()]
+    assert times == sorted(times, reverse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vvv.collectors import darkpool, news
+from vvv.collectors import darkpool, economic_calendar, news, options_flow
 from vvv.collectors.base import Collector
 
 
@@ -22,4 +22,4 @@ def _bind(module: ModuleType) -> Collector:
     )
 
 
-COLLECTORS: dict[str, Collector] = {c.spec.name: c for c in map(_bind, [news, darkpool])}
+COLLECTORS: dict[str, Collector] = {c.spec.name: c for c in map(_bind, [news, darkpool, options_flow, economic_calendar])}

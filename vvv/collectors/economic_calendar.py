@@ -1,0 +1,142 @@
+"""The economic calendar: `GET /api/market/economic-calendar`, this week and next, one request.
+
+The endpoint takes no parameters and answers with the whole calendar, so a pass is one
+request and there is nothing to page. An event's forecast and previous value are revised
+as its date nears, so the identity covers every field: a revision is a new row, the old
+one is kept (the newest `collected_at` for an (event, time) is the current view), and
+nothing the API ever said is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from vvv.collectors.base import (
+    Column,
+    Page,
+    Reject,
+    Request,
+    Schedule,
+    Spec,
+    parse_data,
+    stable_id,
+    structure_item,
+    unstorable_text,
+)
+from vvv.collectors.convert import JsonObject
+
+PATH = "/api/market/economic-calendar"
+EVENT_TYPES = ("fed-speaker", "fomc", "report")
+# The calendar covers this week and next; an event further out than that is not plausible.
+_HORIZON = timedelta(days=60)
+
+
+@frozen
+class Settings:
+    """`[collectors.economic_calendar]` takes only the schedule: the endpoint has no options."""
+
+
+@frozen
+class Cursor:
+    """The latest event time seen: the calendar is a snapshot, so this is for the record only."""
+
+    latest: datetime | None = None
+
+
+@frozen
+class _Item:
+    """An event as the API describes it (`Economic calendar`); forecast and prev are often null."""
+
+    event: str
+    time: datetime
+    type: str | None = None
+    reported_period: str | None = None
+    forecast: str | None = None
+    prev: str | None = None
+
+
+_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
+
+
+@frozen
+class Event:
+    """One stored version of an event; field order is the column order of `trading.economic_events`."""
+
+    id: str
+    event: str
+    time: datetime
+    type: str | None
+    reported_period: str | None
+    forecast: str | None
+    prev: str | None
+    extra: JsonObject
+
+
+SPEC = Spec(
+    name="economic_calendar",
+    description="Economic calendar (GET /api/market/economic-calendar) into trading.economic_events",
+    table="trading.economic_events",
+    key=("id",),
+    columns=(
+        Column("id", "text"),
+        Column("event", "text"),
+        Column("time", "timestamp with time zone"),
+        Column("type", "text"),
+        Column("reported_period", "text"),
+        Column("forecast", "text"),
+        Column("prev", "text"),
+        Column("extra", "jsonb"),
+    ),
+    time_column="time",
+    schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
+    settings=Settings,
+    cursor=Cursor,
+)
+
+
+def event_id(item: _Item, extra: JsonObject) -> str:
+    """Every field, the time in UTC: a revised forecast or an added field is a new version."""
+    return stable_id(item.event, item.time.isoformat(), item.type, item.reported_period, item.forecast, item.prev,
+                     sorted(extra.items(), key=lambda kv: kv[0]))
+
+
+def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
+    """One request per pass: the endpoint answers with the whole calendar."""
+    return Request(PATH) if previous is None else None
+
+
+def parse(payload: Any) -> tuple[list[Event], list[Reject]]:
+    """Typed events from one response; anything unreadable becomes a reject, never an exception."""
+    return parse_data(payload, _parse_item)
+
+
+def _parse_item(raw: Any) -> Event | Reject:
+    parsed = structure_item(raw, _Item, _DOCUMENTED)
+    if isinstance(parsed, Reject):
+        return parsed
+    item, extra = parsed
+    return Event(id=event_id(item, extra), extra=extra, **attrs.asdict(item, recurse=False))
+
+
+def validate(record: Event, now: datetime) -> str | None:
+    """Business rules an event must meet before it is stored."""
+    if not record.event.strip():
+        return "event is empty"
+    if record.type is not None and record.type not in EVENT_TYPES:
+        return f"type {record.type!r} is not one of {', '.join(EVENT_TYPES)}"
+    if abs(record.time - now) > _HORIZON:
+        return f"time {record.time.isoformat()} is more than {_HORIZON.days} days from now"
+    return unstorable_text(attrs.astuple(record, recurse=False))
+
+
+def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
+    """The latest event time seen so far."""
+    times = [r.time for p in pages for r in p.records]
+    if cursor.latest is not None:
+        times.append(cursor.latest)
+    return Cursor(latest=max(times, default=None))
