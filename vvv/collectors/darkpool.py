@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -45,6 +45,14 @@ from vvv.collectors.base import (
     unstorable_text,
 )
 from vvv.collectors.convert import JsonObject, parse_timestamp
+from vvv.collectors.timepaging import Numbered as _Numbered
+from vvv.collectors.timepaging import Step as _Step
+from vvv.collectors.timepaging import bound as _bound
+from vvv.collectors.timepaging import fits_numeric as _fits_numeric
+from vvv.collectors.timepaging import instant as _instant
+from vvv.collectors.timepaging import ms as _ms
+from vvv.collectors.timepaging import spell as _spell
+from vvv.collectors.timepaging import step_below as _step_below
 
 PATH = "/api/darkpool/{ticker}"
 MAX_PAGE_SIZE = 500
@@ -53,12 +61,7 @@ FUTURE_SKEW = timedelta(minutes=5)
 # Letters, digits, "." and "-", starting with a letter or digit so that "." and ".." (which
 # would climb the request path) are not tickers either.
 _TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 _BIGINT = range(-(2**63), 2**63)
-# PostgreSQL's NUMERIC holds up to 131072 digits before the point and 16383 after it.
-_NUMERIC_MAX_ADJUSTED = 131071
-_NUMERIC_MIN_EXPONENT = -16383
 
 
 def ticker_problem(value: Any) -> str | None:
@@ -264,10 +267,6 @@ def validate(record: Trade, now: datetime) -> str | None:
     return unstorable_text(record_row(record))
 
 
-def _fits_numeric(value: Decimal) -> bool:
-    return value.adjusted() <= _NUMERIC_MAX_ADJUSTED and value.as_tuple().exponent >= _NUMERIC_MIN_EXPONENT
-
-
 def scopes(settings: Settings) -> tuple[str, ...]:
     """One cursor per ticker in the watchlist."""
     return settings.tickers
@@ -290,24 +289,7 @@ def begin(cursor: Cursor | None, scope: str, now: datetime, settings: Settings) 
     return attrs.evolve(cursor, ticker=ticker, target=target)
 
 
-@frozen
-class _Numbered(Request):
-    """A request that knows its place in the pass, for the page cap; the API sees only path and params."""
-
-    number: int = attrs.field(default=1, eq=False)
-
-
 _Segment = Literal["hole", "top", "day"]
-
-
-@frozen
-class _Step:
-    """What one page says about the sweep: the next `older_than` (None: this sweep is over),
-    the instant some of whose prints may be out of reach, and whether the page was unreadable."""
-
-    bound: int | None
-    gap: datetime | None = None
-    blind: bool = False
 
 
 def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
@@ -462,26 +444,6 @@ def _continuation(cursor: Cursor, request: Request, page: Page, settings: Settin
     return _Step(bound, gap)
 
 
-def _step_below(bound: int | None, times: Sequence[datetime]) -> tuple[int, datetime | None]:
-    """The next `older_than` after a full page, always below `bound`, and the instant it may cut off.
-
-    `m` is the page's oldest millisecond. `m + 1` reads m's prints again under either reading
-    of the bound. A page all within m (or, under the inclusive reading, within m and m + 1) is
-    stepped over with `m`: below m under the exclusive reading; under the inclusive one m is
-    read again, and a page still all at m is then stepped over with `m - 1`.
-    """
-    oldest, newest = min(times), max(times)
-    m = _ms(oldest)
-    if bound is not None and m >= bound:  # only the inclusive reading serves prints at the bound itself
-        return bound - 1, oldest
-    one_millisecond = m == _ms(newest)
-    if one_millisecond or (bound is not None and m + 1 >= bound):
-        # The inclusive reading of `m` misses prints later within that millisecond than its start.
-        sub_millisecond = oldest.microsecond % 1000 != 0
-        return m, oldest if one_millisecond or sub_millisecond else None
-    return m + 1, None
-
-
 def _following_day(cursor: Cursor, day: date) -> date | None:
     """The market day after `day`, when the pass still owes it."""
     following = day + timedelta(days=1)
@@ -494,21 +456,3 @@ def _day_of(request: Request) -> date:
     return date.fromisoformat(request.param("date") or "")
 
 
-def _bound(request: Request, name: str) -> int | None:
-    value = request.param(name)
-    return None if value is None else int(value)
-
-
-def _ms(moment: datetime) -> int:
-    """Unix milliseconds, rounded down: the API's bounds take whole milliseconds."""
-    return (moment - _EPOCH) // _MS
-
-
-def _instant(ms: int) -> datetime:
-    return _EPOCH + ms * _MS
-
-
-def _spell(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    precision = "seconds" if not moment.microsecond else "milliseconds" if not moment.microsecond % 1000 else "auto"
-    return moment.replace(tzinfo=None).isoformat(timespec=precision) + "Z"

@@ -50,16 +50,14 @@ from vvv.collectors.base import (
     unstorable_text,
 )
 from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
-from vvv.collectors.darkpool import (
-    _bound,
-    _fits_numeric,
-    _instant,
-    _ms,
-    _Numbered,
-    _spell,
-    _Step,
-    _step_below,
-)
+from vvv.collectors.timepaging import Numbered as _Numbered
+from vvv.collectors.timepaging import Step as _Step
+from vvv.collectors.timepaging import bound as _bound
+from vvv.collectors.timepaging import fits_numeric as _fits_numeric
+from vvv.collectors.timepaging import instant as _instant
+from vvv.collectors.timepaging import ms as _ms
+from vvv.collectors.timepaging import spell as _spell
+from vvv.collectors.timepaging import step_below as _step_below
 
 PATH = "/api/option-trades/flow-alerts"
 MAX_PAGE_SIZE = 200

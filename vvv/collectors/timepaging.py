@@ -1,0 +1,82 @@
+"""Paging by time, newest first, shared by the collectors whose API filters by `older_than` /
+`newer_than` in unix milliseconds (dark pool, options flow): how to step below a full page
+under either reading of the bounds, and how vvv spells the instants it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import attrs
+from attrs import frozen
+
+from vvv.collectors.base import Request
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+# PostgreSQL's NUMERIC holds up to 131072 digits before the point and 16383 after it.
+_NUMERIC_MAX_ADJUSTED = 131071
+_NUMERIC_MIN_EXPONENT = -16383
+
+
+def fits_numeric(value: Decimal) -> bool:
+    """Whether PostgreSQL NUMERIC can hold `value`: a batch with one that cannot would fail whole."""
+    return value.adjusted() <= _NUMERIC_MAX_ADJUSTED and value.as_tuple().exponent >= _NUMERIC_MIN_EXPONENT
+
+
+@frozen
+class Numbered(Request):
+    """A request that knows its place in the pass, for the page cap; the API sees only path and params."""
+
+    number: int = attrs.field(default=1, eq=False)
+
+
+@frozen
+class Step:
+    """What one page says about the sweep: the next `older_than` (None: this sweep is over),
+    the instant some of whose prints may be out of reach, and whether the page was unreadable."""
+
+    bound: int | None
+    gap: datetime | None = None
+    blind: bool = False
+
+
+def step_below(bound: int | None, times: Sequence[datetime]) -> tuple[int, datetime | None]:
+    """The next `older_than` after a full page, always below `bound`, and the instant it may cut off.
+
+    `m` is the page's oldest millisecond. `m + 1` reads m's prints again under either reading
+    of the bound. A page all within m (or, under the inclusive reading, within m and m + 1) is
+    stepped over with `m`: below m under the exclusive reading; under the inclusive one m is
+    read again, and a page still all at m is then stepped over with `m - 1`.
+    """
+    oldest, newest = min(times), max(times)
+    m = ms(oldest)
+    if bound is not None and m >= bound:  # only the inclusive reading serves prints at the bound itself
+        return bound - 1, oldest
+    one_millisecond = m == ms(newest)
+    if one_millisecond or (bound is not None and m + 1 >= bound):
+        # The inclusive reading of `m` misses prints later within that millisecond than its start.
+        sub_millisecond = oldest.microsecond % 1000 != 0
+        return m, oldest if one_millisecond or sub_millisecond else None
+    return m + 1, None
+
+
+def bound(request: Request, name: str) -> int | None:
+    value = request.param(name)
+    return None if value is None else int(value)
+
+
+def ms(moment: datetime) -> int:
+    """Unix milliseconds, rounded down: the API's bounds take whole milliseconds."""
+    return (moment - _EPOCH) // _MS
+
+
+def instant(ms: int) -> datetime:
+    return _EPOCH + ms * _MS
+
+
+def spell(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    precision = "seconds" if not moment.microsecond else "milliseconds" if not moment.microsecond % 1000 else "auto"
+    return moment.replace(tzinfo=None).isoformat(timespec=precision) + "Z"
