@@ -3,7 +3,8 @@
 Each (day, ticker) is one pass of the collector as if the clock stood at the end of that
 day, with its cursor kept under its own key (`backfill/<day>/<ticker>`): progress is in the
 database, a re-run skips what is finished, and the incremental cursor never moves backward.
-Weekends and NYSE holidays cost no request.
+A collector without tickers (options flow) gets one time window per day instead, seeded as
+its cursor (`backfill/<day>`). Weekends and NYSE holidays cost no request.
 """
 
 from __future__ import annotations
@@ -53,7 +54,13 @@ def plan(start: date, end: date, tickers: Sequence[str]) -> list[tuple[date, str
 
 
 def cursor_key(day: date, ticker: str) -> str:
-    return f"backfill/{day.isoformat()}/{ticker}"
+    return f"backfill/{day.isoformat()}/{ticker}" if ticker else f"backfill/{day.isoformat()}"
+
+
+def _day_window(day: date) -> tuple[datetime, datetime]:
+    """The New York calendar day: every session phase of it, pre-market to after-hours."""
+    start = datetime.combine(day, clock_time(0), tzinfo=calendar.NY)
+    return start, datetime.combine(day, clock_time(23, 59, 59, 999999), tzinfo=calendar.NY)
 
 
 def backfill(
@@ -74,9 +81,12 @@ def backfill(
         if stopping():
             break
         key = cursor_key(day, ticker)
-        if collector.finished(store.load_cursor(conn, spec, key)):
+        saved = store.load_cursor(conn, spec, key)
+        if collector.finished(saved):
             progress = attrs.evolve(progress, done=progress.done + 1, skipped=progress.skipped + 1)
             continue
+        if saved is None and collector.window is not None:
+            store.save_cursor(conn, spec, key, collector.window(*_day_window(day)))
         end_of_day = datetime.combine(day, _END_OF_DAY, tzinfo=calendar.NY)
         result = run_once(collector, config, conn=conn, client=client, clock=lambda moment=end_of_day: moment,
                           stopping=stopping, scopes=[ticker], cursor_key=lambda _, k=key: k)

@@ -347,19 +347,22 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
     from datetime import UTC, datetime
 
     from vvv import backfill
+    from vvv.collectors import COLLECTORS
     from vvv.config import ConfigError
 
     collector = _collector(args.collector)
-    if collector.finished is None or collector.scopes is None:
-        raise ConfigError(f"--collector: {args.collector} has no backfill (it collects per ticker and day only for"
-                          " darkpool)")
+    if collector.finished is None or (collector.scopes is None and collector.window is None):
+        supported = ", ".join(name for name, c in COLLECTORS.items() if c.finished is not None)
+        raise ConfigError(f"--collector: {args.collector} has no backfill (collectors with one: {supported})")
     settings = conf.collectors[args.collector]
     if args.ticker:
+        if collector.scopes is None:
+            raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
         settings = _with_tickers(settings, args.ticker)
     end = args.end or datetime.now(UTC).date()
     if end < args.start:
         raise ConfigError(f"--to {end} is before --from {args.start}")
-    units = backfill.plan(args.start, end, collector.scopes(settings.options))
+    units = backfill.plan(args.start, end, collector.scopes(settings.options) if collector.scopes else [""])
     conf.require_token()
     stop = threading.Event()
 

@@ -94,6 +94,12 @@ def load_cursor(conn: psycopg.Connection, spec: Spec, scope: str = "") -> Any:
     return None if row is None else CONVERTER.structure(row[0], spec.cursor)
 
 
+def save_cursor(conn: psycopg.Connection, spec: Spec, scope: str, cursor: Any) -> None:
+    """Seed a cursor (a backfill's window) before any page is stored under it."""
+    with conn.transaction():
+        _upsert_cursor(conn, spec, scope, cursor, run_id=None)
+
+
 def store_batch(
     conn: psycopg.Connection,
     spec: Spec,
@@ -115,13 +121,17 @@ def store_batch(
             " rejects = rejects + %s WHERE id = %s",
             (received, inserted, duplicates, len(rejects), run_id),
         )
-        conn.execute(
-            "INSERT INTO vvv.cursors (collector, scope, position, run_id) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (collector, scope) DO UPDATE"
-            " SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = now()",
-            (spec.name, scope, Jsonb(CONVERTER.unstructure(cursor)), run_id),
-        )
+        _upsert_cursor(conn, spec, scope, cursor, run_id=run_id)
     return BatchResult(inserted=inserted, duplicates=duplicates)
+
+
+def _upsert_cursor(conn: psycopg.Connection, spec: Spec, scope: str, cursor: Any, *, run_id: int | None) -> None:
+    conn.execute(
+        "INSERT INTO vvv.cursors (collector, scope, position, run_id) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (collector, scope) DO UPDATE"
+        " SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = now()",
+        (spec.name, scope, Jsonb(CONVERTER.unstructure(cursor)), run_id),
+    )
 
 
 def _insert_records(conn: psycopg.Connection, spec: Spec, records: Sequence[Any]) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from vvv import backfill, store
-from vvv.collectors import COLLECTORS, darkpool
+from vvv.collectors import COLLECTORS, darkpool, options_flow
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
 from vvv.http import ApiClient
@@ -88,3 +88,32 @@ def test_progress_is_logged_when_not_on_a_terminal(conn, client) -> None:
                                  out=out)
     assert "1/1 day-tickers done" in progress.line()
     assert out.getvalue() == ""  # not a terminal: log lines, no carriage-return bar
+
+
+FLOW = COLLECTORS["options_flow"]
+
+
+def _flow_config() -> CollectorConfig:
+    return CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None, stale_after=None,
+                           options=options_flow.Settings(page_size=50))
+
+
+def test_options_flow_backfills_one_time_window_per_market_day(conn) -> None:
+    now = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)  # the fake's alerts span the three hours before
+    with FakeApi(token=TOKEN, seed=5, now=now, flow_count=180) as fake:
+        http = ApiClient(base_url=fake.url, token=TOKEN, sleep=lambda _: None)
+        units = backfill.plan(date(2026, 3, 6), date(2026, 3, 10), [""])  # Fri, (weekend), Mon, Tue
+        assert [d for d, _ in units] == [date(2026, 3, 6), date(2026, 3, 9), date(2026, 3, 10)]
+        progress = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO())
+        served, _ = options_flow.parse({"data": fake.flow_alerts()})
+        before = len(fake.requests)
+        again = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO())
+        http.close()
+        window_ends = [int(r.query["older_than"]) for r in fake.requests if "older_than" in r.query]
+    assert (progress.done, progress.failed) == (3, 0)
+    stored = {r[0] for r in conn.execute("SELECT id FROM trading.options_flow_alerts")}
+    assert stored == {alert.id for alert in served}
+    assert again.skipped == 3 and len(fake.requests) == before  # finished windows cost nothing
+    last_ms = int(datetime(2026, 3, 11, 5, 0, tzinfo=UTC).timestamp() * 1000)  # end of Mar 10 in New York
+    assert all(bound <= last_ms for bound in window_ends)  # never above the window: no sweep from the top
+    assert store.load_cursor(conn, FLOW.spec) is None  # the incremental cursor is untouched

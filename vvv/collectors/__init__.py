@@ -19,6 +19,7 @@ def _bind(module: ModuleType) -> Collector:
         begin=getattr(module, "begin", None),
         warnings=getattr(module, "warnings", None),
         finished=getattr(module, "finished", None),
+        window=getattr(module, "window", None),
     )
 
 

@@ -104,6 +104,7 @@ class Collector:
     begin: Callable[..., Any] | None = None  # (saved cursor or None, scope, now, settings) -> the pass's cursor
     warnings: Callable[..., list[str]] | None = None  # (cursor, pages, settings) -> possible gaps to report
     finished: Callable[[Any], bool] | None = None  # (saved cursor or None) -> a backfill day needs nothing more
+    window: Callable[[datetime, datetime], Any] | None = None  # (start, end) -> a backfill cursor, unscoped collectors
 
 
 def stable_id(*parts: Any) -> str:

@@ -218,6 +218,7 @@ class Cursor:
     resume_after: int | None = None
     cut_at: int | None = None
     since: int | None = None
+    window_end: int | None = None  # a backfill's window: its passes fill the hole and never sweep from the top
 
 
 @frozen
@@ -424,10 +425,22 @@ def validate(record: Alert, now: datetime) -> str | None:
     return unstorable_text(record_row(record))
 
 
+def window(start: datetime, end: datetime) -> Cursor:
+    """A backfill of the alerts created in [start, end]: one hole to fill, nothing above it."""
+    return Cursor(resume_before=_ms(end) + 1, resume_after=_ms(start) - 1, since=_ms(start), window_end=_ms(end))
+
+
+def finished(cursor: Cursor | None) -> bool:
+    """Has a backfill window been read completely?"""
+    return cursor is not None and cursor.window_end is not None and cursor.resume_before is None
+
+
 def begin(cursor: Cursor | None, scope: str, now: datetime, settings: Settings) -> Cursor:
     """The cursor a pass starts from; a collector that never stored an alert reads back `first_run_hours`."""
     if now.utcoffset() is None:
         raise ValueError(f"begin needs an aware datetime, got naive {now.isoformat()}")
+    if cursor is not None and cursor.window_end is not None:
+        return cursor
     return attrs.evolve(cursor or Cursor(), since=_ms(now) - settings.first_run_hours * 3_600_000)
 
 
@@ -435,6 +448,8 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     """The next request of the pass that started from `cursor` (from `begin`), or None when it is done."""
     if cursor.since is None:
         raise ValueError("options_flow.next_request needs the cursor returned by options_flow.begin")
+    if cursor.window_end is not None and cursor.resume_before is None:
+        return None  # the backfill window is complete
     if previous is None or page is None:
         return _opening(cursor, settings)
     number = getattr(previous, "number", 1) + 1
@@ -443,7 +458,7 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     step = _continuation(cursor, previous, page, settings)
     if step.bound is not None:
         return _request(settings, number=number, newer_than=_bound(previous, "newer_than"), older_than=step.bound)
-    return _top(cursor, settings, number=number) if _in_hole(cursor, previous) else None
+    return _top(cursor, settings, number=number) if _in_hole(cursor, previous) and cursor.window_end is None else None
 
 
 def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
@@ -452,7 +467,8 @@ def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor
         return cursor
     last = pages[-1]
     seen = [r.created_at for p in pages for r in p.records]
-    at = Cursor(newest=max([*seen, *([cursor.newest] if cursor.newest else [])], default=None))
+    at = Cursor(newest=max([*seen, *([cursor.newest] if cursor.newest else [])], default=None),
+                window_end=cursor.window_end)
     bound = _continuation(cursor, last.request, last, settings).bound
     if _in_hole(cursor, last.request):
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
