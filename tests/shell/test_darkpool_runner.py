@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
 from vvv import store
 from vvv.collectors import COLLECTORS, darkpool
+from vvv.collectors.convert import parse_timestamp
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
 from vvv.http import ApiClient
@@ -95,3 +98,29 @@ def test_a_burst_larger_than_a_page_is_a_recorded_possible_gap_not_a_loop(conn) 
     assert result.notes and "SPY" in result.notes and "share" in result.notes
     notes = conn.execute("SELECT notes FROM vvv.runs WHERE id = %s", (result.run_id,)).fetchone()[0]
     assert notes == result.notes
+
+
+@settings(max_examples=8)  # each example starts a fake API and runs several passes against PostgreSQL
+@given(inclusive=st.booleans(), history=st.lists(st.tuples(st.integers(0, 900), st.integers(0, 40)), max_size=4))
+def test_any_history_of_new_and_late_prints_ends_with_exactly_what_the_api_served(
+    conn, inclusive: bool, history: list[tuple[int, int]]
+) -> None:
+    """Between passes the API gains prints, some reported late (inside the lookback); either bound reading."""
+    conn.execute("DELETE FROM trading.darkpool_trades; DELETE FROM vvv.cursors")
+    conn.commit()
+    with FakeApi(token=TOKEN, seed=11, now=NOW, darkpool_count=600, bounds_inclusive=inclusive) as api:
+        http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+        _pass(conn, http, tickers=["SPY"])
+        for new, late in history:
+            api.add_darkpool("SPY", new)
+            if late:  # reported now, executed a minute before the newest print: within the 5-minute lookback
+                at = max(parse_timestamp(p["executed_at"]) for p in api.darkpool("SPY") if isinstance(p, dict))
+                api.add_darkpool("SPY", late, at=at - timedelta(minutes=1))
+            before = len(api.requests)
+            result = _pass(conn, http, tickers=["SPY"])
+            assert result.status == "ok", result.error
+            assert len(api.requests) - before <= math.ceil(result.fetched / 500) + 1
+            stored = _stored(conn, "SPY")
+            assert len(stored) == len(set(stored))
+            assert set(stored) == _served(api, "SPY")
+        http.close()
