@@ -48,11 +48,11 @@ from vvv.collectors.convert import JsonObject, parse_timestamp
 from vvv.collectors.timepaging import Numbered as _Numbered
 from vvv.collectors.timepaging import Step as _Step
 from vvv.collectors.timepaging import bound as _bound
+from vvv.collectors.timepaging import continuation
 from vvv.collectors.timepaging import fits_numeric as _fits_numeric
 from vvv.collectors.timepaging import instant as _instant
 from vvv.collectors.timepaging import ms as _ms
 from vvv.collectors.timepaging import spell as _spell
-from vvv.collectors.timepaging import step_below as _step_below
 
 PATH = "/api/darkpool/{ticker}"
 MAX_PAGE_SIZE = 500
@@ -428,20 +428,9 @@ def _segment(cursor: Cursor, request: Request) -> _Segment:
 
 
 def _continuation(cursor: Cursor, request: Request, page: Page, settings: Settings) -> _Step:
-    """Where the sweep goes after `page`: a short page has reached the bottom of its window."""
-    if page.received < int(request.param("limit") or settings.page_size):
-        return _Step(None)
-    times = [record.executed_at for record in page.records]
-    if not times:
-        return _Step(None, blind=True)
-    bound, gap = _step_below(_bound(request, "older_than"), times)
-    floor = _bound(request, "newer_than")
-    if floor is not None and bound < floor:
-        return _Step(None, gap)
-    # A top sweep after a cut ends where the cut was: everything below has been read since.
-    if cursor.cut_at is not None and bound <= cursor.cut_at and _segment(cursor, request) == "top":
-        return _Step(None, gap)
-    return _Step(bound, gap)
+    """Where the sweep goes after `page` (see timepaging.continuation)."""
+    return continuation(request, page, times=[record.executed_at for record in page.records],
+                        page_size=settings.page_size, cut_at=cursor.cut_at, top_sweep=_segment(cursor, request) == "top")
 
 
 def _following_day(cursor: Cursor, day: date) -> date | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from attrs import frozen
@@ -80,3 +81,22 @@ def spell(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     precision = "seconds" if not moment.microsecond else "milliseconds" if not moment.microsecond % 1000 else "auto"
     return moment.replace(tzinfo=None).isoformat(timespec=precision) + "Z"
+
+
+def continuation(
+    request: Request, page: Any, *, times: Sequence[datetime], page_size: int, cut_at: int | None, top_sweep: bool
+) -> Step:
+    """Where a sweep goes after `page` (whose records were stamped `times`): a short page has
+    reached the bottom of its window; a top sweep after a cut ends at the cut, since everything
+    below it has been read since."""
+    if page.received < int(request.param("limit") or page_size):
+        return Step(None)
+    if not times:
+        return Step(None, blind=True)
+    below, gap = step_below(bound(request, "older_than"), times)
+    floor = bound(request, "newer_than")
+    if floor is not None and below < floor:
+        return Step(None, gap)
+    if cut_at is not None and below <= cut_at and top_sweep:
+        return Step(None, gap)
+    return Step(below, gap)
