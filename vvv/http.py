@@ -12,6 +12,7 @@ import math
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -98,6 +99,8 @@ class ApiClient:
         self._sleep = sleep
         self._jitter = jitter
         self._local = threading.local()
+        self._counts_lock = threading.Lock()
+        self._responses: Counter[str] = Counter()
         self.budget = Budget()
 
     def get_json(self, request: Request) -> Any:
@@ -116,6 +119,15 @@ class ApiClient:
     def requests(self) -> int:
         return getattr(self._local, "requests", 0)
 
+    def response_counts(self) -> dict[str, int]:
+        """Attempts since start by outcome: the HTTP status (`"200"`, `"429"`), `"timeout"` or `"connection"`."""
+        with self._counts_lock:
+            return dict(self._responses)
+
+    def _count(self, outcome: str) -> None:
+        with self._counts_lock:
+            self._responses[outcome] += 1
+
     def close(self) -> None:
         self._client.close()
 
@@ -126,9 +138,12 @@ class ApiClient:
             response = self._client.get(request.path, params=dict(request.params))
             body = response.read()
         except httpx.TimeoutException:
+            self._count("timeout")
             return _Retry("timed out")
         except httpx.TransportError as error:
+            self._count("connection")
             return _Retry(f"connection failed ({error.__class__.__name__})")
+        self._count(str(response.status_code))
         self.budget = parse_budget(response.headers)
         return self._outcome(request, response, body)
 
