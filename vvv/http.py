@@ -12,11 +12,12 @@ import math
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
-import attrs
 import httpx
 from attrs import frozen
 from loguru import logger
@@ -35,6 +36,10 @@ class ApiError(Exception):
 
 class ApiAuthError(ApiError):
     """The API refused the token."""
+
+
+class BudgetSpent(ApiError):
+    """The day's request allowance (less the reserve) is used up: no request until the daily reset."""
 
 
 @frozen
@@ -71,6 +76,87 @@ def retry_delay(attempt: int, *, retry_after: str | None = None, jitter: float =
     return min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt) * (0.5 + jitter / 2)
 
 
+def daily_reset_after(moment: datetime) -> datetime:
+    """When the API's daily count starts again: the next midnight UTC, as its `Retry-After` on a daily 429 says."""
+    return datetime.combine(moment.astimezone(UTC).date() + timedelta(days=1), dt_time(0), UTC)
+
+
+def daily_pause(budget: Budget, reported_at: datetime | None, reserve: int, now: datetime) -> datetime | None:
+    """Until when no request may start because the day's allowance less `reserve` is used; None if it may."""
+    if budget.daily_count is None or budget.token_limit is None or reported_at is None:
+        return None
+    resume = daily_reset_after(reported_at)
+    if now >= resume or budget.daily_count < budget.token_limit - reserve:
+        return None
+    return resume
+
+
+class Pacer:
+    """Spaces requests so no `window_s` holds more than the per-minute limit, across all threads.
+
+    The limit is the configured one, or less when the API's headers show a smaller plan
+    (`remaining + counter`). When the API says the minute is spent, nothing starts until its
+    reset. The window carries a small margin so that network latency never lets a request
+    land in the server's previous minute.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.per_minute = per_minute
+        self._stopped = threading.Event()
+        self._window_s = window_s * 1.02
+        self._clock = clock
+        self._sleep = sleep or self._stopped.wait
+        self._lock = threading.Lock()
+        self._sent: deque[float] = deque()
+        self._blocked_until = 0.0
+        self._api_limit: int | None = None
+
+    @property
+    def limit(self) -> int:
+        return min(self.per_minute, self._api_limit or self.per_minute)
+
+    def wait_turn(self) -> float:
+        """Block until a request may go, then count it; returns the seconds waited."""
+        waited = 0.0
+        while (delay := self._claim()) > 0 and not self._stopped.is_set():
+            self._sleep(delay)
+            waited += delay
+        return waited
+
+    def observe(self, budget: Budget) -> None:
+        """Learn from a response's headers: the plan's per-minute limit, and a spent minute."""
+        with self._lock:
+            if budget.per_minute_remaining is not None and budget.minute_count is not None:
+                self._api_limit = max(1, budget.per_minute_remaining + budget.minute_count)
+            if budget.per_minute_remaining == 0 and budget.minute_reset_ms is not None:
+                until = self._clock() + min(budget.minute_reset_ms / 1000, self._window_s)
+                self._blocked_until = max(self._blocked_until, until)
+
+    def stop(self) -> None:
+        """End every wait at once: the process is shutting down."""
+        self._stopped.set()
+
+    def _claim(self) -> float:
+        with self._lock:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - self._window_s:
+                self._sent.popleft()
+            wait = self._blocked_until - now
+            if len(self._sent) >= self.limit:
+                wait = max(wait, self._sent[len(self._sent) - self.limit] + self._window_s - now)
+            if wait > 1e-6:  # a smaller wait could vanish in the clock's rounding
+                return wait
+            self._sent.append(now)
+            return 0.0
+
+
 class ApiClient:
     """GET requests with JSON bodies, shared by every collector thread of a process.
 
@@ -86,8 +172,11 @@ class ApiClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         max_retries: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
+        pacer: Pacer | None = None,
+        daily_reserve: int = 0,
+        sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = httpx.Client(
             base_url=base_url,
@@ -96,12 +185,17 @@ class ApiClient:
             follow_redirects=False,
         )
         self._max_retries = max_retries
-        self._sleep = sleep
+        self._stopped = threading.Event()
+        self._sleep = sleep or self._stopped.wait
+        self.pacer = pacer or Pacer(10_000)
+        self.daily_reserve = daily_reserve
         self._jitter = jitter
+        self._clock = clock
         self._local = threading.local()
         self._counts_lock = threading.Lock()
         self._responses: Counter[str] = Counter()
         self.budget = Budget()
+        self.budget_reported_at: datetime | None = None
 
     def get_json(self, request: Request) -> Any:
         """The decoded JSON body of a successful response, after retries; raises ApiError."""
@@ -114,6 +208,15 @@ class ApiClient:
             self._sleep(delay)
             attempt += 1
         return outcome
+
+    def paused_until(self) -> datetime | None:
+        """When the daily budget less the reserve is spent, the time requests may start again."""
+        return daily_pause(self.budget, self.budget_reported_at, self.daily_reserve, self._clock())
+
+    def stop(self) -> None:
+        """Cut short any wait for the rate limit or a retry: the process is shutting down."""
+        self._stopped.set()
+        self.pacer.stop()
 
     @property
     def requests(self) -> int:
@@ -132,7 +235,14 @@ class ApiClient:
         self._client.close()
 
     def _attempt(self, request: Request) -> Any:
-        self._respect_minute_budget()
+        if (resume := self.paused_until()) is not None:
+            raise BudgetSpent(
+                f"the API's daily budget is spent: {self.budget.daily_count} of {self.budget.token_limit} requests"
+                f" used, {self.daily_reserve} kept in reserve; collecting again after {resume:%Y-%m-%d %H:%M} UTC"
+            )
+        self.pacer.wait_turn()
+        if self._stopped.is_set():
+            raise ApiError(f"GET {request.path} not sent: vvv is shutting down")
         self._local.requests = self.requests + 1
         try:
             response = self._client.get(request.path, params=dict(request.params))
@@ -144,13 +254,16 @@ class ApiClient:
             self._count("connection")
             return _Retry(f"connection failed ({error.__class__.__name__})")
         self._count(str(response.status_code))
-        self.budget = parse_budget(response.headers)
+        self.budget, self.budget_reported_at = parse_budget(response.headers), self._clock()
+        self.pacer.observe(self.budget)
         return self._outcome(request, response, body)
 
     def _outcome(self, request: Request, response: httpx.Response, body: bytes) -> Any:
         status = response.status_code
         if status in (401, 403):
             raise ApiAuthError(f"the API refused the token (HTTP {status}); check VVV_UW_TOKEN")
+        if status == 429 and self.paused_until() is not None:
+            raise BudgetSpent(f"the API's daily budget is spent (HTTP 429: {_api_message(body)})")
         if status == 429:
             reset_ms = _float_or_none(response.headers.get("x-uw-req-per-minute-reset"))
             retry_after = response.headers.get("retry-after") or (str(reset_ms / 1000) if reset_ms else None)
@@ -158,17 +271,13 @@ class ApiClient:
         if status >= 500:
             return _Retry(f"got HTTP {status}")
         if status != 200:
+            logger.error("GET {} {} refused with HTTP {}: {}", request.path, dict(request.params), status,
+                         _api_message(body))
             raise ApiError(f"GET {request.path} got HTTP {status}: {_api_message(body)}")
         try:
             return json.loads(body)
         except ValueError:
             return _Retry(f"got a body that is not valid JSON ({len(body)} bytes)")
-
-    def _respect_minute_budget(self) -> None:
-        """Wait out the minute when the API said none is left (full pacing comes with the budget work)."""
-        if self.budget.per_minute_remaining == 0 and self.budget.minute_reset_ms:
-            self._sleep(min(self.budget.minute_reset_ms / 1000, 60.0))
-            self.budget = attrs.evolve(self.budget, per_minute_remaining=None)
 
 
 @frozen

@@ -10,7 +10,7 @@ from tests.conftest import TOKEN
 from vvv import __version__
 from vvv.collectors.base import Request
 from vvv.fake_api import FakeApi
-from vvv.http import ApiClient, ApiError, Budget, parse_budget, retry_delay
+from vvv.http import ApiClient, ApiError, Budget, BudgetSpent, Pacer, daily_reset_after, parse_budget, retry_delay
 
 NEWS = Request("/api/news/headlines", (("limit", "5"), ("page", "0")))
 
@@ -101,15 +101,82 @@ def test_a_dead_api_is_a_connection_error_after_retries(fake_api: FakeApi) -> No
     client.close()
 
 
+class _Time:
+    """A clock that only moves when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@given(limit=st.integers(1, 30), gaps=st.lists(st.floats(0, 5), min_size=1, max_size=120))
+def test_pacer_never_lets_more_than_the_limit_into_any_minute_and_never_waits_needlessly(
+    limit: int, gaps: list[float]
+) -> None:
+    t = _Time()
+    pacer = Pacer(limit, clock=lambda: t.now, sleep=t.sleep)
+    sent = []
+    for gap in gaps:
+        t.sleep(gap)
+        asked = t.now
+        surely_in_window = sum(1 for s in sent if s > asked - 61.2 + 1e-6)
+        maybe_in_window = sum(1 for s in sent if s > asked - 61.2 - 1e-6)
+        waited = pacer.wait_turn()
+        assert t.now == pytest.approx(asked + waited)
+        if waited == 0:
+            assert surely_in_window < limit
+        else:
+            assert maybe_in_window >= limit
+        sent.append(t.now)
+    for i, start in enumerate(sent):
+        assert sum(1 for s in sent[i:] if s < start + 60) <= limit
+
+
+def test_pacer_learns_a_smaller_plan_and_a_spent_minute_from_the_headers() -> None:
+    t = _Time()
+    pacer = Pacer(120, clock=lambda: t.now, sleep=t.sleep)
+    pacer.observe(Budget(per_minute_remaining=57, minute_count=3))
+    assert pacer.limit == 60
+    pacer.observe(Budget(per_minute_remaining=0, minute_reset_ms=1500, minute_count=60))
+    assert pacer.wait_turn() == 1.5
+
+
 def test_waits_out_the_minute_when_the_api_says_none_is_left(fake_api: FakeApi) -> None:
-    sleeps: list[float] = []
-    fake_api.fail_next(200, headers={"x-uw-req-per-minute-remaining": "0", "x-uw-req-per-minute-reset": "1500"},
-                       body='{"data": []}')
-    client = _client(fake_api, sleeps)
+    t = _Time()
+    fake_api.fail_next(200, headers={"x-uw-req-per-minute-remaining": "0", "x-uw-req-per-minute-reset": "1500",
+                                     "x-uw-minute-req-counter": "120"}, body='{"data": []}')
+    client = _client(fake_api, [], pacer=Pacer(120, clock=lambda: t.now, sleep=t.sleep))
     client.get_json(NEWS)
     client.get_json(NEWS)
     client.close()
-    assert sleeps == [1.5]
+    assert t.now == 1001.5
+
+
+def test_the_daily_reserve_is_never_spent(fake_api: FakeApi) -> None:
+    fake_api.daily_limit = 10
+    client = _client(fake_api, [], daily_reserve=3)
+    for _ in range(7):
+        client.get_json(NEWS)
+    with pytest.raises(BudgetSpent, match="7 of 10 requests used, 3 kept in reserve; collecting again after"):
+        client.get_json(NEWS)
+    client.close()
+    assert len(fake_api.requests) == 7
+    assert client.paused_until() == daily_reset_after(client.budget_reported_at)
+
+
+def test_a_daily_429_is_not_retried(fake_api: FakeApi) -> None:
+    fake_api.daily_limit = 2
+    other = _client(fake_api, [])  # another program on the same token spends the day
+    other.get_json(NEWS)
+    other.get_json(NEWS)
+    other.close()
+    client = _client(fake_api, [])
+    with pytest.raises(BudgetSpent, match="Daily request limit of 2 reached"):
+        client.get_json(NEWS)
+    client.close()
+    assert len(fake_api.requests) == 3
 
 
 def test_a_redirect_is_never_followed_so_the_token_stays_put(fake_api: FakeApi) -> None:
