@@ -8,7 +8,9 @@ they never escape as a traceback.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ from attrs import frozen
 from loguru import logger
 
 from vvv import store
-from vvv.collectors.base import Collector, Page, Reject
+from vvv.collectors.base import Collector, Page, Reject, Request
 from vvv.config import CollectorConfig
 from vvv.http import ApiAuthError, ApiClient, ApiError
 
@@ -58,6 +60,7 @@ class _Pass:
     duplicates: int = 0
     rejects: int = 0
     pages: int = 0
+    requests: int = 0  # made ahead on a prefetch thread; the client counts only the pass's own thread
     errors: list[str] = attrs.Factory(list)
     notes: list[str] = attrs.Factory(list)
     auth_failed: bool = False
@@ -136,7 +139,7 @@ def run_once(
             run_id=run_id,
             collector=spec.name,
             status=progress.status(),
-            requests=client.requests - requests_before,
+            requests=client.requests - requests_before + progress.requests,
             fetched=progress.fetched,
             inserted=progress.inserted,
             duplicates=progress.duplicates,
@@ -179,36 +182,99 @@ def _collect(shell: _Shell, scope: str) -> None:
         cursor = collector.begin(saved, scope, shell.clock(), options)
     else:
         cursor = collector.spec.cursor() if saved is None else saved
-    pages: list[Page] = []
+    found = dict.fromkeys(collector.warnings(cursor, None, options) if collector.warnings else ())
     try:
-        _page_through(shell, scope, cursor, pages)
+        _page_through(shell, scope, cursor, found)
     finally:  # a pass cut short may have stepped over a gap too: say so either way
-        for warning in collector.warnings(cursor, pages, options) if collector.warnings else ():
+        for warning in found:
             logger.warning(warning)
             shell.progress.notes.append(warning)
 
 
-def _page_through(shell: _Shell, scope: str, cursor: Any, pages: list[Page]) -> None:
-    """The unfold: fetch, parse, validate, store with the advanced cursor, plan the next request."""
+def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]) -> None:
+    """The unfold: fetch, parse, validate, store with the advanced cursor, plan the next request.
+
+    Only the page at hand is held: `advance` folds each page into the cursor saved after it, and
+    the next page is fetched (in the background) while this one is stored.
+    """
     collector, options, progress = shell.collector, shell.options, shell.progress
-    request = collector.next_request(cursor, None, None, options)
-    while request is not None:
-        if shell.stopping():
-            raise _Stopped
-        payload = shell.client.get_json(request)
-        records, rejects = collector.parse(payload)
-        good, bad = validate_all(collector, records, shell.clock())
-        page = Page(request=request, received=received_items(payload), records=tuple(good))
-        saved = store.store_batch(
-            shell.conn, collector.spec, run_id=shell.run_id, records=good, rejects=[*rejects, *bad],
-            received=page.received, cursor=collector.advance(cursor, [*pages, page], options),
-            scope=shell.cursor_key(scope),
-        )
-        pages.append(page)
-        progress.pages += 1
-        progress.fetched += page.received
-        progress.inserted += saved.inserted
-        progress.duplicates += saved.duplicates
-        progress.rejects += len(rejects) + len(bad)
-        logger.debug("page {}: {} items, {} new", dict(request.params), page.received, saved.inserted)
-        request = collector.next_request(cursor, request, page, options)
+    request, saved = collector.next_request(cursor, None, None, options), cursor
+    with _Prefetch(shell.client, progress) as prefetch:
+        while request is not None:
+            if shell.stopping():
+                raise _Stopped
+            payload = prefetch.take(request)
+            received, (records, rejects) = received_items(payload), collector.parse(payload)
+            del payload  # the decoded JSON: rejects keep the raw items they need
+            good, bad = validate_all(collector, records, shell.clock())
+            page = Page(request=request, received=received, records=tuple(good))
+            del records, good
+            saved = collector.advance(cursor, saved, page, options)
+            following = collector.next_request(cursor, request, page, options)
+            if following is not None and not shell.stopping():
+                prefetch.start(following)
+            stored = store.store_batch(
+                shell.conn, collector.spec, run_id=shell.run_id, records=page.records, rejects=[*rejects, *bad],
+                received=page.received, cursor=saved, scope=shell.cursor_key(scope),
+            )
+            found.update(dict.fromkeys(collector.warnings(cursor, page, options) if collector.warnings else ()))
+            progress.pages += 1
+            progress.fetched += page.received
+            progress.inserted += stored.inserted
+            progress.duplicates += stored.duplicates
+            progress.rejects += len(rejects) + len(bad)
+            logger.debug("page {}: {} items, {} new", dict(request.params), page.received, stored.inserted)
+            request = following
+
+
+class _Prefetch:
+    """Fetches the next page on a worker thread while the pass stores the page at hand.
+
+    The client counts requests per thread, so the worker's attempts are added to the pass here.
+    A request still in flight when the pass ends (stopped, or a store failed) is waited for and
+    counted, as one made on the pass's own thread would have been.
+    """
+
+    def __init__(self, client: ApiClient, progress: _Pass) -> None:
+        self._client, self._progress = client, progress
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: tuple[Request, Future] | None = None
+
+    def __enter__(self) -> _Prefetch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pending is not None:
+            try:
+                self._settle(self._pending[1])
+            except Exception:  # the pass is over already; its own error, if any, is the one to report
+                pass
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def start(self, request: Request) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vvv-prefetch")
+        context = contextvars.copy_context()  # the worker logs with the pass's collector, run and ticker
+        self._pending = (request, self._pool.submit(context.run, self._fetch, request))
+
+    def take(self, request: Request) -> Any:
+        """The decoded JSON of `request`: fetched ahead when it was started, else fetched now."""
+        if self._pending is not None and self._pending[0] is request:
+            return self._settle(self._pending[1])
+        return self._client.get_json(request)
+
+    def _fetch(self, request: Request) -> tuple[Any, Exception | None, int]:
+        before = self._client.requests
+        try:
+            return self._client.get_json(request), None, self._client.requests - before
+        except Exception as error:
+            return None, error, self._client.requests - before
+
+    def _settle(self, future: Future) -> Any:
+        self._pending = None
+        payload, error, attempts = future.result()
+        self._progress.requests += attempts
+        if error is not None:
+            raise error
+        return payload

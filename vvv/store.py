@@ -1,14 +1,16 @@
 """PostgreSQL: connections, batched idempotent writes, cursors, rejects and runs.
 
-A batch is written by COPY into a temporary table, then one `INSERT ... SELECT ... ON
-CONFLICT DO NOTHING` into the data table. The batch's rows, its rejects, the run's
-counters and the collector's new cursor commit in one transaction: a crash can never
-leave the cursor ahead of the data.
+A batch is written by binary COPY into a temporary staging table (created once per
+connection and collector, emptied at each commit), then one prepared `INSERT ... SELECT ...
+ON CONFLICT DO NOTHING` into the data table: a handful of round trips per batch, none per
+row. The batch's rows, its rejects, the run's counters and the collector's new cursor
+commit in one transaction: a crash can never leave the cursor ahead of the data.
 """
 
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -122,6 +124,8 @@ def store_batch(
             (received, inserted, duplicates, len(rejects), run_id),
         )
         _upsert_cursor(conn, spec, scope, cursor, run_id=run_id)
+    if records and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        _staged.setdefault(conn, set()).add(spec.name)  # committed: the staging table is there to stay
     return BatchResult(inserted=inserted, duplicates=duplicates)
 
 
@@ -134,24 +138,53 @@ def _upsert_cursor(conn: psycopg.Connection, spec: Spec, scope: str, cursor: Any
     )
 
 
-def _insert_records(conn: psycopg.Connection, spec: Spec, records: Sequence[Any]) -> int:
-    schema, table = spec.table.split(".")
-    staging = sql.Identifier(f"_vvv_batch_{spec.name}")
-    columns = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
-    # CREATE ... AS copies the column types but none of the constraints or defaults.
-    conn.execute(
-        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA").format(
-            staging, columns, sql.Identifier(schema, table)
+# The staging tables each connection has committed: creating one is a round trip, and a
+# rolled-back transaction takes an uncommitted one with it, so only committed ones count.
+_staged: weakref.WeakKeyDictionary[psycopg.Connection, set[str]] = weakref.WeakKeyDictionary()
+
+
+@frozen
+class _Statements:
+    """The SQL of one collector's batch write, composed once per process."""
+
+    create: sql.Composed
+    copy: sql.Composed
+    insert: sql.Composed
+    types: tuple[str, ...]
+
+
+_statements: dict[Spec, _Statements] = {}
+
+
+def _statements_for(spec: Spec) -> _Statements:
+    if spec not in _statements:
+        schema, table = spec.table.split(".")
+        staging = sql.Identifier(f"_vvv_batch_{spec.name}")
+        columns = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
+        keys = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+        _statements[spec] = _Statements(
+            # CREATE ... AS copies the column types but none of the constraints or defaults.
+            create=sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {}"
+                           " WITH NO DATA").format(staging, columns, sql.Identifier(schema, table)),
+            copy=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, columns),
+            insert=sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
+                sql.Identifier(schema, table), columns, columns, staging, keys),
+            types=tuple(column.type for column in spec.columns),
         )
-    )
-    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy:
-        for record in records:
-            copy.write_row(record_row(record))
-    keys = sql.SQL(", ").join(map(sql.Identifier, spec.key))
-    insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
-        sql.Identifier(schema, table), columns, columns, staging, keys
-    )
-    return conn.execute(insert).rowcount
+    return _statements[spec]
+
+
+def _insert_records(conn: psycopg.Connection, spec: Spec, records: Sequence[Any]) -> int:
+    """Binary COPY into the staging table, then one prepared INSERT: the new rows' count."""
+    statements = _statements_for(spec)
+    with conn.cursor() as cur:
+        if spec.name not in _staged.get(conn, ()):
+            cur.execute(statements.create)
+        with cur.copy(statements.copy) as copy:
+            copy.set_types(statements.types)
+            for record in records:
+                copy.write_row(record_row(record))
+        return cur.execute(statements.insert, prepare=True).rowcount
 
 
 def _insert_rejects(conn: psycopg.Connection, collector: str, run_id: int, rejects: Sequence[Reject]) -> None:

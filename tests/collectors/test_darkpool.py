@@ -41,7 +41,8 @@ from strategies import (
 
 from vvv.calendar import NY, is_trading_day, last_trading_day
 from vvv.collectors import darkpool
-from vvv.collectors.base import Page, Request, record_row
+from rescan import check_fold
+from vvv.collectors.base import Page, Request, advance_over, record_row, warnings_over
 from vvv.collectors.convert import CONVERTER, describe_error, parse_timestamp
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
@@ -461,10 +462,11 @@ def collect(tape: Tape, cursor: darkpool.Cursor | None, settings: darkpool.Setti
         assert rejects == []
         assert [darkpool.validate(r, now) for r in records] == [None] * len(records)
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
+        saved = darkpool.advance(start, start if not pages else saved, page, settings)
         pages.append(page)
-        saved = darkpool.advance(start, pages, settings)
+        check_fold(darkpool, start, saved, pages, settings)
         request = darkpool.next_request(start, request, page, settings)
-    return Pass(start, saved, tuple(pages), tuple(darkpool.warnings(start, pages, settings)), now)
+    return Pass(start, saved, tuple(pages), tuple(warnings_over(darkpool.warnings, start, pages, settings)), now)
 
 
 def _warned_instants(warnings: Iterable[str], ticker: str) -> set[datetime]:
@@ -729,7 +731,7 @@ def test_a_pass_cut_short_after_any_page_skips_nothing(settings, inclusive, hist
     for cut in range(1, len(whole.pages) + 1):
         trial = market.copy()
         cut_short = trial.run(stop_after=cut)
-        assert cut_short.saved == darkpool.advance(whole.start, whole.pages[:cut], settings)
+        assert cut_short.saved == advance_over(darkpool.advance, whole.start, whole.pages[:cut], settings)
         assert trial.left_behind() == []
         trial.step(days=0, late=[], new=later)
         trial.catch_up()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from strategies import clean_text, json_values, spellings
 from vvv.collectors import economic_calendar as calendar_
+from rescan import check_fold
 from vvv.collectors.base import Page, Reject
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -89,6 +90,7 @@ def test_one_request_a_pass_and_the_cursor_never_goes_back(answers: list[list[di
         page = Page(request=first, received=len(answer), records=tuple(records))
         assert first.path == calendar_.PATH and first.params == ()
         assert calendar_.next_request(cursor, first, page, settings) is None
-        saved = calendar_.advance(cursor, [page], settings)
+        saved = calendar_.advance(cursor, cursor, page, settings)
+        check_fold(calendar_, cursor, saved, [page], settings)
         assert cursor.latest is None or (saved.latest is not None and saved.latest >= cursor.latest)
         cursor = saved

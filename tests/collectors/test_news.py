@@ -33,7 +33,8 @@ from strategies import (
 )
 
 from vvv.collectors import news
-from vvv.collectors.base import Page, Request
+from rescan import check_fold
+from vvv.collectors.base import Page, Request, advance_over
 from vvv.collectors.convert import parse_timestamp
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
@@ -288,7 +289,7 @@ _RUNAWAY = 200
 
 
 def collect(feed: Feed, cursor: news.Cursor, settings: news.Settings, *, stop_after: int | None = None) -> Pass:
-    """One pass composed as vvv/runner.py does: plan from the starting cursor, save advance(start, pages so far)."""
+    """One pass composed as vvv/runner.py does: plan from the starting cursor, fold advance over the pages."""
     pages: list[Page] = []
     saved = cursor
     request = news.next_request(cursor, None, None, settings)
@@ -299,8 +300,9 @@ def collect(feed: Feed, cursor: news.Cursor, settings: news.Settings, *, stop_af
         records, rejects = news.parse(payload)
         assert rejects == []
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
+        saved = news.advance(cursor, cursor if not pages else saved, page, settings)
         pages.append(page)
-        saved = news.advance(cursor, pages, settings)
+        check_fold(news, cursor, saved, pages, settings)
         request = news.next_request(cursor, request, page, settings)
     return Pass(start=cursor, saved=saved, pages=tuple(pages))
 
@@ -408,7 +410,8 @@ def test_a_pass_cut_short_after_any_page_skips_nothing(settings, history, burst,
     whole = collect(collection.feed, collection.cursor, settings)
     for cut in range(1, len(whole.pages) + 1):
         trial = collection.copy()
-        assert trial.run(stop_after=cut).saved == news.advance(collection.cursor, whole.pages[:cut], settings)
+        assert trial.run(stop_after=cut).saved == advance_over(news.advance, collection.cursor, whole.pages[:cut],
+                                                               settings)
         trial.feed.publish(later)
         trial.catch_up()
         assert trial.missing() == []

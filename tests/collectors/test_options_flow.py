@@ -30,7 +30,8 @@ from strategies import (
 )
 
 from vvv.collectors import options_flow
-from vvv.collectors.base import Page, Request, record_row
+from rescan import check_fold
+from vvv.collectors.base import Page, Request, record_row, warnings_over
 from vvv.collectors.convert import CONVERTER
 
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
@@ -317,12 +318,13 @@ def collect(feed: Feed, cursor: options_flow.Cursor | None, settings: options_fl
         records, rejects = options_flow.parse(payload)
         assert rejects == [] and all(options_flow.validate(r, now) is None for r in records)
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
+        saved = options_flow.advance(start, start if not pages else saved, page, settings)
         pages.append(page)
-        saved = options_flow.advance(start, pages, settings)
+        check_fold(options_flow, start, saved, pages, settings)
         request = options_flow.next_request(start, request, page, settings)
     saved = CONVERTER.structure(CONVERTER.unstructure(saved), options_flow.Cursor) if saved else saved
     ids = {int(r.option_chain[-8:]) for p in pages for r in p.records}
-    return saved, ids, len(pages), options_flow.warnings(start, pages, settings)
+    return saved, ids, len(pages), warnings_over(options_flow.warnings, start, pages, settings)
 
 
 flow_settings = st.builds(options_flow.Settings, page_size=st.integers(min_value=1, max_value=6),

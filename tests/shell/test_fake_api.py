@@ -19,7 +19,7 @@ import pytest
 
 from vvv.calendar import NY
 from vvv.collectors import darkpool as darkpool_collector
-from vvv.collectors.base import Page
+from vvv.collectors.base import Page, advance_over, warnings_over
 from vvv.collectors import options_flow as flow_collector
 from vvv.fake_api import DARKPOOL_PREFIX, FLOW_PATH, NEWS_PATH, FakeApi
 from vvv.http import ApiClient
@@ -581,8 +581,8 @@ def _collect_darkpool(client, cursor, settings):
         pages.append(page)
         fetched |= {r.tracking_id for r in records}
         request = darkpool_collector.next_request(start, request, page, settings)
-    assert darkpool_collector.warnings(start, pages, settings) == []
-    return fetched, darkpool_collector.advance(start, pages, settings), len(pages)
+    assert warnings_over(darkpool_collector.warnings, start, pages, settings) == []
+    return fetched, advance_over(darkpool_collector.advance, start, pages, settings), len(pages)
 
 
 def flow(client: httpx.Client, **params) -> httpx.Response:

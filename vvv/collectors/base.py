@@ -6,14 +6,17 @@ A collector module declares a `SPEC` and four pure functions:
   unfold; `previous` and `page` are None for the first request of a pass.
 - `parse(payload) -> (records, rejects)`: never raises on bad data.
 - `validate(record, now) -> str | None`: a business-rule reason, or None when the record is fine.
-- `advance(cursor, pages, settings) -> cursor`: the position to save once the pages are stored.
+- `advance(cursor, saved, page, settings) -> cursor`: the position to save once `page` is
+  stored, folded page by page: `cursor` is the one the pass started from, `saved` the one
+  saved after the page before (`cursor` itself for the first page). A pass keeps no page
+  once it is stored, so memory stays bounded and each record is looked at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -102,9 +105,26 @@ class Collector:
     # Optional, for collectors that need them:
     scopes: Callable[[Any], tuple[str, ...]] | None = None  # settings -> tickers; one cursor each
     begin: Callable[..., Any] | None = None  # (saved cursor or None, scope, now, settings) -> the pass's cursor
-    warnings: Callable[..., list[str]] | None = None  # (cursor, pages, settings) -> possible gaps to report
+    warnings: Callable[..., list[str]] | None = None  # (cursor, page or None, settings) -> possible gaps to report
     finished: Callable[[Any], bool] | None = None  # (saved cursor or None) -> a backfill day needs nothing more
     window: Callable[[datetime, datetime], Any] | None = None  # (start, end) -> a backfill cursor, unscoped collectors
+
+
+def advance_over(advance: Callable[..., Any], cursor: Any, pages: Iterable[Page], settings: Any) -> Any:
+    """The cursor saved after `pages`, folding `advance` over them as the runner does, page by page."""
+    saved = cursor
+    for page in pages:
+        saved = advance(cursor, saved, page, settings)
+    return saved
+
+
+def warnings_over(warnings: Callable[..., list[str]], cursor: Any, pages: Iterable[Page], settings: Any) -> list[str]:
+    """Every warning of a pass over `pages`, once each, in the order the runner reports them:
+    first what the starting cursor reveals (`page` None), then what each page does."""
+    found = dict.fromkeys(warnings(cursor, None, settings))
+    for page in pages:
+        found.update(dict.fromkeys(warnings(cursor, page, settings)))
+    return list(found)
 
 
 def stable_id(*parts: Any) -> str:

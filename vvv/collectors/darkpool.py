@@ -21,7 +21,6 @@ next pass fills the hole first, then sweeps from the top down to the cut.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -310,22 +309,21 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     return None if following is None else _opening(cursor, following, settings, number=number)
 
 
-def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
-    """The cursor to save once `pages` (this pass so far, in order) are stored; safe after any prefix."""
-    if not pages:
-        return cursor
-    last = pages[-1]
-    day = _day_of(last.request)
-    seen = [r.executed_at for p in pages if _day_of(p.request) == day for r in p.records]
-    if day == cursor.day and cursor.newest is not None:
-        seen.append(cursor.newest)
+def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
+    """The cursor to save once `page` is stored: `cursor` is where the pass started (from `begin`),
+    `saved` the cursor saved after the page before (`cursor` for the first page). Safe after any
+    prefix of a pass; the newest print of a day is carried in `saved`, so no page is read twice."""
+    day = _day_of(page.request)
+    seen = [r.executed_at for r in page.records]
+    if day == saved.day and saved.newest is not None:
+        seen.append(saved.newest)
     at = Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
-    bound = _continuation(cursor, last.request, last, settings).bound
-    if _segment(cursor, last.request) == "hole":
+    bound = _continuation(cursor, page.request, page, settings).bound
+    if _segment(cursor, page.request) == "hole":
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
                             cut_at=cursor.cut_at)
     if bound is not None:  # a sweep from the top, cut short: it owes what lies below
-        return attrs.evolve(at, resume_before=bound, resume_after=_bound(last.request, "newer_than"), cut_at=bound)
+        return attrs.evolve(at, resume_before=bound, resume_after=_bound(page.request, "newer_than"), cut_at=bound)
     following = _following_day(cursor, day)
     return at if following is None else Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
 
@@ -335,25 +333,27 @@ def finished(cursor: Cursor | None) -> bool:
     return cursor is not None and cursor.day is not None and cursor.resume_before is None and cursor.cut_at is None
 
 
-def warnings(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> list[str]:
-    """Possible gaps this pass could not avoid, once each, for the run's log and status."""
-    found = _unread_lookback(cursor, settings)
-    for page in pages:
-        step = _continuation(cursor, page.request, page, settings)
-        day = _day_of(page.request).isoformat()
-        if step.gap is not None:
-            found.append(
-                f"{cursor.ticker}: at least {page.received} prints share {_spell(step.gap)} ({day}), a whole page;"
-                " the API pages by time only, so some of them may be unreachable"
-            )
-        if step.blind:
-            before = _bound(page.request, "older_than")
-            where = "" if before is None else f" older than {_spell(_instant(before))}"
-            found.append(
-                f"{cursor.ticker}: a full page of {page.received} items for {day} held no valid print, so the"
-                f" sweep cannot tell where to go on; prints of {day}{where} may be missing"
-            )
-    return list(dict.fromkeys(found))
+def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
+    """Possible gaps of the pass that started from `cursor`, for the run's log and status: with
+    `page` None those its starting cursor reveals, else those `page` reveals."""
+    if page is None:
+        return _unread_lookback(cursor, settings)
+    found = []
+    step = _continuation(cursor, page.request, page, settings)
+    day = _day_of(page.request).isoformat()
+    if step.gap is not None:
+        found.append(
+            f"{cursor.ticker}: at least {page.received} prints share {_spell(step.gap)} ({day}), a whole page;"
+            " the API pages by time only, so some of them may be unreachable"
+        )
+    if step.blind:
+        before = _bound(page.request, "older_than")
+        where = "" if before is None else f" older than {_spell(_instant(before))}"
+        found.append(
+            f"{cursor.ticker}: a full page of {page.received} items for {day} held no valid print, so the"
+            f" sweep cannot tell where to go on; prints of {day}{where} may be missing"
+        )
+    return found
 
 
 def _unread_lookback(cursor: Cursor, settings: Settings) -> list[str]:

@@ -9,7 +9,6 @@ nothing the API ever said is lost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,9 +133,9 @@ def validate(record: Event, now: datetime) -> str | None:
     return unstorable_text(attrs.astuple(record, recurse=False))
 
 
-def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
-    """The latest event time seen so far."""
-    times = [r.time for p in pages for r in p.records]
-    if cursor.latest is not None:
-        times.append(cursor.latest)
+def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
+    """The latest event time seen so far (`saved` carries it from the page before)."""
+    times = [r.time for r in page.records]
+    if saved.latest is not None:
+        times.append(saved.latest)
     return Cursor(latest=max(times, default=None))

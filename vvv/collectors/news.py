@@ -8,7 +8,6 @@ stopped and the next pass resumes there, so a burst of news never leaves a silen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -161,18 +160,18 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     return _page_request(number + 1, settings)
 
 
-def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
-    """The cursor to save once `pages` (this pass so far, in order) are stored."""
-    if not pages:
-        return cursor
-    seen = [r.created_at for p in pages for r in p.records]
-    newest_seen = max([*seen, *_present(cursor.pending_newest)], default=None)
+def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
+    """The cursor to save once `page` is stored: `cursor` is where the pass started, `saved` the
+    cursor saved after the page before (`cursor` for the first page)."""
     first_run = cursor.newest is None and cursor.resume_page is None
-    if first_run or _is_last(cursor, pages[-1], settings):
+    # The newest headline of the pages before rides in `saved`: as `newest` on a first run, else as `pending_newest`.
+    before = [saved.newest, saved.pending_newest] if first_run else [saved.pending_newest]
+    newest_seen = max([*(r.created_at for r in page.records), *filter(None, before)], default=None)
+    if first_run or _is_last(cursor, page, settings):
         return Cursor(newest=max([*_present(cursor.newest), *_present(newest_seen)], default=None))
     # Resume after the last page fetched: headlines published meanwhile push older ones to
     # later pages, never earlier, so the next unseen headline is at or after that page.
-    return attrs.evolve(cursor, resume_page=int(pages[-1].request.param("page") or 0) + 1, pending_newest=newest_seen)
+    return attrs.evolve(cursor, resume_page=int(page.request.param("page") or 0) + 1, pending_newest=newest_seen)
 
 
 def _is_last(cursor: Cursor, page: Page, settings: Settings) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -461,39 +461,40 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     return _top(cursor, settings, number=number) if _in_hole(cursor, previous) and cursor.window_end is None else None
 
 
-def advance(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> Cursor:
-    """The cursor to save once `pages` (this pass so far, in order) are stored; safe after any prefix."""
-    if not pages:
-        return cursor
-    last = pages[-1]
-    seen = [r.created_at for p in pages for r in p.records]
-    at = Cursor(newest=max([*seen, *([cursor.newest] if cursor.newest else [])], default=None),
-                window_end=cursor.window_end)
-    bound = _continuation(cursor, last.request, last, settings).bound
-    if _in_hole(cursor, last.request):
+def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
+    """The cursor to save once `page` is stored: `cursor` is where the pass started (from `begin`),
+    `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix."""
+    seen = [r.created_at for r in page.records]
+    if saved.newest is not None:
+        seen.append(saved.newest)
+    at = Cursor(newest=max(seen, default=None), window_end=cursor.window_end)
+    bound = _continuation(cursor, page.request, page, settings).bound
+    if _in_hole(cursor, page.request):
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
                             cut_at=cursor.cut_at)
     if bound is not None:  # a sweep from the top, cut short: it owes what lies below
-        return attrs.evolve(at, resume_before=bound, resume_after=_bound(last.request, "newer_than"), cut_at=bound)
+        return attrs.evolve(at, resume_before=bound, resume_after=_bound(page.request, "newer_than"), cut_at=bound)
     return at
 
 
-def warnings(cursor: Cursor, pages: Sequence[Page], settings: Settings) -> list[str]:
-    """Possible gaps this pass could not avoid, once each, for the run's log and status."""
-    found = _unread_lookback(cursor, settings)
-    for page in pages:
-        step = _continuation(cursor, page.request, page, settings)
-        if step.gap is not None:
-            found.append(
-                f"at least {page.received} alerts share {_spell(step.gap)}, a whole page;"
-                " the API pages by time only, so some of them may be unreachable"
-            )
-        if step.blind:
-            before = _bound(page.request, "older_than")
-            where = "" if before is None else f" older than {_spell(_instant(before))}"
-            found.append(f"a full page of {page.received} items held no valid alert, so the sweep cannot tell"
-                         f" where to go on; alerts{where} may be missing")
-    return list(dict.fromkeys(found))
+def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
+    """Possible gaps of the pass that started from `cursor`, for the run's log and status: with
+    `page` None those its starting cursor reveals, else those `page` reveals."""
+    if page is None:
+        return _unread_lookback(cursor, settings)
+    found = []
+    step = _continuation(cursor, page.request, page, settings)
+    if step.gap is not None:
+        found.append(
+            f"at least {page.received} alerts share {_spell(step.gap)}, a whole page;"
+            " the API pages by time only, so some of them may be unreachable"
+        )
+    if step.blind:
+        before = _bound(page.request, "older_than")
+        where = "" if before is None else f" older than {_spell(_instant(before))}"
+        found.append(f"a full page of {page.received} items held no valid alert, so the sweep cannot tell"
+                     f" where to go on; alerts{where} may be missing")
+    return found
 
 
 def _unread_lookback(cursor: Cursor, settings: Settings) -> list[str]:

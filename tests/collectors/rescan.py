@@ -1,0 +1,127 @@
+"""The definitions of `advance` and `warnings` before they were folded page by page: each call
+rescanned every page of the pass so far. Kept as the model the folded ones must equal, after
+every page of every pass the collector tests play (see `check_fold`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from vvv.collectors import darkpool, economic_calendar, news, options_flow
+from vvv.collectors.base import Page, advance_over, warnings_over
+
+
+def darkpool_advance(cursor: darkpool.Cursor, pages: Sequence[Page], settings: darkpool.Settings) -> darkpool.Cursor:
+    if not pages:
+        return cursor
+    last = pages[-1]
+    day = darkpool._day_of(last.request)
+    seen = [r.executed_at for p in pages if darkpool._day_of(p.request) == day for r in p.records]
+    if day == cursor.day and cursor.newest is not None:
+        seen.append(cursor.newest)
+    at = darkpool.Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
+    bound = darkpool._continuation(cursor, last.request, last, settings).bound
+    if darkpool._segment(cursor, last.request) == "hole":
+        return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
+                            cut_at=cursor.cut_at)
+    if bound is not None:
+        return attrs.evolve(at, resume_before=bound, resume_after=darkpool._bound(last.request, "newer_than"),
+                            cut_at=bound)
+    following = darkpool._following_day(cursor, day)
+    return at if following is None else darkpool.Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
+
+
+def darkpool_warnings(cursor: darkpool.Cursor, pages: Sequence[Page], settings: darkpool.Settings) -> list[str]:
+    found = darkpool._unread_lookback(cursor, settings)
+    for page in pages:
+        step = darkpool._continuation(cursor, page.request, page, settings)
+        day = darkpool._day_of(page.request).isoformat()
+        if step.gap is not None:
+            found.append(
+                f"{cursor.ticker}: at least {page.received} prints share {darkpool._spell(step.gap)} ({day}),"
+                " a whole page; the API pages by time only, so some of them may be unreachable"
+            )
+        if step.blind:
+            before = darkpool._bound(page.request, "older_than")
+            where = "" if before is None else f" older than {darkpool._spell(darkpool._instant(before))}"
+            found.append(
+                f"{cursor.ticker}: a full page of {page.received} items for {day} held no valid print, so the"
+                f" sweep cannot tell where to go on; prints of {day}{where} may be missing"
+            )
+    return list(dict.fromkeys(found))
+
+
+def options_flow_advance(cursor: options_flow.Cursor, pages: Sequence[Page],
+                         settings: options_flow.Settings) -> options_flow.Cursor:
+    if not pages:
+        return cursor
+    last = pages[-1]
+    seen = [r.created_at for p in pages for r in p.records]
+    at = options_flow.Cursor(newest=max([*seen, *([cursor.newest] if cursor.newest else [])], default=None),
+                             window_end=cursor.window_end)
+    bound = options_flow._continuation(cursor, last.request, last, settings).bound
+    if options_flow._in_hole(cursor, last.request):
+        return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
+                            cut_at=cursor.cut_at)
+    if bound is not None:
+        return attrs.evolve(at, resume_before=bound, resume_after=options_flow._bound(last.request, "newer_than"),
+                            cut_at=bound)
+    return at
+
+
+def options_flow_warnings(cursor: options_flow.Cursor, pages: Sequence[Page],
+                          settings: options_flow.Settings) -> list[str]:
+    found = options_flow._unread_lookback(cursor, settings)
+    for page in pages:
+        step = options_flow._continuation(cursor, page.request, page, settings)
+        if step.gap is not None:
+            found.append(
+                f"at least {page.received} alerts share {options_flow._spell(step.gap)}, a whole page;"
+                " the API pages by time only, so some of them may be unreachable"
+            )
+        if step.blind:
+            before = options_flow._bound(page.request, "older_than")
+            where = "" if before is None else f" older than {options_flow._spell(options_flow._instant(before))}"
+            found.append(f"a full page of {page.received} items held no valid alert, so the sweep cannot tell"
+                         f" where to go on; alerts{where} may be missing")
+    return list(dict.fromkeys(found))
+
+
+def news_advance(cursor: news.Cursor, pages: Sequence[Page], settings: news.Settings) -> news.Cursor:
+    if not pages:
+        return cursor
+    seen = [r.created_at for p in pages for r in p.records]
+    newest_seen = max([*seen, *news._present(cursor.pending_newest)], default=None)
+    first_run = cursor.newest is None and cursor.resume_page is None
+    if first_run or news._is_last(cursor, pages[-1], settings):
+        return news.Cursor(newest=max([*news._present(cursor.newest), *news._present(newest_seen)], default=None))
+    return attrs.evolve(cursor, resume_page=int(pages[-1].request.param("page") or 0) + 1,
+                        pending_newest=newest_seen)
+
+
+def economic_calendar_advance(cursor: economic_calendar.Cursor, pages: Sequence[Page],
+                              settings: economic_calendar.Settings) -> economic_calendar.Cursor:
+    times = [r.time for p in pages for r in p.records]
+    if cursor.latest is not None:
+        times.append(cursor.latest)
+    return economic_calendar.Cursor(latest=max(times, default=None))
+
+
+_MODELS: dict[Any, tuple[Callable[..., Any], Callable[..., list[str]] | None]] = {
+    darkpool: (darkpool_advance, darkpool_warnings),
+    options_flow: (options_flow_advance, options_flow_warnings),
+    news: (news_advance, None),
+    economic_calendar: (economic_calendar_advance, None),
+}
+
+
+def check_fold(module: Any, cursor: Any, saved: Any, pages: Sequence[Page], settings: Any) -> None:
+    """The cursor folded page by page (`saved`, after `pages`) equals the one rescanning every page
+    gives, and so do the warnings."""
+    rescan_advance, rescan_warnings = _MODELS[module]
+    assert saved == rescan_advance(cursor, pages, settings)
+    assert advance_over(module.advance, cursor, pages, settings) == saved
+    if rescan_warnings is not None:
+        assert warnings_over(module.warnings, cursor, pages, settings) == rescan_warnings(cursor, pages, settings)
