@@ -565,11 +565,11 @@ class FakeApi:
         day, newer, older, limit, problems = _darkpool_query(req.query, today=today, default_day=self.darkpool_day)
         if path_problems or problems:
             return _invalid(req, raw_query, host, path=path_problems, query=problems)
-        with self._lock:
-            prints = list(self._tape(ticker, day).prints)
-            inclusive, every = self.bounds_inclusive, self._malformed_every
-        chosen = [(i, item) for i, (ms, item) in enumerate(prints) if _within(ms, newer, older, inclusive)][:limit]
-        data = [_malformed(item, len(prints) - i, every, _DARKPOOL_MALFORMS) for i, item in chosen]
+        with self._lock:  # chosen under the lock, without copying the tape: a day may hold 100,000 prints
+            prints = self._tape(ticker, day).prints
+            inclusive, every, total = self.bounds_inclusive, self._malformed_every, len(prints)
+            chosen = _chosen_prints(prints, newer, older, inclusive, limit)
+        data = [_malformed(item, total - i, every, _DARKPOOL_MALFORMS) for i, item in chosen]
         return _json(200, {"data": data})
 
     def _flow_alerts(self, req: RecordedRequest, raw_query: str, host: str) -> _Response:
@@ -1281,6 +1281,22 @@ def _economic_calendar(now: datetime, rng: random.Random) -> list[dict]:
             "prev": forecast,
         })
     return events
+
+def _chosen_prints(
+    prints: list[tuple[int, dict[str, Any]]], newer: int | None, older: int | None, inclusive: bool, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """The first `limit` prints within the bounds, with their places on the tape (newest first, sorted):
+    found by bisection, so a day of 100,000 prints is served as fast as one of 1,000 (for scripts/bench)."""
+    start = 0
+    if older is not None:
+        start = (bisect.bisect_left if inclusive else bisect.bisect_right)(prints, -older, key=lambda p: -p[0])
+    chosen = []
+    for i in range(start, len(prints)):
+        ms, item = prints[i]
+        if len(chosen) == limit or not _within(ms, newer, None, inclusive):
+            break
+        chosen.append((i, item))
+    return chosen
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ A collector module declares a `SPEC` and four pure functions:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -135,7 +137,16 @@ def stable_id(*parts: Any) -> str:
 
 def record_row(record: Any) -> tuple[Any, ...]:
     """A record's values in column order (its attrs field order)."""
-    return attrs.astuple(record, recurse=False)
+    return _row_of(type(record))(record)
+
+
+@functools.cache
+def _row_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
+    """One compiled getter per record class: `attrs.astuple` would look the fields up for every record."""
+    names = [field.name for field in attrs.fields(record_type)]
+    if len(names) == 1:
+        return lambda record: (getattr(record, names[0]),)
+    return operator.attrgetter(*names)
 
 
 def parse_data(payload: Any, parse_item: Callable[[Any], Any]) -> tuple[list[Any], list[Reject]]:
@@ -156,16 +167,24 @@ def structure_item(raw: Any, item_type: type, documented: frozenset[str]) -> tup
         return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
     known, extra = split_extra(raw, documented)
     try:
-        return CONVERTER.structure(known, item_type), extra
+        return _structure_hook(item_type)(known, item_type), extra
     except Exception as error:  # cattrs gathers every field error into one exception
         return Reject(raw, describe_error(error))
 
 
+@functools.cache
+def _structure_hook(item_type: type) -> Callable[[Any, type], Any]:
+    """The converter's compiled function for `item_type`, looked up once instead of per item."""
+    return CONVERTER.get_structure_hook(item_type)
+
+
 def split_extra(item: Mapping[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate the documented fields from the ones the API added since (schema drift)."""
-    documented = {k: v for k, v in item.items() if k in known}
-    extra = {k: v for k, v in item.items() if k not in known}
-    return documented, extra
+    added = item.keys() - known
+    documented = dict(item)
+    if not added:
+        return documented, {}
+    return documented, {k: documented.pop(k) for k in item if k in added}  # in the API's order
 
 
 def unstorable_text(value: Any) -> str | None:
@@ -177,9 +196,20 @@ def unstorable_text(value: Any) -> str | None:
             return "a text field contains a lone UTF-16 surrogate, which is not valid UTF-8"
         return None
     if isinstance(value, dict):
-        value = [*value.keys(), *value.values()]
+        return _unstorable_among(value.keys()) or _unstorable_among(value.values())
     if isinstance(value, list | tuple):
-        return next(filter(None, map(unstorable_text, value)), None)
+        return _unstorable_among(value)
+    return None
+
+
+def _unstorable_among(values: Iterable[Any]) -> str | None:
+    """One look at each value; only text that is not plain ASCII without NUL is looked into further."""
+    for value in values:
+        if isinstance(value, str):
+            if ("\x00" in value or not value.isascii()) and (reason := unstorable_text(value)) is not None:
+                return reason
+        elif isinstance(value, dict | list | tuple) and (reason := unstorable_text(value)) is not None:
+            return reason
     return None
 
 

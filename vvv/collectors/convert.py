@@ -8,6 +8,9 @@ True), so these hooks accept exactly what the API can mean and reject the rest.
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, get_args, get_origin
@@ -30,6 +33,8 @@ def parse_timestamp(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"expected a timestamp, got {type(value).__name__}")
     parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is UTC:  # "Z" and "+00:00", nearly every timestamp the API sends
+        return parsed
     # The API documents UTC everywhere; a timestamp without an offset is read as UTC.
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
@@ -40,7 +45,7 @@ def _parse_decimal(value: Any, _: type) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError(f"expected a number, got {type(value).__name__}")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(value if isinstance(value, str) else str(value))  # Decimal ignores surrounding blanks
     except InvalidOperation:
         raise ValueError(f"expected a number, got {value!r}") from None
     if not number.is_finite():
@@ -112,6 +117,26 @@ def _strict_tuple(converter: cattrs.Converter):
     return structure
 
 
+def _is_optional(type_: Any) -> bool:
+    args = get_args(type_)
+    return get_origin(type_) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args
+
+
+def _optional(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    """`X | None` bound once to X's hook: cattrs' own looks X's hook up again for every value."""
+
+    def factory(type_: Any) -> Callable[[Any, Any], Any]:
+        (inner,) = [arg for arg in get_args(type_) if arg is not type(None)]
+        hook = converter.get_structure_hook(inner)
+
+        def structure(value: Any, _: Any) -> Any:
+            return None if value is None else hook(value, inner)
+
+        return structure
+
+    return factory
+
+
 def _format_exception(error: BaseException, type_: Any) -> str:
     if isinstance(error, KeyError):
         return "required field missing"
@@ -135,6 +160,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_func(lambda t: t == JsonObject, _parse_object)
     converter.register_structure_hook_func(lambda t: get_origin(t) is list, _strict_list(converter))
     converter.register_structure_hook_func(lambda t: get_origin(t) is tuple, _strict_tuple(converter))
+    converter.register_structure_hook_factory(_is_optional, _optional(converter))
     return converter
 
 

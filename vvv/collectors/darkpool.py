@@ -230,7 +230,7 @@ def _parse_item(raw: Any) -> Trade | Reject:
         return parsed
     item, rest = parsed
     live, extra = _live_times(rest)
-    return Trade(**attrs.asdict(item, recurse=False), **live, extra=extra)
+    return Trade(*record_row(item), **live, extra=extra)  # Trade's fields start with _Item's, in order
 
 
 def _live_times(rest: dict[str, Any]) -> tuple[dict[str, datetime | None], dict[str, Any]]:

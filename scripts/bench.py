@@ -1,0 +1,572 @@
+"""The benchmark behind README "Performance": vvv against the limit and its peers, on one machine.
+
+Run through `scripts/bench` (which makes the venv and installs the `bench` extra). Serves
+synthetic dark pool days from vvv's fake API on 127.0.0.1 and stores them in an embedded
+PostgreSQL (pgserver) under a throw-away directory. Prints a table and writes build/bench.json.
+Every figure is a median over `--runs` repetitions made in this one run; each contender runs
+in a process of its own, so none shares the interpreter (or its lock) with the fake API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token"
+TICKER = "SPY"
+VVV = [str(Path(sys.executable).parent / "vvv")]
+TEMPLATE = "vvv_bench_template"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a check in under 2 minutes")
+    parser.add_argument("--prints", type=int, help="dark pool prints in the day (default 100000; quick 10000)")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions per measure (default 3)")
+    parser.add_argument("--passes", type=int, help="`vvv run` passes for the memory figure (default 1000; quick 60)")
+    parser.add_argument("--history", type=int, help="rows stored for the history figure (default 10M; quick 1M)")
+    parser.add_argument("--sample", type=int, default=5000, help="records for the row-by-row figure (default 5000)")
+    parser.add_argument("--only", default="startup,ingest,history,memory",
+                        help="sections to run, comma separated (default all: startup,ingest,history,memory)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return _worker(args.worker)
+    args.prints = args.prints or (10_000 if args.quick else 100_000)
+    args.passes = args.passes or (60 if args.quick else 1000)
+    args.history = args.history or (1_000_000 if args.quick else 10_000_000)
+    Bench(args).run()
+    return 0
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rows: list[dict[str, Any]] = []
+        self.targets: list[dict[str, Any]] = []
+        self.work = Path(tempfile.mkdtemp(prefix="vvv-bench-"))
+        self.started = time.perf_counter()
+
+    def run(self) -> None:
+        from loguru import logger
+
+        from vvv import embedded
+        from vvv.fake_api import FakeApi
+
+        logger.remove()  # the migrations of the template would log; the figures are what this prints
+
+        os.chmod(self.work, 0o755)  # as root, the embedded PostgreSQL runs as its own user
+        try:
+            self.server = embedded.start(self.work / "data")
+            self._template()
+            only = set(self.args.only.split(","))
+            if "startup" in only:
+                self._startup()
+            big = FakeApi(token=TOKEN, darkpool_count=self.args.prints, per_minute_limit=10**7, daily_limit=10**9)
+            with big:
+                self.served = len(big.darkpool(TICKER))  # generate the day before anyone asks for it
+                self._say(f"a day of {self.served:,} {TICKER} prints served at {big.url}")
+                if "ingest" in only:
+                    self._ingest(big)
+            small = FakeApi(token=TOKEN, darkpool_count=2000, per_minute_limit=10**7, daily_limit=10**9)
+            with small:
+                small.darkpool(TICKER)
+                if "history" in only:
+                    self._history(small)
+                if "memory" in only:
+                    self._memory(small)
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+        self._report()
+
+    # -- the ingest figures: vvv, the limit, row by row, dlt, the duplicate pass -----------------
+
+    def _ingest(self, api: Any) -> None:
+        runs, config = self.args.runs, self._config({"darkpool": {"tickers": [TICKER], "max_pages": 100_000}})
+        firsts, dupes, requests = [], [], None
+        for i in range(runs):
+            db = self._fresh(f"vvv_bench_ingest_{i}")
+            before = len(api.requests)
+            first = self._vvv(["once", "--collector", "darkpool", "--json"], db, api, config)
+            requests = requests or [(r.path, r.pairs) for r in api.requests[before:]]
+            self._execute(db, "DELETE FROM vvv.cursors")  # the same day again: every print a duplicate
+            dupe = self._vvv(["once", "--collector", "darkpool", "--json"], db, api, config)
+            for run in (first, dupe):
+                run["pass"] = self._pass_seconds(db, run["result"]["run_id"])
+            firsts.append(first)
+            dupes.append(dupe)
+            self._drop(f"vvv_bench_ingest_{i}")
+        stored = firsts[0]["result"]["inserted"]
+        vvv_rate = _median([r["result"]["inserted"] / r["pass"] for r in firsts])
+        self._row("vvv once: new day", vvv_rate, "records/s",
+                  f"{stored:,} prints in {firsts[0]['result']['requests']} requests, a pass of"
+                  f" {_median([r['pass'] for r in firsts]):.1f} s")
+        wall = _median([r["wall"] for r in firsts])
+        self._row("vvv once: new day, whole process", stored / wall, "records/s",
+                  f"{wall:.1f} s wall: start-up, migration check and connection included")
+        rss = _median([r["rss_mb"] for r in firsts])
+        self._row("vvv once: peak RSS", rss, "MB", "of the whole process")
+        dup_rate = _median([r["result"]["fetched"] / r["pass"] for r in dupes])
+        self._row("vvv once: same day again (all duplicates)", dup_rate, "records/s",
+                  f"{dupes[0]['result']['duplicates']:,} duplicates, {dupes[0]['result']['inserted']} new;"
+                  f" a pass of {_median([r['pass'] for r in dupes]):.1f} s")
+        job = {"url": api.url, "requests": requests, "sample": self.args.sample}
+        limit = self._workers("limit", job)
+        self._row("limit: fetch + decode + one binary COPY", limit["rate"], "records/s",
+                  f"{limit['records']:,} records; {limit['wall']:.1f} s wall")
+        rowwise = self._workers("rowwise", job)
+        self._row("row by row INSERT ... ON CONFLICT", rowwise["rate"], "records/s",
+                  f"a sample of {rowwise['records']:,}; one statement per record, a commit per page")
+        ratio = vvv_rate / limit["rate"]
+        self._row("vvv / limit", ratio, "x", "target >= 0.6")
+        self._target("vvv end to end >= 0.6 x the limit", f"{ratio:.2f} x", ratio >= 0.6)
+        try:
+            dlt = self._workers("dlt", job)
+        except RuntimeError as error:
+            self._say(f"dlt: {error}")
+            dlt = None
+        if dlt is not None:
+            self._row("dlt merge load", dlt["rate"], "records/s",
+                      f"{dlt['records']:,} records; write_disposition=merge, primary_key=tracking_id")
+            self._row("vvv / dlt", vvv_rate / dlt["rate"], "x", "target >= 3")
+            self._target("vvv end to end >= 3 x dlt", f"{vvv_rate / dlt['rate']:.1f} x", vvv_rate / dlt["rate"] >= 3)
+        self._target(f"peak RSS of a {self.served:,}-print pass < 150 MB", f"{rss:.0f} MB", rss < 150)
+
+    def _workers(self, kind: str, job: dict[str, Any]) -> dict[str, Any]:
+        """Run a contender `runs` times, each in a fresh database and a process of its own: the median run."""
+        results = []
+        for i in range(self.args.runs):
+            name = f"vvv_bench_{kind}_{i}"
+            db = self._fresh(name)
+            results.append(self._worker_process(kind, {**job, "db": db, "work": str(self.work / name)}))
+            self._drop(name)
+        median = _median([r["rate"] for r in results])
+        return next(r for r in results if r["rate"] == median) if len(results) % 2 else {**results[0], "rate": median}
+
+    def _worker_process(self, kind: str, job: dict[str, Any]) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, __file__, "--worker", json.dumps({"kind": kind, **job})],
+                              capture_output=True, text=True, check=False, timeout=900)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    # -- history independence ----------------------------------------------------------------
+
+    def _history(self, api: Any) -> None:
+        config = self._config({"darkpool": {"tickers": [TICKER]}})
+        sizes = [10_000, self.args.history]
+        durations = {}
+        for size in sizes:
+            name = f"vvv_bench_history_{size}"
+            db = self._fresh(name)
+            started = time.perf_counter()
+            self._history_rows(db, size)
+            self._say(f"{size:,} rows of history stored in {time.perf_counter() - started:.0f} s")
+            self._vvv(["once", "--collector", "darkpool", "--json"], db, api, config)  # collect the day once
+            scans = self._seq_scans(db)
+            passes = [self._vvv(["once", "--collector", "darkpool", "--json"], db, api, config)
+                      for _ in range(max(self.args.runs, 5))]
+            time.sleep(0.7)  # statistics reach pg_stat_user_tables a moment after a backend is done
+            scans = self._seq_scans(db) - scans
+            pass_s = _median([self._pass_seconds(db, p["result"]["run_id"]) for p in passes])
+            durations[size] = pass_s
+            self._row(f"no-new-data pass, {size:,} rows stored", pass_s * 1000, "ms",
+                      f"the pass as vvv.runs times it; process wall {_median([p['wall'] for p in passes]):.2f} s;"
+                      f" {scans} sequential scans of the table")
+            self._drop(name)
+        ratio = durations[sizes[1]] / durations[sizes[0]]
+        self._row(f"no-new-data pass: {sizes[1]:,} / {sizes[0]:,} rows", ratio, "x", "target <= 1.2")
+        self._target(f"no-new-data pass with {sizes[1]:,} rows <= 1.2 x with 10,000", f"{ratio:.2f} x", ratio <= 1.2)
+
+    def _history_rows(self, db: str, rows: int) -> None:
+        """Other tickers' prints of earlier days, made by the server itself."""
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute("SET synchronous_commit = off")
+            conn.execute("SET maintenance_work_mem = '256MB'")
+            step = 1_000_000
+            for low in range(1, rows + 1, step):
+                conn.execute(
+                    "INSERT INTO trading.darkpool_trades (tracking_id, executed_at, ticker, price, size, premium, extra)"
+                    " SELECT g, timestamptz '2019-01-02 14:30Z' + g * interval '1 second', 'H' || (g %% 997),"
+                    " 10 + (g %% 5000) / 100.0, 100 + g %% 900, (10 + (g %% 5000) / 100.0) * 100, '{}'::jsonb"
+                    " FROM generate_series(%s::bigint, %s::bigint) AS g", (low, min(rows, low + step - 1)))
+            conn.execute("VACUUM ANALYZE trading.darkpool_trades")
+
+    def _seq_scans(self, db: str) -> int:
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            return conn.execute("SELECT seq_scan FROM pg_stat_user_tables WHERE relid = 'trading.darkpool_trades'::regclass"
+                                ).fetchone()[0]
+
+    def _pass_seconds(self, db: str, run_id: int) -> float:
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute("SELECT extract(epoch FROM finished_at - started_at)::float FROM vvv.runs WHERE id = %s",
+                                (run_id,)).fetchone()[0]
+
+    # -- memory over time: `vvv run` ---------------------------------------------------------
+
+    def _memory(self, api: Any) -> None:
+        """Every collector on a one-second interval: about four passes a second, so 1,000 passes take
+        about four minutes (one collector alone would take 17). New items arrive every second."""
+        every = {"interval": "1s", "extended_interval": "1s", "closed_interval": "1s"}
+        config = self._config({"darkpool": {"tickers": [TICKER], **every}, "news": every, "options_flow": every,
+                               "economic_calendar": every})
+        db = self._fresh("vvv_bench_memory")
+        env = self._env(db, api, config)
+        proc = subprocess.Popen([*VVV, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        marks, want, started = {}, (10, self.args.passes), time.perf_counter()
+        try:
+            while len(marks) < len(want) and proc.poll() is None:
+                time.sleep(0.25)
+                api.add_darkpool(TICKER, 3)
+                if int(time.perf_counter() * 4) % 4 == 0:
+                    api.add_news(1)
+                    api.add_flow(1)
+                passes = self._scalar(db, "SELECT count(*) FROM vvv.runs WHERE finished_at IS NOT NULL")
+                for mark in want:
+                    if passes >= mark and mark not in marks:
+                        marks[mark] = (_rss_mb(proc.pid), time.perf_counter() - started, passes)
+                if time.perf_counter() - started > 1200:
+                    raise RuntimeError(f"`vvv run` made only {passes} passes in 20 minutes")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        failed = self._scalar(db, "SELECT count(*) FROM vvv.runs WHERE status <> 'ok'")
+        self._drop("vvv_bench_memory")
+        if len(marks) < len(want):
+            raise RuntimeError("`vvv run` exited before the passes were made")
+        (rss10, _, _), (rss_n, seconds, _) = marks[want[0]], marks[want[1]]
+        self._row("vvv run: RSS at pass 10", rss10, "MB", "4 collectors, 1 s intervals, new items every second")
+        self._row(f"vvv run: RSS at pass {want[1]:,}", rss_n, "MB",
+                  f"{seconds:.0f} s in; {failed} passes not ok")
+        growth = rss_n - rss10
+        self._row(f"vvv run: RSS growth, pass 10 to {want[1]:,}", growth, "MB", "target < 5")
+        self._target(f"`vvv run` RSS growth from pass 10 to {want[1]:,} < 5 MB", f"{growth:+.1f} MB", growth < 5)
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def _startup(self) -> None:
+        runs = max(self.args.runs, 7)
+        installed = _median([_timed([*VVV, "--version"]) for _ in range(runs)])
+        self._row("installed vvv --version", installed * 1000, "ms", f"median of {runs}")
+        self._row("installed vvv --help", _median([_timed([*VVV, "--help"]) for _ in range(runs)]) * 1000, "ms", "")
+        self._target("`vvv --version` installed < 0.3 s", f"{installed:.2f} s", installed < 0.3)
+        exe = ROOT / "dist" / "vvv"
+        if exe.exists():
+            self._row("dist/vvv size", exe.stat().st_size / 2**20, "MiB", "")
+            self._row("dist/vvv --version", _median([_timed([str(exe), "--version"]) for _ in range(runs)]) * 1000,
+                      "ms", "unpacks the bundle to /tmp first")
+        else:
+            self._say("no dist/vvv: run ./scripts/build for the executable's figures")
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _config(self, collectors: dict[str, dict[str, Any]]) -> Path:
+        import attrs
+
+        from vvv.config import ApiConfig
+
+        lines = []
+        if "requests_per_minute" in attrs.fields_dict(ApiConfig):  # the fake's limits are raised as far
+            lines += ["[api]", "requests_per_minute = 1000000", ""]
+        for name, options in collectors.items():
+            lines.append(f"[collectors.{name}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+            lines.append("")
+        path = self.work / f"vvv-{len(list(self.work.glob('vvv-*.toml')))}.toml"
+        path.write_text("\n".join(lines))
+        return path
+
+    def _env(self, db: str, api: Any, config: Path) -> dict[str, str]:
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.work),
+                "VVV_DATABASE_URL": db, "VVV_UW_BASE_URL": api.url, "VVV_UW_TOKEN": TOKEN,
+                "VVV_DATA_DIR": str(self.work / "vvv"), "VVV_CONFIG": str(config), "VVV_MONITOR_PORT": "0"}
+
+    def _vvv(self, command: list[str], db: str, api: Any, config: Path) -> dict[str, Any]:
+        """`vvv COMMAND` in a process of its own: its JSON result, wall time and peak RSS."""
+        started = time.perf_counter()
+        peak = 0.0
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen([*VVV, *command], env=self._env(db, api, config), stdout=out, stderr=err)
+            # VmHWM, polled: the child's rusage would count the pages of this big process it was forked from.
+            while proc.poll() is None:
+                peak = max(peak, _status_mb(proc.pid, "VmHWM") or 0.0)
+                time.sleep(0.02)
+            wall = time.perf_counter() - started
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        if proc.returncode != 0:
+            raise RuntimeError(f"vvv {' '.join(command)} exited {proc.returncode}: {stderr.decode()[-2000:]}")
+        return {"result": json.loads(stdout), "wall": wall, "rss_mb": peak}
+
+    def _template(self) -> None:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        from vvv import migrate
+
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+            admin.execute(f"CREATE DATABASE {TEMPLATE}")
+        with psycopg.connect(make_conninfo(self.server, dbname=TEMPLATE)) as conn:
+            migrate.migrate(conn, migrate.discover(migrate.sql_dir()))
+
+    def _fresh(self, name: str) -> str:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        return make_conninfo(self.server, dbname=name)
+
+    def _drop(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def _execute(self, db: str, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(statement)
+
+    def _scalar(self, db: str, query: str) -> Any:
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            return conn.execute(query).fetchone()[0]
+
+    def _row(self, measure: str, value: float, unit: str, note: str) -> None:
+        self.rows.append({"measure": measure, "value": round(value, 3), "unit": unit, "note": note})
+        self._say(f"{measure}: {_figure(value, unit)} {unit}  {note}")
+
+    def _target(self, target: str, figure: str, met: bool) -> None:
+        self.targets.append({"target": target, "figure": figure, "met": met})
+
+    def _say(self, line: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.0f}s] {line}", file=sys.stderr, flush=True)
+
+    def _report(self) -> None:
+        machine = _machine()
+        width = max(len(r["measure"]) for r in self.rows)
+        print(f"\nvvv benchmark, {'quick' if self.args.quick else 'full'} run: medians of {self.args.runs} runs,"
+              f" {self.served:,} prints; {machine['summary']}")
+        print(f"{'measure':<{width}}  {'figure':>12}  note")
+        for r in self.rows:
+            print(f"{r['measure']:<{width}}  {_figure(r['value'], r['unit']):>9} {r['unit']:<9}  {r['note']}")
+        print("\ntargets:")
+        for t in self.targets:
+            print(f"  {'met   ' if t['met'] else 'MISSED'}  {t['target']}: {t['figure']}")
+        print(f"\n{time.perf_counter() - self.started:.0f} s in all; written to build/bench.json")
+        (ROOT / "build").mkdir(exist_ok=True)
+        (ROOT / "build" / "bench.json").write_text(json.dumps({
+            "quick": self.args.quick, "runs": self.args.runs, "prints": self.served, "machine": machine,
+            "commit": _commit(), "seconds": round(time.perf_counter() - self.started), "results": self.rows,
+            "targets": self.targets}, indent=2) + "\n")
+
+
+# -- the contenders that are not vvv, each run as `bench.py --worker JOB` ------------------------
+
+_COLUMNS = ("tracking_id", "executed_at", "ticker", "price", "size", "premium", "volume", "nbbo_bid", "nbbo_ask",
+            "nbbo_bid_quantity", "nbbo_ask_quantity", "market_center", "canceled", "ext_hour_sold_codes",
+            "sale_cond_codes", "trade_code", "trade_settlement", "trf_executed_at", "created_at", "extra")
+_TYPES = ("int8", "timestamptz", "text", "numeric", "int8", "numeric", "int8", "numeric", "numeric", "int8", "int8",
+          "text", "bool", "text", "text", "text", "text", "timestamptz", "timestamptz", "jsonb")
+
+
+def _worker(spec: str) -> int:
+    job = json.loads(spec)
+    kind = job.pop("kind")
+    result = {"limit": _limit, "rowwise": _rowwise, "dlt": _dlt}[kind](job)
+    print(json.dumps(result))
+    return 0
+
+
+def _pages(job: dict[str, Any]):
+    """The responses to the very requests vvv made, decoded: one JSON decode per page."""
+    import httpx
+
+    with httpx.Client(base_url=job["url"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as client:
+        for path, pairs in job["requests"]:
+            response = client.get(path, params=[tuple(p) for p in pairs])
+            response.raise_for_status()
+            yield json.loads(response.content)["data"]
+
+
+def _row_of(item: dict[str, Any]) -> tuple[Any, ...]:
+    """An API item as typed column values, the least a binary COPY needs: no checks at all."""
+    def time_(v):
+        return None if v is None else datetime.fromisoformat(v)
+
+    def number(v):
+        return None if v is None else Decimal(v if isinstance(v, str) else str(v))
+
+    def integer(v):
+        return None if v is None else int(v)
+
+    g = item.get
+    extra = {k: v for k, v in item.items() if k not in _COLUMNS}
+    return (int(item["tracking_id"]), time_(item["executed_at"]), item["ticker"], number(item["price"]),
+            int(item["size"]), number(g("premium")), integer(g("volume")), number(g("nbbo_bid")), number(g("nbbo_ask")),
+            integer(g("nbbo_bid_quantity")), integer(g("nbbo_ask_quantity")), g("market_center"), g("canceled"),
+            g("ext_hour_sold_codes"), g("sale_cond_codes"), g("trade_code"), g("trade_settlement"),
+            time_(g("trf_executed_at")), time_(g("created_at")), extra)
+
+
+def _limit(job: dict[str, Any]) -> dict[str, Any]:
+    import psycopg
+    from psycopg.types.json import JsonbBinaryDumper
+
+    with psycopg.connect(job["db"]) as conn:
+        conn.adapters.register_dumper(dict, JsonbBinaryDumper)
+        conn.execute("CREATE TABLE public.bench_limit (LIKE trading.darkpool_trades INCLUDING ALL)")
+        conn.commit()
+        started = time.perf_counter()
+        rows = {}
+        for page in _pages(job):
+            for item in page:
+                rows[item["tracking_id"]] = _row_of(item)  # pages overlap at their edges: one row per print
+        with conn.cursor().copy(f"COPY public.bench_limit ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_TYPES)
+            for row in rows.values():
+                copy.write_row(row)
+        conn.commit()
+        wall = time.perf_counter() - started
+    return {"records": len(rows), "wall": wall, "rate": len(rows) / wall}
+
+
+def _rowwise(job: dict[str, Any]) -> dict[str, Any]:
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    pages = []
+    for page in _pages(job):
+        pages.append([_row_of(item) for item in page])
+        if sum(map(len, pages)) >= job["sample"]:
+            break
+    insert = (f"INSERT INTO trading.darkpool_trades ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * 20)})"
+              " ON CONFLICT (tracking_id) DO NOTHING")
+    with psycopg.connect(job["db"]) as conn:
+        started = time.perf_counter()
+        for page in pages:
+            for row in page:
+                conn.execute(insert, (*row[:-1], Jsonb(row[-1])))
+            conn.commit()
+        wall = time.perf_counter() - started
+    records = sum(map(len, pages))
+    return {"records": records, "wall": wall, "rate": records / wall}
+
+
+def _dlt(job: dict[str, Any]) -> dict[str, Any]:
+    try:
+        import dlt
+    except ImportError:
+        raise SystemExit("dlt is not installed: pip install -e '.[bench]'") from None
+    from psycopg.conninfo import conninfo_to_dict
+
+    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
+    os.environ["DLT_DATA_DIR"] = job["work"]
+    params = conninfo_to_dict(job["db"])
+    # dlt wants a host and a password: a socket directory goes in percent-encoded, and the
+    # embedded server trusts local connections, so the password is never checked.
+    credentials = {"database": params["dbname"], "username": params.get("user") or "postgres",
+                   "password": params.get("password") or "unused", "host": quote(params.get("host", "localhost"), safe=""),
+                   "port": int(params.get("port") or 5432)}
+    records = 0
+
+    @dlt.resource(name="darkpool_trades", write_disposition="merge", primary_key="tracking_id")
+    def prints():
+        nonlocal records
+        for page in _pages(job):
+            records += len(page)
+            yield page
+
+    pipeline = dlt.pipeline(pipeline_name="vvv_bench", destination=dlt.destinations.postgres(credentials=credentials),
+                            dataset_name="bench_dlt", pipelines_dir=job["work"])
+    started = time.perf_counter()
+    pipeline.run(prints())
+    wall = time.perf_counter() - started
+    import psycopg
+
+    with psycopg.connect(job["db"]) as conn:
+        stored = conn.execute("SELECT count(*) FROM bench_dlt.darkpool_trades").fetchone()[0]
+    return {"records": stored, "fetched": records, "wall": wall, "rate": stored / wall}
+
+
+# -- small helpers -----------------------------------------------------------------------------
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def _rss_mb(pid: int) -> float:
+    rss = _status_mb(pid, "VmRSS")
+    if rss is None:
+        raise RuntimeError(f"no VmRSS for process {pid}")
+    return rss
+
+
+def _status_mb(pid: int, field: str) -> float | None:
+    """A memory figure of /proc/PID/status in MB, or None once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith(f"{field}:")), None)
+
+
+def _figure(value: float, unit: str) -> str:
+    if unit in ("x",):
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
+def _machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    memory = next((int(line.split()[1]) / 2**20 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:")), 0.0)
+    cores = os.cpu_count() or 0
+    return {"cpu": cpu, "cores": cores, "memory_gib": round(memory, 1), "python": platform.python_version(),
+            "load_before": os.getloadavg()[0],
+            "summary": f"{cores} cores ({cpu}), {memory:.0f} GiB RAM, Python {platform.python_version()}"}
+
+
+def _commit() -> str | None:
+    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip() or None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
