@@ -159,6 +159,7 @@ class FakeApi:
         port: int = 0,
         host: str = "127.0.0.1",
         per_minute_limit: int = 120,
+        minute_s: float = 60.0,
         daily_limit: int = 20000,
         darkpool_count: int = 1200,
         darkpool_burst: int = 0,
@@ -175,6 +176,9 @@ class FakeApi:
         self.host = host
         self.port = port
         self.per_minute_limit = per_minute_limit
+        self.minute_s = minute_s
+        """The rate-limit window: a minute, or shorter so a test of pacing runs in seconds."""
+        self.statuses: collections.Counter[int] = collections.Counter()
         self.daily_limit = daily_limit
         self.now = _as_utc(now) if now is not None else datetime.now(UTC)
         self.requests: list[RecordedRequest] = []
@@ -182,6 +186,7 @@ class FakeApi:
         self._stopping = threading.Event()
         self._faults: collections.deque[_Fault] = collections.deque()
         self._malformed_every = 0
+        self._actions: dict[int, Callable[[], None]] = {}
         self._window_start: float | None = None
         self._minute_count = 0
         self._daily_count = 0
@@ -338,6 +343,37 @@ class FakeApi:
         extra = tuple((str(k), str(v)) for k, v in (headers or {}).items())
         self._queue(_Fault("fail", status=status, headers=extra, body=body), times)
 
+    def served(self, feed: str, ticker: str = "") -> list[Any]:
+        """Every item of `feed` ("news", "darkpool" with its ticker, "flow") as served now, malformed ones included."""
+        with self._lock:
+            every = self._malformed_every
+            if feed == "news":
+                items, variants = list(self.news), _MALFORMS
+            elif feed == "darkpool":
+                items, variants = [item for _, item in self._tape(_require_darkpool_ticker(ticker),
+                                                                     self.darkpool_day).prints], _DARKPOOL_MALFORMS
+            elif feed == "flow":
+                items, variants = [item for _, item in self._flow], _FLOW_MALFORMS
+            else:
+                raise ValueError(f"unknown feed {feed!r}")
+        return [_malformed(item, len(items) - i, every, variants) for i, item in enumerate(items)]
+
+    def reset_faults(self) -> None:
+        """Forget every queued fault and pending `on_request` action."""
+        with self._lock:
+            self._faults.clear()
+            self._actions.clear()
+
+    def on_request(self, n: int, action: Callable[[], None]) -> None:
+        """Call `action` when the `n`-th request from now arrives, before it is answered.
+
+        A test uses it to make something else fail at a known point of a pass, e.g. the database.
+        """
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        with self._lock:
+            self._actions[len(self.requests) + n] = action
+
     def truncate_next(self, *, times: int = 1) -> None:
         """Cut the next bodies in half, with a matching Content-Length, like a broken proxy."""
         self._queue(_Fault("truncate"), times)
@@ -483,6 +519,9 @@ class FakeApi:
             self.requests.append(req)
             budget = self._count_request()
             fault = self._faults.popleft() if self._faults else None
+            action = self._actions.pop(len(self.requests), None)
+        if action is not None:
+            action()
         if fault is not None and fault.kind == "delay":
             self._stopping.wait(fault.seconds)
         if fault is not None and fault.kind == "fail":
@@ -497,12 +536,12 @@ class FakeApi:
     def _count_request(self) -> _Budget:
         """A fixed one-minute window opened by the first request after the last one expired."""
         now = time.monotonic()
-        if self._window_start is None or now - self._window_start >= 60:
+        if self._window_start is None or now - self._window_start >= self.minute_s:
             self._window_start = now
             self._minute_count = 0
         self._minute_count += 1
         self._daily_count += 1
-        reset_ms = max(0, int((self._window_start + 60 - now) * 1000))
+        reset_ms = max(0, int((self._window_start + self.minute_s - now) * 1000))
         return _Budget(self._minute_count, self._daily_count, reset_ms)
 
     def _finish(self, resp: _Response, budget: _Budget) -> _Response:
@@ -519,6 +558,8 @@ class FakeApi:
         headers = [(k, v) for k, v in limits.items() if k.lower() not in given]
         headers += [(k, v) for k, v in resp.headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(resp.body))))
+        with self._lock:
+            self.statuses[resp.status] += 1
         return _Response(resp.status, resp.body, resp.content_type, tuple(headers))
 
     def _route(self, req: RecordedRequest, raw_query: str, host: str, budget: _Budget) -> _Response:
@@ -1227,6 +1268,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="dark pool prints per ticker per market day (default 1200)")
     parser.add_argument("--darkpool-burst", type=int, default=0,
                         help="prints in one second of each day's tape, e.g. 600 to exceed a page (default 0)")
+    parser.add_argument("--per-minute-limit", type=int, default=120,
+                        help="requests allowed per minute before a 429 (default 120)")
     parser.add_argument("--bounds-inclusive", action="store_true",
                         help="serve newer_than/older_than as inclusive bounds (default exclusive)")
     args = parser.parse_args(argv)
@@ -1249,11 +1292,13 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: done.set())
     api = FakeApi(token=args.token, seed=args.seed, news_count=args.news, port=args.port, host=args.host,
                   darkpool_count=args.darkpool, darkpool_burst=args.darkpool_burst,
-                  bounds_inclusive=args.bounds_inclusive)
+                  bounds_inclusive=args.bounds_inclusive, per_minute_limit=args.per_minute_limit)
     with api:
         print(api.url, flush=True)
         while not done.wait(0.5):
             pass
+    statuses = {str(status): count for status, count in sorted(api.statuses.items())}
+    print(json.dumps({"requests": len(api.requests), "statuses": statuses}), file=sys.stderr, flush=True)
     return 0
 
 
@@ -1281,6 +1326,8 @@ def _economic_calendar(now: datetime, rng: random.Random) -> list[dict]:
             "prev": forecast,
         })
     return events
+
+
 
 def _chosen_prints(
     prints: list[tuple[int, dict[str, Any]]], newer: int | None, older: int | None, inclusive: bool, limit: int

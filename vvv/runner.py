@@ -20,6 +20,8 @@ from attrs import frozen
 from loguru import logger
 
 from vvv import store
+from vvv.collectors.convert import CONVERTER
+from vvv.spool import Batch, Spool, SpoolFull
 from vvv.collectors.base import Collector, Page, Reject, Request
 from vvv.config import CollectorConfig
 from vvv.http import ApiAuthError, ApiClient, ApiError
@@ -38,12 +40,15 @@ class RunResult:
     error: str | None
     notes: str | None = None
     auth_failed: bool = False
+    spooled: int = 0
 
     def summary(self) -> str:
         line = (
             f"{self.collector}: {self.status} (run {self.run_id}): {self.inserted} new, {self.duplicates} duplicates,"
             f" {self.rejects} rejected, {self.fetched} fetched in {self.requests} requests"
         )
+        if self.spooled:
+            line += f", {self.spooled} batches spooled to disk until the database is back"
         return f"{line}; error: {self.error}" if self.error else line
 
 
@@ -64,8 +69,13 @@ class _Pass:
     errors: list[str] = attrs.Factory(list)
     notes: list[str] = attrs.Factory(list)
     auth_failed: bool = False
+    spooled: int = 0
+    database_down: bool = False
+    spooled_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> newest cursor sent to the spool
 
     def status(self) -> str:
+        if self.spooled:
+            return "spooled"
         if not self.errors:
             return "ok"
         return "partial" if self.pages else "failed"
@@ -102,6 +112,9 @@ class _Shell:
     run_id: int
     progress: _Pass
     cursor_key: Callable[[str], str]
+    spool: Spool | None
+    instance: str | None
+    started_at: str
 
 
 def run_once(
@@ -115,20 +128,25 @@ def run_once(
     instance: str | None = None,
     scopes: Sequence[str] | None = None,
     cursor_key: Callable[[str], str] = str,
+    spool: Spool | None = None,
 ) -> RunResult:
     """Run one pass of `collector` (over `scopes`, default all) and record it in `vvv.runs`.
 
     `cursor_key` names where a scope's cursor is kept: a backfill keeps its own per day, so the
-    incremental cursor never moves backward.
+    incremental cursor never moves backward. With a `spool`, batches spooled while the database
+    was down are stored first, and a batch the database fails to take goes to the spool.
     """
     spec = collector.spec
+    started_at = clock().isoformat()
     run_id = store.start_run(conn, spec.name, instance=instance)
     requests_before = client.requests
     progress = _Pass()
-    shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress, cursor_key)
+    shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress, cursor_key,
+                   spool, instance, started_at)
     with logger.contextualize(collector=spec.name, run_id=run_id):
         logger.info("pass started")
-        for scope in scopes or (collector.scopes(config.options) if collector.scopes else ("",)):
+        replayed = _replay(shell) if spool is not None else True
+        for scope in (scopes or (collector.scopes(config.options) if collector.scopes else ("",))) if replayed else ():
             if stopping():
                 progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
                 break
@@ -147,9 +165,15 @@ def run_once(
             error="; ".join(progress.errors) or None,
             notes="; ".join(progress.notes) or None,
             auth_failed=progress.auth_failed,
+            spooled=progress.spooled,
         )
-        store.finish_run(conn, run_id, status=result.status, requests=result.requests, error=result.error,
-                         notes=result.notes, api_budget=attrs.asdict(client.budget))
+        try:
+            store.finish_run(conn, run_id, status=result.status, requests=result.requests, error=result.error,
+                             notes=result.notes, api_budget=attrs.asdict(client.budget))
+        except psycopg.Error as failure:
+            if not progress.database_down:
+                raise
+            logger.error("could not record the end of run {}: {}", run_id, store.describe_db_error(failure))
         (logger.info if result.status == "ok" else logger.error)("pass finished: {}", result.summary())
     return result
 
@@ -166,18 +190,23 @@ def _collect_scope(shell: _Shell, scope: str) -> None:
         except ApiError as failure:
             progress.errors.append(f"{where}{failure}")
             progress.auth_failed = isinstance(failure, ApiAuthError)
+        except SpoolFull as failure:
+            progress.errors.append(f"{where}{failure}")
         except psycopg.Error as failure:
             progress.errors.append(f"{where}{store.describe_db_error(failure)}")
-            shell.conn.rollback()
+            _rollback(shell.conn)
         except Exception as failure:  # a bug: keep the traceback in the log, fail this scope only
             logger.opt(exception=failure).error("pass crashed")
             progress.errors.append(f"{where}unexpected {failure.__class__.__name__}: {failure}")
-            shell.conn.rollback()
+            _rollback(shell.conn)
 
 
 def _collect(shell: _Shell, scope: str) -> None:
-    collector, options = shell.collector, shell.options
-    saved = store.load_cursor(shell.conn, collector.spec, shell.cursor_key(scope))
+    collector, options, key = shell.collector, shell.options, shell.cursor_key(scope)
+    if key in shell.progress.spooled_cursors:  # the database is down: go on from what the spool holds
+        saved = CONVERTER.structure(shell.progress.spooled_cursors[key], collector.spec.cursor)
+    else:
+        saved = store.load_cursor(shell.conn, collector.spec, key)
     if collector.begin is not None:
         cursor = collector.begin(saved, scope, shell.clock(), options)
     else:
@@ -194,29 +223,23 @@ def _collect(shell: _Shell, scope: str) -> None:
 def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]) -> None:
     """The unfold: fetch, parse, validate, store with the advanced cursor, plan the next request.
 
-    Only the page at hand is held: `advance` folds each page into the cursor saved after it, and
-    the next page is fetched (in the background) while this one is stored.
+    Only the page at hand is held, and the next one: `advance` folds each page into the cursor
+    saved after it, and the next page is fetched, parsed and validated (in the background) while
+    this one is stored.
     """
     collector, options, progress = shell.collector, shell.options, shell.progress
     request, saved = collector.next_request(cursor, None, None, options), cursor
-    with _Prefetch(shell.client, progress) as prefetch:
+    with _Prefetch(shell.client, progress, lambda ahead: _load(shell, ahead)) as prefetch:
         while request is not None:
             if shell.stopping():
                 raise _Stopped
-            payload = prefetch.take(request)
-            received, (records, rejects) = received_items(payload), collector.parse(payload)
-            del payload  # the decoded JSON: rejects keep the raw items they need
-            good, bad = validate_all(collector, records, shell.clock())
-            page = Page(request=request, received=received, records=tuple(good))
-            del records, good
+            payload, fetched_at, page, rejects, bad = prefetch.take(request)
             saved = collector.advance(cursor, saved, page, options)
             following = collector.next_request(cursor, request, page, options)
             if following is not None and not shell.stopping():
                 prefetch.start(following)
-            stored = store.store_batch(
-                shell.conn, collector.spec, run_id=shell.run_id, records=page.records, rejects=[*rejects, *bad],
-                received=page.received, cursor=saved, scope=shell.cursor_key(scope),
-            )
+            stored = _store(shell, scope, page, [*rejects, *bad], saved, payload, fetched_at)
+            del payload  # kept until stored: the spool takes the response as received
             found.update(dict.fromkeys(collector.warnings(cursor, page, options) if collector.warnings else ()))
             progress.pages += 1
             progress.fetched += page.received
@@ -227,16 +250,100 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
             request = following
 
 
+def _load(shell: _Shell, request: Request) -> tuple[Any, datetime, Page, list[Reject], list[Reject]]:
+    """One page fetched, parsed and validated: the response, when it came, the page, and both kinds of rejects."""
+    payload = shell.client.get_json(request)
+    fetched_at = shell.clock()
+    records, rejects = shell.collector.parse(payload)
+    good, bad = validate_all(shell.collector, records, fetched_at)
+    return payload, fetched_at, Page(request=request, received=received_items(payload), records=tuple(good)), \
+        rejects, bad
+
+
+def _store(
+    shell: _Shell, scope: str, page: Page, rejects: list[Reject], cursor: Any, payload: Any, fetched_at: datetime
+) -> store.BatchResult:
+    """Store one page with its cursor; when the database fails, spool it and go on without it."""
+    progress, key = shell.progress, shell.cursor_key(scope)
+    if not progress.database_down:
+        try:
+            return store.store_batch(shell.conn, shell.collector.spec, run_id=shell.run_id, records=page.records,
+                                     rejects=rejects, received=page.received, cursor=cursor, scope=key)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as failure:
+            if shell.spool is None:
+                raise
+            progress.database_down = True
+            progress.errors.append(f"{store.describe_db_error(failure)}: the rest of the pass goes to the spool")
+            logger.error("the database failed mid-pass ({}): spooling fetched pages to {}",
+                         store.describe_db_error(failure), shell.spool.directory)
+            _rollback(shell.conn)
+    unstructured = CONVERTER.unstructure(cursor)
+    shell.spool.append(Batch(
+        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=f"{shell.instance}/{shell.run_id}",
+        instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
+        cursor=unstructured, payload=payload,
+    ))
+    progress.spooled += 1
+    progress.spooled_cursors[key] = unstructured
+    return store.BatchResult(inserted=0, duplicates=0)
+
+
+def _replay(shell: _Shell) -> bool:
+    """Store what the spool holds for this collector, in order, before anything new; False if it could not."""
+    spec, progress, conn = shell.collector.spec, shell.progress, shell.conn
+    runs: dict[str, int] = {}
+    batches: dict[int, int] = {}
+    try:
+        for spooled in shell.spool.pending(spec.name):
+            batch = spooled.batch
+            if batch.run_key not in runs:
+                known = batch.run_id is not None and store.run_exists(conn, batch.run_id)
+                runs[batch.run_key] = batch.run_id if known else store.start_spooled_run(
+                    conn, spec.name, started_at=batch.started_at or shell.started_at, instance=batch.instance)
+            run_id = runs[batch.run_key]
+            records, rejects = shell.collector.parse(batch.payload)
+            good, bad = validate_all(shell.collector, records, datetime.fromisoformat(batch.fetched_at or shell.started_at))
+            cursor = CONVERTER.structure(batch.cursor, spec.cursor) if spooled.complete else None
+            stored = store.store_batch(conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad],
+                                       received=received_items(batch.payload), cursor=cursor, scope=batch.scope)
+            shell.spool.discard(spooled)
+            batches[run_id] = batches.get(run_id, 0) + 1
+            note = "" if spooled.complete else " (cut short by a crash: its intact items only, cursor left behind)"
+            logger.info("replayed spooled batch {}{}: {} new, {} duplicates", spooled.path.name, note,
+                        stored.inserted, stored.duplicates)
+        for run_id, count in batches.items():
+            store.mark_spooled(conn, run_id, batches=count)
+    except psycopg.Error as failure:
+        _rollback(conn)
+        progress.errors.append(f"the spool could not be replayed: {store.describe_db_error(failure)};"
+                               " no new data until it is")
+        return False
+    if shell.spool.count(spec.name):
+        progress.errors.append("spooled batches are being written or replayed by another vvv process;"
+                               " no new data this pass, so they stay in order")
+        return False
+    return True
+
+
+def _rollback(conn: psycopg.Connection) -> None:
+    """Roll back what a failure left open, on a connection that may be gone with the server."""
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        pass
+
+
 class _Prefetch:
-    """Fetches the next page on a worker thread while the pass stores the page at hand.
+    """Loads the next page (`load`: fetch, parse, validate) on a worker thread while the pass stores
+    the page at hand: the database's time and the API's overlap with vvv's own work.
 
     The client counts requests per thread, so the worker's attempts are added to the pass here.
     A request still in flight when the pass ends (stopped, or a store failed) is waited for and
     counted, as one made on the pass's own thread would have been.
     """
 
-    def __init__(self, client: ApiClient, progress: _Pass) -> None:
-        self._client, self._progress = client, progress
+    def __init__(self, client: ApiClient, progress: _Pass, load: Callable[[Request], Any]) -> None:
+        self._client, self._progress, self._load = client, progress, load
         self._pool: ThreadPoolExecutor | None = None
         self._pending: tuple[Request, Future] | None = None
 
@@ -259,15 +366,15 @@ class _Prefetch:
         self._pending = (request, self._pool.submit(context.run, self._fetch, request))
 
     def take(self, request: Request) -> Any:
-        """The decoded JSON of `request`: fetched ahead when it was started, else fetched now."""
+        """`request` loaded: ahead when it was started, else now."""
         if self._pending is not None and self._pending[0] is request:
             return self._settle(self._pending[1])
-        return self._client.get_json(request)
+        return self._load(request)
 
     def _fetch(self, request: Request) -> tuple[Any, Exception | None, int]:
         before = self._client.requests
         try:
-            return self._client.get_json(request), None, self._client.requests - before
+            return self._load(request), None, self._client.requests - before
         except Exception as error:
             return None, error, self._client.requests - before
 

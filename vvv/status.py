@@ -17,6 +17,8 @@ from psycopg import sql
 from vvv import calendar
 from vvv.collectors.base import Spec
 from vvv.config import CollectorConfig
+from vvv.http import Budget, daily_pause
+from vvv.spool import Spool
 
 INSTANCE_ALIVE_S = 60  # an instance publishes every 10 s; silent this long, it is gone
 
@@ -39,20 +41,63 @@ WHERE role <> 'stopped' AND heartbeat_at > %s ORDER BY role, name
 
 
 def collect_status(
-    conn: psycopg.Connection, collectors: Iterable[tuple[Spec, CollectorConfig]], *, now: datetime
+    conn: psycopg.Connection,
+    collectors: Iterable[tuple[Spec, CollectorConfig]],
+    *,
+    now: datetime,
+    spool: Spool | None = None,
+    daily_reserve: int = 0,
 ) -> dict[str, Any]:
-    """The status as JSON-ready data: per collector, the live instances, the API budget, the problems."""
+    """The status as JSON-ready data: per collector, the live instances, the API budget, the spool, the problems."""
     instances = _instances(conn, now)
     schedule = next((i["schedule"] for i in instances if i["role"] == "active"), {})
     entries = {spec.name: _collector_status(conn, spec, config, now, schedule.get(spec.name)) for spec, config in collectors}
     budget = conn.execute(_BUDGET).fetchone()
     conn.rollback()
-    return {
+    api_budget = None if budget is None else _api_budget(budget[0], budget[1], daily_reserve, now)
+    problems = [problem for entry in entries.values() for problem in entry["problems"]]
+    if api_budget is not None and api_budget["paused_until"] is not None:
+        problems.append(f"API daily budget spent ({api_budget['daily_count']} of {api_budget['token_limit']},"
+                        f" reserve {daily_reserve}): no requests until {_clock(api_budget['paused_until'])} UTC")
+    report = {
         "collectors": entries,
         "instances": [{k: v for k, v in i.items() if k != "schedule"} for i in instances],
-        "api_budget": None if budget is None else {**budget[0], "reported_at": _iso(budget[1])},
-        "problems": [problem for entry in entries.values() for problem in entry["problems"]],
+        "api_budget": api_budget,
+        "spool": spool_status(spool),
+        "problems": problems,
     }
+    report["problems"].extend(_spool_problems(report["spool"]))
+    return report
+
+
+def offline_status(error: str, spool: Spool | None) -> dict[str, Any]:
+    """What can be said while the database is unreachable: that, and what waits in the spool."""
+    report = {"collectors": {}, "instances": [], "api_budget": None, "spool": spool_status(spool),
+              "database_error": error, "problems": [error]}
+    report["problems"].extend(_spool_problems(report["spool"]))
+    return report
+
+
+def spool_status(spool: Spool | None) -> dict[str, Any] | None:
+    if spool is None:
+        return None
+    usage = spool.usage()
+    return {"batches": usage.batches, "bytes": usage.bytes, "max_bytes": spool.max_bytes,
+            "directory": str(spool.directory)}
+
+
+def _spool_problems(spool: dict[str, Any] | None) -> list[str]:
+    if not spool or not spool["batches"]:
+        return []
+    return [f"{spool['batches']} batches ({spool['bytes'] / 2**20:.1f} MiB of {spool['max_bytes'] / 2**20:.0f} MiB)"
+            f" wait in the spool {spool['directory']}: the database was unreachable; the next pass stores them"]
+
+
+def _api_budget(reported: dict[str, Any], at: datetime | None, reserve: int, now: datetime) -> dict[str, Any]:
+    fields = {k: reported.get(k) for k in ("per_minute_remaining", "minute_reset_ms", "minute_count", "daily_count",
+                                           "token_limit")}
+    paused = daily_pause(Budget(**fields), at, reserve, now)
+    return {**reported, "reported_at": _iso(at), "paused_until": _iso(paused)}
 
 
 def _instances(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]:
@@ -134,6 +179,10 @@ def render(report: dict[str, Any]) -> str:
     instances = report["instances"]
     lines.append("instances: " + (", ".join(f"{i['name']} {i['role']}" for i in instances) or "no vvv run is running"))
     lines.append("API budget: " + _budget(report["api_budget"]))
+    spool = report.get("spool")
+    if spool is not None:
+        lines.append(f"spool: {spool['batches']} batches, {spool['bytes'] / 2**20:.1f} MiB of"
+                     f" {spool['max_bytes'] / 2**20:.0f} MiB ({spool['directory']})")
     lines.extend(f"problem: {p}" for p in report["problems"])
     return "\n".join(lines)
 

@@ -79,6 +79,30 @@ def finish_run(
         )
 
 
+def start_spooled_run(conn: psycopg.Connection, collector: str, *, started_at: str, instance: str | None) -> int:
+    """The run of a pass that could not record itself: every batch it fetched went to the spool."""
+    with conn.transaction():
+        return conn.execute(
+            "INSERT INTO vvv.runs (collector, started_at, instance, status) VALUES (%s, %s, %s, 'spooled')"
+            " RETURNING id", (collector, started_at, instance),
+        ).fetchone()[0]
+
+
+def mark_spooled(conn: psycopg.Connection, run_id: int, *, batches: int) -> None:
+    """Record that `batches` of a run came through the spool, now that they are stored."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE vvv.runs SET status = 'spooled', spooled = spooled + %s, finished_at = coalesce(finished_at, now()),"
+            " error = coalesce(error, 'the database was unreachable during this pass: its batches were spooled"
+            " to local disk and stored when it was back') WHERE id = %s",
+            (batches, run_id),
+        )
+
+
+def run_exists(conn: psycopg.Connection, run_id: int) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM vvv.runs WHERE id = %s)", (run_id,)).fetchone()[0]
+
+
 def prune(conn: psycopg.Connection, *, before: datetime) -> int:
     """Delete finished runs started before `before`, and instances silent for a day; returns runs deleted."""
     with conn.transaction():
@@ -123,7 +147,8 @@ def store_batch(
             " rejects = rejects + %s WHERE id = %s",
             (received, inserted, duplicates, len(rejects), run_id),
         )
-        _upsert_cursor(conn, spec, scope, cursor, run_id=run_id)
+        if cursor is not None:  # None: a spooled batch cut short, whose cursor must not move
+            _upsert_cursor(conn, spec, scope, cursor, run_id=run_id)
     if records and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         _staged.setdefault(conn, set()).add(spec.name)  # committed: the staging table is there to stay
     return BatchResult(inserted=inserted, duplicates=duplicates)

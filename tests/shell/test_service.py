@@ -155,3 +155,19 @@ def _stored(db_url: str) -> set[str]:
         headlines = [r[0] for r in conn.execute("SELECT headline FROM trading.news_headlines")]
     assert len(headlines) == len(set(headlines)), "duplicate headlines stored"
     return set(headlines)
+
+
+def test_no_pass_starts_once_the_daily_budget_less_the_reserve_is_spent(db_url: str, fake_api: FakeApi) -> None:
+    fake_api.daily_limit = 5
+    client = ApiClient(base_url=fake_api.url, token=TOKEN, sleep=lambda _: None, daily_reserve=2)
+    service = Service(url=db_url, collectors={"news": (NEWS, EVERY_SECOND)}, client=client,
+                      statement_timeout_s=10, runs_retention_s=86400)
+    loop = threading.Thread(target=service.run, kwargs={"handle_signals": False})
+    loop.start()
+    assert _wait_for(lambda: service.paused_until is not None, timeout=20)
+    time.sleep(3)  # three more due times pass with no request
+    service.stop()
+    loop.join(timeout=15)
+    assert len(fake_api.requests) == 3  # 5 a day, 2 kept in reserve
+    assert service.paused_until == client.paused_until()
+    assert service.paused_until.hour == 0 and service.paused_until > client.budget_reported_at

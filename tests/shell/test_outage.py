@@ -1,0 +1,244 @@
+"""The database goes away during a pass: what was fetched waits in the spool, then lands once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.conftest import TOKEN, run_vvv
+from tests.faults import DatabaseProxy
+from vvv import store
+from vvv.collectors import COLLECTORS, news
+from vvv.config import CollectorConfig
+from vvv.fake_api import FakeApi
+from vvv.http import ApiClient
+from vvv.runner import RunResult, run_once
+from vvv.spool import Spool
+
+NEWS = COLLECTORS["news"]
+CONFIG = CollectorConfig(enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,
+                         options=news.Settings(page_size=50, first_run_pages=5))
+
+
+@pytest.fixture
+def proxy(db_url: str) -> Iterator[DatabaseProxy]:
+    cut = DatabaseProxy(db_url)
+    yield cut
+    cut.close()
+
+
+@pytest.fixture
+def client(fake_api: FakeApi) -> Iterator[ApiClient]:
+    api = ApiClient(base_url=fake_api.url, token=TOKEN, max_retries=2, sleep=lambda _: None)
+    yield api
+    api.close()
+
+
+def _pass(url: str, client: ApiClient, spool: Spool) -> RunResult:
+    conn = store.connect(url, statement_timeout_s=10, connect_timeout_s=2)
+    try:
+        return run_once(NEWS, CONFIG, conn=conn, client=client, spool=spool)
+    finally:
+        conn.close()
+
+
+def _headlines(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [row[0] for row in conn.execute("SELECT headline FROM trading.news_headlines")]
+
+
+def _run_row(url: str, run_id: int) -> dict:
+    with psycopg.connect(url) as conn:
+        cur = conn.execute("SELECT * FROM vvv.runs WHERE id = %s", (run_id,))
+        return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+
+
+def test_a_database_lost_mid_pass_sends_the_rest_to_the_spool_and_the_next_pass_stores_it_once(
+    db_url, proxy, client, fake_api, tmp_path
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    fake_api.on_request(3, proxy.down)  # the server vanishes while page 2 is being fetched
+    cut = _pass(proxy.url, client, spool)
+    assert cut.status == "spooled"
+    assert cut.spooled >= 3 and "the rest of the pass goes to the spool" in cut.error
+    assert cut.requests == 5  # the pass went on fetching: nothing it fetched is lost
+    assert spool.count("news") == cut.spooled
+
+    proxy.up()
+    after = _pass(proxy.url, client, spool)
+    assert after.status == "ok", after.error
+    assert spool.count() == 0
+    headlines = _headlines(db_url)
+    assert sorted(headlines) == sorted(item["headline"] for item in fake_api.news)
+    row = _run_row(db_url, cut.run_id)
+    assert (row["status"], row["spooled"]) == ("spooled", cut.spooled)
+    assert row["inserted"] + _run_row(db_url, after.run_id)["inserted"] <= 250
+
+
+def test_new_data_waits_until_the_spool_is_stored(db_url, proxy, client, fake_api, tmp_path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    fake_api.on_request(1, proxy.down)
+    _pass(proxy.url, client, spool)
+    proxy.up()
+    fake_api.add_news(30)
+    _pass(proxy.url, client, spool)
+    assert spool.count() == 0
+    assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
+
+
+def test_a_full_spool_stops_fetching_and_what_was_not_kept_is_fetched_later(
+    db_url, proxy, client, fake_api, tmp_path
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=40_000)  # room for a page or two
+    _pass(proxy.url, client, spool)
+    fake_api.add_news(230)
+    fake_api.on_request(1, proxy.down)
+    full = _pass(proxy.url, client, spool)
+    assert "the spool is full" in full.error
+    assert 1 <= full.spooled < full.requests < 5
+    proxy.up()
+    _pass(proxy.url, client, spool)
+    assert spool.count() == 0
+    assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
+
+
+def test_status_shows_the_spool_while_the_database_is_down(db_url, proxy, cli_env, fake_api, tmp_path) -> None:
+    env = {**cli_env, "VVV_DATABASE_URL": proxy.url}
+    fake_api.on_request(2, proxy.down)
+    once = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
+    assert once.returncode == 1
+    assert "batches spooled to disk until the database is back" in once.stdout
+    down = run_vvv("status", "--json", env=env, cwd=tmp_path)
+    assert down.returncode == 1
+    report = json.loads(down.stdout)
+    assert report["spool"]["batches"] >= 1
+    assert "cannot connect to the database" in report["database_error"]
+    assert any("wait in the spool" in problem for problem in report["problems"])
+    text = run_vvv("status", env=env, cwd=tmp_path)
+    assert "spool: " in text.stdout and "wait in the spool" in text.stdout
+
+    proxy.up()
+    again = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    up = json.loads(run_vvv("status", "--json", env=env, cwd=tmp_path).stdout)
+    assert up["spool"]["batches"] == 0
+    assert up["collectors"]["news"]["last_run"]["status"] == "ok"
+    assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
+
+
+def test_a_real_postgresql_stopped_mid_pass_and_restarted_loses_nothing(fake_api, tmp_path) -> None:
+    """The embedded server itself is stopped during `vvv once`; the next `vvv once` starts it again."""
+    from vvv import embedded
+
+    data = tmp_path / "data"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VVV_DATA_DIR": str(data),
+           "VVV_UW_BASE_URL": fake_api.url, "VVV_UW_TOKEN": TOKEN}
+    (tmp_path / "vvv.toml").write_text(
+        "[collectors.news]\npage_size = 50\nfirst_run_pages = 5\n", encoding="utf-8")
+    embedded.start(data)
+
+    def stop_postgres() -> None:  # a fast shutdown, as `systemctl stop postgresql` does
+        pid_file = data / "pg" / "postmaster.pid"
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    fake_api.on_request(3, stop_postgres)
+    first = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path, timeout=120)
+    assert first.returncode == 1
+    assert "batches spooled to disk until the database is back" in first.stdout, first.stderr
+    second = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path, timeout=120)
+    assert second.returncode == 0, second.stderr
+    url = embedded.start(data)
+    assert sorted(_headlines(url)) == sorted(item["headline"] for item in fake_api.news)
+    assert not list((data / "spool").glob("*.spool"))
+
+
+def _runs(url: str) -> list[tuple[str, int]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT status, spooled FROM vvv.runs WHERE collector = 'news' ORDER BY id").fetchall()
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_run_with_the_database_down_for_its_middle_third_loses_nothing(
+    db_url, proxy, cli_env, fake_api, tmp_path
+) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "vvv.toml").write_text(
+        '[collectors.news]\ninterval = "1s"\nextended_interval = "1s"\nclosed_interval = "1s"\n'
+        + "".join(f"[collectors.{name}]\nenabled = false\n" for name in COLLECTORS if name != "news"),
+        encoding="utf-8")
+    env = {**cli_env, "VVV_DATABASE_URL": proxy.url}
+    run = subprocess.Popen([sys.executable, "-m", "vvv", "run"], env=env, cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # First third: collecting as usual.
+        for _ in range(3):
+            fake_api.add_news(7)
+            count = len(_runs(db_url))
+            assert _wait_for(lambda: len(_runs(db_url)) > count + 1, timeout=30)
+        # Middle third: the database goes away during a pass that has new headlines to store.
+        fake_api.on_request(1, proxy.down)
+        fake_api.add_news(40)
+        assert _wait_for(lambda: not proxy.is_up and (tmp_path / "data" / "spool").is_dir()
+                         and any((tmp_path / "data" / "spool").glob("*.spool")), timeout=30)
+        fake_api.add_news(11)
+        down = run_vvv("status", "--json", env=env, cwd=tmp_path)
+        report = json.loads(down.stdout)
+        assert down.returncode == 1 and report["spool"]["batches"] >= 1, down.stdout + down.stderr
+        time.sleep(3)
+        # Last third: it is back; the spool is stored first, then the rest is caught up.
+        proxy.up()
+        fake_api.add_news(5)
+        assert _wait_for(lambda: any(status == "spooled" for status, _ in _runs(db_url))
+                         and not any((tmp_path / "data" / "spool").glob("*.spool")), timeout=60)
+        count = len(_runs(db_url))
+        assert _wait_for(lambda: len(_runs(db_url)) > count + 2, timeout=30)
+    finally:
+        run.terminate()
+        run.wait(timeout=15)
+    stderr = run.stderr.read()
+    assert run.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    headlines = _headlines(db_url)
+    assert len(headlines) == len(set(headlines))
+    assert sorted(headlines) == sorted(item["headline"] for item in fake_api.news)
+
+
+@pytest.mark.parametrize("at_request", [1, 2, 3])
+def test_kill_9_at_any_point_of_a_pass_then_another_pass_loses_nothing(
+    db_url, cli_env, fake_api, tmp_path, at_request: int
+) -> None:
+    import subprocess
+    import sys
+
+    assert run_vvv("once", "--collector", "news", env=cli_env, cwd=tmp_path).returncode == 0
+    fake_api.add_news(260)  # three pages of 100 to catch up
+    started: list[subprocess.Popen] = []
+    fake_api.on_request(at_request, lambda: os.kill(started[0].pid, signal.SIGKILL))
+    victim = subprocess.Popen([sys.executable, "-m", "vvv", "once", "--collector", "news"], env=cli_env,
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(victim)  # long before its first request: the interpreter is still starting
+    assert victim.wait(timeout=60) == -signal.SIGKILL
+    after = run_vvv("once", "--collector", "news", env=cli_env, cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    headlines = _headlines(db_url)
+    assert len(headlines) == len(set(headlines))
+    assert sorted(headlines) == sorted(item["headline"] for item in fake_api.news)
