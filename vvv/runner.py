@@ -223,17 +223,20 @@ def _collect(shell: _Shell, scope: str) -> None:
 def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]) -> None:
     """The unfold: fetch, parse, validate, store with the advanced cursor, plan the next request.
 
-    Only the page at hand is held, and the next one: `advance` folds each page into the cursor
-    saved after it, and the next page is fetched, parsed and validated (in the background) while
-    this one is stored.
+    Only the page at hand is held: `advance` folds each page into the cursor saved after it, and
+    the next page is fetched (in the background) while this one is stored.
     """
     collector, options, progress = shell.collector, shell.options, shell.progress
     request, saved = collector.next_request(cursor, None, None, options), cursor
-    with _Prefetch(shell.client, progress, lambda ahead: _load(shell, ahead)) as prefetch:
+    with _Prefetch(shell.client, progress) as prefetch:
         while request is not None:
             if shell.stopping():
                 raise _Stopped
-            payload, fetched_at, page, rejects, bad = prefetch.take(request)
+            payload, fetched_at = prefetch.take(request), shell.clock()
+            received, (records, rejects) = received_items(payload), collector.parse(payload)
+            good, bad = validate_all(collector, records, fetched_at)
+            page = Page(request=request, received=received, records=tuple(good))
+            del records, good
             saved = collector.advance(cursor, saved, page, options)
             following = collector.next_request(cursor, request, page, options)
             if following is not None and not shell.stopping():
@@ -248,16 +251,6 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
             progress.rejects += len(rejects) + len(bad)
             logger.debug("page {}: {} items, {} new", dict(request.params), page.received, stored.inserted)
             request = following
-
-
-def _load(shell: _Shell, request: Request) -> tuple[Any, datetime, Page, list[Reject], list[Reject]]:
-    """One page fetched, parsed and validated: the response, when it came, the page, and both kinds of rejects."""
-    payload = shell.client.get_json(request)
-    fetched_at = shell.clock()
-    records, rejects = shell.collector.parse(payload)
-    good, bad = validate_all(shell.collector, records, fetched_at)
-    return payload, fetched_at, Page(request=request, received=received_items(payload), records=tuple(good)), \
-        rejects, bad
 
 
 def _store(
@@ -334,16 +327,15 @@ def _rollback(conn: psycopg.Connection) -> None:
 
 
 class _Prefetch:
-    """Loads the next page (`load`: fetch, parse, validate) on a worker thread while the pass stores
-    the page at hand: the database's time and the API's overlap with vvv's own work.
+    """Fetches the next page on a worker thread while the pass stores the page at hand.
 
     The client counts requests per thread, so the worker's attempts are added to the pass here.
     A request still in flight when the pass ends (stopped, or a store failed) is waited for and
     counted, as one made on the pass's own thread would have been.
     """
 
-    def __init__(self, client: ApiClient, progress: _Pass, load: Callable[[Request], Any]) -> None:
-        self._client, self._progress, self._load = client, progress, load
+    def __init__(self, client: ApiClient, progress: _Pass) -> None:
+        self._client, self._progress = client, progress
         self._pool: ThreadPoolExecutor | None = None
         self._pending: tuple[Request, Future] | None = None
 
@@ -366,15 +358,15 @@ class _Prefetch:
         self._pending = (request, self._pool.submit(context.run, self._fetch, request))
 
     def take(self, request: Request) -> Any:
-        """`request` loaded: ahead when it was started, else now."""
+        """The decoded JSON of `request`: fetched ahead when it was started, else fetched now."""
         if self._pending is not None and self._pending[0] is request:
             return self._settle(self._pending[1])
-        return self._load(request)
+        return self._client.get_json(request)
 
     def _fetch(self, request: Request) -> tuple[Any, Exception | None, int]:
         before = self._client.requests
         try:
-            return self._load(request), None, self._client.requests - before
+            return self._client.get_json(request), None, self._client.requests - before
         except Exception as error:
             return None, error, self._client.requests - before
 
