@@ -81,3 +81,19 @@ def test_live_instances_and_the_active_schedule_are_shown(conn: psycopg.Connecti
     assert (entry["state"], entry["next_due"]) == ("running", "2026-03-10T17:01:00+00:00")
     text = status.render(report)
     assert "a:1 active" in text and "b:2 standby" in text and "2026-03-10 17:01:00" in text
+
+
+def test_a_spent_daily_budget_is_a_problem_until_the_daily_reset(conn: psycopg.Connection) -> None:
+    reported = REGULAR - timedelta(minutes=5)
+    conn.execute(
+        "INSERT INTO vvv.runs (collector, started_at, finished_at, status, api_budget) VALUES ('news', %s, %s, 'ok', %s)",
+        (reported, reported, Jsonb({"daily_count": 19_600, "token_limit": 20_000, "per_minute_remaining": 50})),
+    )
+    conn.commit()
+    chosen = [(news.SPEC, _config(stale_after=None))]
+    spent = status.collect_status(conn, chosen, now=REGULAR, daily_reserve=500)
+    assert spent["api_budget"]["paused_until"] == "2026-03-11T00:00:00+00:00"
+    assert any("API daily budget spent (19600 of 20000, reserve 500)" in p for p in spent["problems"])
+    assert not status.collect_status(conn, chosen, now=REGULAR, daily_reserve=100)["problems"]
+    next_day = status.collect_status(conn, chosen, now=datetime(2026, 3, 11, 0, 1, tzinfo=UTC), daily_reserve=500)
+    assert next_day["api_budget"]["paused_until"] is None
