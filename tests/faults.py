@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import selectors
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -101,3 +104,24 @@ def _close(sock: socket.socket) -> None:
     except OSError:
         pass
     sock.close()
+
+
+def dead_pid() -> int:
+    """A process id no process has: the writer of a spool file that died."""
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        pid += 1
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False

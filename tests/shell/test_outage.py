@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN, run_vvv
-from tests.faults import DatabaseProxy
+from tests.faults import DatabaseProxy, wait_for
 from vvv import store
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
@@ -166,15 +166,6 @@ def _runs(url: str) -> list[tuple[str, int]]:
         return conn.execute("SELECT status, spooled FROM vvv.runs WHERE collector = 'news' ORDER BY id").fetchall()
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_a_run_with_the_database_down_for_its_middle_third_loses_nothing(
     db_url, proxy, cli_env, fake_api, tmp_path
 ) -> None:
@@ -193,11 +184,11 @@ def test_a_run_with_the_database_down_for_its_middle_third_loses_nothing(
         for _ in range(3):
             fake_api.add_news(7)
             count = len(_runs(db_url))
-            assert _wait_for(lambda: len(_runs(db_url)) > count + 1, timeout=30)
+            assert wait_for(lambda: len(_runs(db_url)) > count + 1, timeout=30)
         # Middle third: the database goes away during a pass that has new headlines to store.
         fake_api.on_request(1, proxy.down)
         fake_api.add_news(40)
-        assert _wait_for(lambda: not proxy.is_up and (tmp_path / "data" / "spool").is_dir()
+        assert wait_for(lambda: not proxy.is_up and (tmp_path / "data" / "spool").is_dir()
                          and any((tmp_path / "data" / "spool").glob("*.spool")), timeout=30)
         fake_api.add_news(11)
         down = run_vvv("status", "--json", env=env, cwd=tmp_path)
@@ -207,10 +198,10 @@ def test_a_run_with_the_database_down_for_its_middle_third_loses_nothing(
         # Last third: it is back; the spool is stored first, then the rest is caught up.
         proxy.up()
         fake_api.add_news(5)
-        assert _wait_for(lambda: any(status == "spooled" for status, _ in _runs(db_url))
+        assert wait_for(lambda: any(status == "spooled" for status, _ in _runs(db_url))
                          and not any((tmp_path / "data" / "spool").glob("*.spool")), timeout=60)
         count = len(_runs(db_url))
-        assert _wait_for(lambda: len(_runs(db_url)) > count + 2, timeout=30)
+        assert wait_for(lambda: len(_runs(db_url)) > count + 2, timeout=30)
     finally:
         run.terminate()
         run.wait(timeout=15)

@@ -14,6 +14,7 @@ import attrs
 import psycopg
 
 from tests.conftest import TOKEN
+from tests.faults import wait_for
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
@@ -76,20 +77,11 @@ def _fast_config(tmp_path: Path) -> None:
     )
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_sigterm_stops_run_cleanly_within_ten_seconds(cli_env: dict, db_url: str, tmp_path: Path) -> None:
     _fast_config(tmp_path)
     proc = _start_run(cli_env, tmp_path)
     try:
-        assert _wait_for(lambda: len(_runs(db_url)) >= 3, timeout=30), "no passes recorded"
+        assert wait_for(lambda: len(_runs(db_url)) >= 3, timeout=30), "no passes recorded"
         proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
         proc.wait(timeout=10)
@@ -112,9 +104,9 @@ def test_one_collects_the_standby_takes_over_after_kill_9(
     first = _start_run(cli_env, tmp_path)
     second = None
     try:
-        assert _wait_for(lambda: len(_runs(db_url)) >= 1, timeout=30)
+        assert wait_for(lambda: len(_runs(db_url)) >= 1, timeout=30)
         second = _start_run(cli_env, tmp_path)
-        assert _wait_for(lambda: _roles(db_url) == {"active", "standby"}, timeout=30)
+        assert wait_for(lambda: _roles(db_url) == {"active", "standby"}, timeout=30)
         time.sleep(2)
         assert {instance for _, _, instance in _runs(db_url)} == {f"run {_instance_of(db_url, 'active')}"}
         first.send_signal(signal.SIGKILL)
@@ -122,10 +114,10 @@ def test_one_collects_the_standby_takes_over_after_kill_9(
         fake_api.add_news(30)
         killed_at = time.monotonic()
         survivor = f"run {_instance_name(second)}"
-        assert _wait_for(lambda: any(i == survivor and s == "ok" for _, s, i in _runs(db_url)), timeout=30)
+        assert wait_for(lambda: any(i == survivor and s == "ok" for _, s, i in _runs(db_url)), timeout=30)
         assert time.monotonic() - killed_at < 30
-        assert _wait_for(lambda: _stored(db_url) == {h["headline"] for h in fake_api.news}, timeout=15)
-        assert _wait_for(lambda: all(s != "running" for _, s, i in _runs(db_url) if i != survivor), timeout=15)
+        assert wait_for(lambda: _stored(db_url) == {h["headline"] for h in fake_api.news}, timeout=15)
+        assert wait_for(lambda: all(s != "running" for _, s, i in _runs(db_url) if i != survivor), timeout=15)
     finally:
         for proc in (first, second):
             if proc is not None:
@@ -164,7 +156,7 @@ def test_no_pass_starts_once_the_daily_budget_less_the_reserve_is_spent(db_url: 
                       statement_timeout_s=10, runs_retention_s=86400)
     loop = threading.Thread(target=service.run, kwargs={"handle_signals": False})
     loop.start()
-    assert _wait_for(lambda: service.paused_until is not None, timeout=20)
+    assert wait_for(lambda: service.paused_until is not None, timeout=20)
     time.sleep(3)  # three more due times pass with no request
     service.stop()
     loop.join(timeout=15)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.faults import dead_pid
 from vvv.spool import Batch, Spool, SpoolFull, decode, encode
 
 JSON = st.recursive(
@@ -89,21 +90,11 @@ def _partial_file(spool: Spool, pid: int, batch: Batch, keep: int) -> Path:
     return path
 
 
-def _dead_pid() -> int:
-    pid = 4_000_000
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        pid += 1
-
-
 def test_a_file_left_by_a_writer_that_died_is_replayed_as_cut_short(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=2**20)
     batch = _batch({"data": ["a", "b", "c"]})
     whole = b"".join(encode(batch))
-    _partial_file(spool, _dead_pid(), batch, keep=len(whole) - 3)
+    _partial_file(spool, dead_pid(), batch, keep=len(whole) - 3)
     (spooled,) = list(spool.pending("news"))
     assert not spooled.complete
     assert spooled.batch.payload["data"] == ["a", "b"]

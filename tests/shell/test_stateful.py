@@ -24,17 +24,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from tests.conftest import TOKEN
-from tests.faults import DatabaseProxy
+from tests.faults import DatabaseProxy, dead_pid
 from vvv import store
 from vvv.collectors import COLLECTORS, darkpool, news, options_flow
+from vvv.collectors.convert import parse_timestamp
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
 from vvv.http import ApiClient
 from vvv.runner import run_once
 from vvv.spool import Spool, encode
 
-NOW = datetime(2026, 3, 10, 17, 0, tzinfo=UTC)  # a Tuesday, 12:00 in New York
-LATER = NOW + timedelta(hours=2)
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday, 11:00 in New York: room for hours of prints
+LATER = NOW + timedelta(hours=1)
 TICKER = "SPY"
 SETTINGS = {
     "news": news.Settings(page_size=50, max_pages=50, first_run_pages=50),
@@ -67,16 +68,6 @@ def _config(name: str) -> CollectorConfig:
                            options=SETTINGS[name])
 
 
-def _dead_pid() -> int:
-    pid = 4_000_000
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        pid += 1
-
-
 class Outages(RuleBasedStateMachine):
     db_url: str
     proxy: DatabaseProxy
@@ -95,6 +86,7 @@ class Outages(RuleBasedStateMachine):
                                 sleep=lambda _: None)
         self.spool = Spool(self.spool_dir, max_bytes=2**26)
         self.crash: tuple[str, int] | None = None
+        self.now = LATER
 
     @initialize()
     def start(self) -> None:
@@ -107,7 +99,7 @@ class Outages(RuleBasedStateMachine):
     def database_comes_back(self) -> None:
         self.proxy.up()
 
-    @rule(headlines=st.integers(0, 80), prints=st.integers(0, 1200), alerts=st.integers(0, 250),
+    @rule(headlines=st.integers(0, 80), prints=st.integers(0, 600), alerts=st.integers(0, 250),
           name=st.sampled_from(sorted(SETTINGS)), fault=FAULTS)
     def a_pass(self, headlines: int, prints: int, alerts: int, name: str, fault: tuple) -> None:
         """The API gains items, then a pass runs with a fault armed (it may outlive the pass, as real ones do)."""
@@ -155,7 +147,7 @@ class Outages(RuleBasedStateMachine):
             if armed("spool cut"):
                 data = b"".join(encode(batch))
                 self.spool.directory.mkdir(parents=True, exist_ok=True)
-                (self.spool.directory / f"{datetime.now(UTC).timestamp() * 1e9:020.0f}-{_dead_pid()}-"
+                (self.spool.directory / f"{datetime.now(UTC).timestamp() * 1e9:020.0f}-{dead_pid()}-"
                                         f"{batch.collector}.spool.tmp").write_bytes(data[: len(data) * 2 // 3])
                 raise _Killed
             path = real_append(batch)
@@ -172,8 +164,9 @@ class Outages(RuleBasedStateMachine):
             return payload
 
         store.store_batch, self.spool.append, self.client.get_json = store_batch, append, get_json
+        self.now = max(self.now, self._newest() + timedelta(minutes=5))
         try:
-            result = run_once(COLLECTORS[name], _config(name), conn=conn, client=self.client, clock=lambda: LATER,
+            result = run_once(COLLECTORS[name], _config(name), conn=conn, client=self.client, clock=lambda: self.now,
                               spool=self.spool, instance="stateful")
         except _Killed:
             self.crash = None
@@ -184,6 +177,12 @@ class Outages(RuleBasedStateMachine):
             store.store_batch = real_store
             del self.spool.append, self.client.get_json
             conn.close()
+
+    def _newest(self) -> datetime:
+        """The newest item the API holds: vvv's clock is never behind it, as a real clock never is."""
+        heads = [self.api.news[:1], self.api.darkpool(TICKER)[:1], self.api.flow_alerts()[:1]]
+        times = [item.get("created_at") or item.get("executed_at") for head in heads for item in head]
+        return max(parse_timestamp(t) for t in times)
 
     def teardown(self) -> None:
         try:
@@ -209,7 +208,7 @@ class Outages(RuleBasedStateMachine):
                 collector = COLLECTORS[name]
                 records, rejects = collector.parse({"data": self.api.served(*FEEDS[name])})
                 valid = {r.id if name != "darkpool" else r.tracking_id for r in records
-                         if collector.validate(r, LATER) is None}
+                         if collector.validate(r, self.now) is None}
                 key = "tracking_id" if name == "darkpool" else "id"
                 stored = [row[0] for row in conn.execute(f"SELECT {key} FROM {table}")]
                 assert len(stored) == len(set(stored)), f"{name}: duplicates stored"
