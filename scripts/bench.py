@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--prints", type=int, help="dark pool prints in the day (default 100000; quick 10000)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions per measure (default 3)")
     parser.add_argument("--passes", type=int, help="`vvv run` passes for the memory figure (default 1000; quick 60)")
-    parser.add_argument("--history", type=int, help="rows stored for the history figure (default 10M; quick 1M)")
+    parser.add_argument("--history", type=int, help="rows stored for the history figure (default 10M; quick 300k)")
     parser.add_argument("--sample", type=int, default=5000, help="records for the row-by-row figure (default 5000)")
     parser.add_argument("--only", default="startup,ingest,history,memory",
                         help="sections to run, comma separated (default all: startup,ingest,history,memory)")
@@ -48,8 +48,8 @@ def main() -> int:
     if args.worker:
         return _worker(args.worker)
     args.prints = args.prints or (10_000 if args.quick else 100_000)
-    args.passes = args.passes or (60 if args.quick else 1000)
-    args.history = args.history or (1_000_000 if args.quick else 10_000_000)
+    args.passes = args.passes or (40 if args.quick else 1000)
+    args.history = args.history or (300_000 if args.quick else 10_000_000)
     Bench(args).run()
     return 0
 
@@ -128,7 +128,8 @@ class Bench:
         job = {"url": api.url, "requests": requests, "sample": self.args.sample}
         limit = self._workers("limit", job)
         self._row("limit: fetch + decode + one binary COPY", limit["rate"], "records/s",
-                  f"{limit['records']:,} records; {limit['wall']:.1f} s wall")
+                  f"{limit['records']:,} records in {limit['wall']:.1f} s: {limit['fetch']:.1f} s fetching and"
+                  f" decoding, {limit['wall'] - limit['fetch']:.1f} s in the COPY")
         rowwise = self._workers("rowwise", job)
         self._row("row by row INSERT ... ON CONFLICT", rowwise["rate"], "records/s",
                   f"a sample of {rowwise['records']:,}; one statement per record, a commit per page")
@@ -180,7 +181,7 @@ class Bench:
             self._vvv(["once", "--collector", "darkpool", "--json"], db, api, config)  # collect the day once
             scans = self._seq_scans(db)
             passes = [self._vvv(["once", "--collector", "darkpool", "--json"], db, api, config)
-                      for _ in range(max(self.args.runs, 5))]
+                      for _ in range(self.args.runs if self.args.quick else max(self.args.runs, 5))]
             time.sleep(0.7)  # statistics reach pg_stat_user_tables a moment after a backend is done
             scans = self._seq_scans(db) - scans
             pass_s = _median([self._pass_seconds(db, p["result"]["run_id"]) for p in passes])
@@ -267,7 +268,7 @@ class Bench:
     # -- start-up ----------------------------------------------------------------------------
 
     def _startup(self) -> None:
-        runs = max(self.args.runs, 7)
+        runs = self.args.runs if self.args.quick else max(self.args.runs, 7)
         installed = _median([_timed([*VVV, "--version"]) for _ in range(runs)])
         self._row("installed vvv --version", installed * 1000, "ms", f"median of {runs}")
         self._row("installed vvv --help", _median([_timed([*VVV, "--help"]) for _ in range(runs)]) * 1000, "ms", "")
@@ -450,13 +451,14 @@ def _limit(job: dict[str, Any]) -> dict[str, Any]:
         for page in _pages(job):
             for item in page:
                 rows[item["tracking_id"]] = _row_of(item)  # pages overlap at their edges: one row per print
+        fetched = time.perf_counter()
         with conn.cursor().copy(f"COPY public.bench_limit ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_TYPES)
             for row in rows.values():
                 copy.write_row(row)
         conn.commit()
         wall = time.perf_counter() - started
-    return {"records": len(rows), "wall": wall, "rate": len(rows) / wall}
+    return {"records": len(rows), "wall": wall, "rate": len(rows) / wall, "fetch": fetched - started}
 
 
 def _rowwise(job: dict[str, Any]) -> dict[str, Any]:
