@@ -139,19 +139,23 @@ def store_batch(
 ) -> BatchResult:
     """Write one page's records and rejects, count them on the run, and save the cursor: atomically."""
     with conn.transaction():
-        inserted = _insert_records(conn, spec, records) if records else 0
-        _insert_rejects(conn, spec.name, run_id, rejects)
-        duplicates = len(records) - inserted
-        conn.execute(
-            "UPDATE vvv.runs SET fetched = fetched + %s, inserted = inserted + %s, duplicates = duplicates + %s,"
-            " rejects = rejects + %s WHERE id = %s",
-            (received, inserted, duplicates, len(rejects), run_id),
-        )
-        if cursor is not None:  # None: a spooled batch cut short, whose cursor must not move
-            _upsert_cursor(conn, spec, scope, cursor, run_id=run_id)
+        if records and cursor is not None:  # the common case: one statement after the COPY
+            inserted = _write_batch(conn, spec, records, run_id=run_id, received=received, rejects=len(rejects),
+                                    scope=scope, cursor=cursor)
+            _insert_rejects(conn, spec.name, run_id, rejects)
+        else:
+            inserted = _insert_records(conn, spec, records) if records else 0
+            _insert_rejects(conn, spec.name, run_id, rejects)
+            conn.execute(
+                "UPDATE vvv.runs SET fetched = fetched + %s, inserted = inserted + %s, duplicates = duplicates + %s,"
+                " rejects = rejects + %s WHERE id = %s",
+                (received, inserted, len(records) - inserted, len(rejects), run_id),
+            )
+            if cursor is not None:  # None: a spooled batch cut short, whose cursor must not move
+                _upsert_cursor(conn, spec, scope, cursor, run_id=run_id)
     if records and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         _staged.setdefault(conn, set()).add(spec.name)  # committed: the staging table is there to stay
-    return BatchResult(inserted=inserted, duplicates=duplicates)
+    return BatchResult(inserted=inserted, duplicates=len(records) - inserted)
 
 
 def _upsert_cursor(conn: psycopg.Connection, spec: Spec, scope: str, cursor: Any, *, run_id: int | None) -> None:
@@ -175,6 +179,7 @@ class _Statements:
     create: sql.Composed
     copy: sql.Composed
     insert: sql.Composed
+    batch: sql.Composed
     types: tuple[str, ...]
 
 
@@ -194,21 +199,57 @@ def _statements_for(spec: Spec) -> _Statements:
             copy=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, columns),
             insert=sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
                 sql.Identifier(schema, table), columns, columns, staging, keys),
+            batch=sql.SQL(_BATCH).format(table=sql.Identifier(schema, table), columns=columns, staging=staging,
+                                         keys=keys),
             types=tuple(column.type for column in spec.columns),
         )
     return _statements[spec]
+
+
+# The staged rows into the table, their count onto the run, and the cursor: one round trip.
+_BATCH = """
+WITH new AS (
+    INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({keys}) DO NOTHING RETURNING 1
+), counted AS (
+    SELECT count(*)::bigint AS new_rows FROM new
+), run AS (
+    UPDATE vvv.runs SET fetched = fetched + %(received)s, inserted = inserted + counted.new_rows,
+        duplicates = duplicates + %(records)s - counted.new_rows, rejects = rejects + %(rejects)s
+    FROM counted WHERE id = %(run_id)s
+), saved AS (
+    INSERT INTO vvv.cursors (collector, scope, position, run_id) VALUES (%(collector)s, %(scope)s, %(position)s, %(run_id)s)
+    ON CONFLICT (collector, scope) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = now()
+)
+SELECT new_rows FROM counted
+"""
+
+
+def _write_batch(conn: psycopg.Connection, spec: Spec, records: Sequence[Any], *, run_id: int, received: int,
+                 rejects: int, scope: str, cursor: Any) -> int:
+    """COPY into the staging table, then the one statement of `_BATCH`: the new rows' count."""
+    statements = _statements_for(spec)
+    with conn.cursor() as cur:
+        _copy_records(cur, conn, spec, statements, records)
+        params = {"received": received, "records": len(records), "rejects": rejects, "run_id": run_id,
+                  "collector": spec.name, "scope": scope, "position": Jsonb(CONVERTER.unstructure(cursor))}
+        return cur.execute(statements.batch, params, prepare=True).fetchone()[0]
+
+
+def _copy_records(cur: psycopg.Cursor, conn: psycopg.Connection, spec: Spec, statements: _Statements,
+                  records: Sequence[Any]) -> None:
+    if spec.name not in _staged.get(conn, ()):
+        cur.execute(statements.create)
+    with cur.copy(statements.copy) as copy:
+        copy.set_types(statements.types)
+        for record in records:
+            copy.write_row(record_row(record))
 
 
 def _insert_records(conn: psycopg.Connection, spec: Spec, records: Sequence[Any]) -> int:
     """Binary COPY into the staging table, then one prepared INSERT: the new rows' count."""
     statements = _statements_for(spec)
     with conn.cursor() as cur:
-        if spec.name not in _staged.get(conn, ()):
-            cur.execute(statements.create)
-        with cur.copy(statements.copy) as copy:
-            copy.set_types(statements.types)
-            for record in records:
-                copy.write_row(record_row(record))
+        _copy_records(cur, conn, spec, statements, records)
         return cur.execute(statements.insert, prepare=True).rowcount
 
 
