@@ -121,6 +121,7 @@ def cli_env(db_url: str, fake_api: FakeApi, tmp_path: Path) -> dict[str, str]:
         "VVV_UW_BASE_URL": fake_api.url,
         "VVV_UW_TOKEN": TOKEN,
         "VVV_DATA_DIR": str(tmp_path / "data"),
+        "VVV_MONITOR_PORT": "0",  # `vvv run` serves on a free port, never a real vvv's 9108
     }
 
 

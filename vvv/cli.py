@@ -121,7 +121,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     conf = config.load()
     os.environ.pop("VVV_UW_TOKEN", None)  # read once: no child process (the embedded PostgreSQL) inherits it
-    secrets = [conf.token or ""]
+    os.environ.pop("VVV_MONITOR_TOKEN", None)
+    secrets = [conf.token or "", conf.monitor_token or ""]
     if conf.database.url:
         secrets.append(config.dsn_password(conf.database.url) or "")
     logs.setup(level=conf.log.level, fmt=conf.log.format, secrets=secrets)
@@ -255,16 +256,19 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
     chosen = {name: (_collector(name), conf.collectors[name]) for name in names}
     conf.require_token()
     url = conf.database.url or embedded.start(conf.data_dir)
-    with _database(conf, url=url) as conn:
-        _apply_migrations(conn)
     service = Service(
         url=url,
         collectors=chosen,
         client=_client(conf),
         statement_timeout_s=conf.database.statement_timeout_seconds,
         runs_retention_s=conf.service.runs_retention_seconds,
+        migrated=False,
     )
-    return service.run()
+    with service.monitoring(conf.monitor, token=conf.monitor_token):  # /healthz and /readyz answer from here on
+        with _database(conf, url=url) as conn:
+            _apply_migrations(conn)
+        service.migrated = True
+        return service.run()
 
 
 def _migrate(args: argparse.Namespace, conf: Config) -> int:

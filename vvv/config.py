@@ -20,7 +20,7 @@ import attrs
 from attrs import frozen
 
 from vvv.collectors import COLLECTORS
-from vvv.collectors.base import at_least, one_of
+from vvv.collectors.base import at_least, at_most, one_of
 from vvv.collectors.convert import CONVERTER, error_lines
 from vvv.errors import UsageError
 
@@ -111,6 +111,16 @@ class ServiceConfig:
 
 
 @frozen
+class MonitorConfig:
+    """`vvv run`'s HTTP endpoints (/metrics, /healthz, /readyz, /api/status, the status page)."""
+
+    enabled: bool = True
+    address: str = "127.0.0.1"
+    port: int = attrs.field(default=9108, validator=[at_least(0), at_most(65535)])
+    token_file: str | None = None  # the access token; VVV_MONITOR_TOKEN wins
+
+
+@frozen
 class _FileConfig:
     """The TOML file's shape; `collectors` is checked per collector below."""
 
@@ -119,6 +129,7 @@ class _FileConfig:
     database: DatabaseConfig = DatabaseConfig()
     log: LogConfig = LogConfig()
     service: ServiceConfig = ServiceConfig()
+    monitor: MonitorConfig = MonitorConfig()
     collectors: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
 
@@ -144,6 +155,8 @@ class Config:
     data_dir: Path
     config_file: Path | None
     collectors: Mapping[str, CollectorConfig]
+    monitor: MonitorConfig = MonitorConfig()
+    monitor_token: str | None = attrs.field(default=None, repr=False)
 
     def require_token(self) -> str:
         if not self.token:
@@ -171,6 +184,9 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
     except (ValueError, TypeError) as error:
         raise ConfigError(f"{_env_name(error)}{error}") from None
     _check_base_url(api.base_url)
+    monitor = _monitor(env, file.monitor)
+    monitor_token = _monitor_token(env, monitor)
+    _check_monitor(monitor, monitor_token)
     return Config(
         token=_read_token(env),
         api=api,
@@ -180,6 +196,8 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
         data_dir=_data_dir(env, file.data_dir),
         config_file=path,
         collectors=_collectors(file.collectors, where),
+        monitor=monitor,
+        monitor_token=monitor_token,
     )
 
 
@@ -238,6 +256,45 @@ def _read_token(env: Mapping[str, str]) -> str | None:
     if not token:
         raise ConfigError(f"VVV_UW_TOKEN_FILE: {path} is empty")
     return token
+
+
+def _monitor(env: Mapping[str, str], monitor: MonitorConfig) -> MonitorConfig:
+    picked: dict[str, Any] = _pick(env, VVV_MONITOR_ADDRESS="address", VVV_MONITOR_TOKEN_FILE="token_file")
+    if env.get("VVV_MONITOR_PORT"):
+        try:
+            picked["port"] = int(env["VVV_MONITOR_PORT"])
+        except ValueError:
+            raise ConfigError(f"VVV_MONITOR_PORT: expected a port number, got {env['VVV_MONITOR_PORT']!r}") from None
+    try:
+        return attrs.evolve(monitor, **picked)
+    except ValueError as error:
+        raise ConfigError(f"VVV_MONITOR_PORT (monitor.port): {error}") from None
+
+
+def _monitor_token(env: Mapping[str, str], monitor: MonitorConfig) -> str | None:
+    """The token the monitoring endpoints require: VVV_MONITOR_TOKEN, else the file monitor.token_file names."""
+    if env.get("VVV_MONITOR_TOKEN", "").strip():
+        return env["VVV_MONITOR_TOKEN"].strip()
+    if not monitor.token_file:
+        return None
+    path = Path(monitor.token_file).expanduser()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"monitor.token_file: cannot read {path}: {error.__class__.__name__}") from None
+    if not token:
+        raise ConfigError(f"monitor.token_file: {path} is empty")
+    return token
+
+
+def _check_monitor(monitor: MonitorConfig, token: str | None) -> None:
+    """Metrics and status leave this machine only to someone who has the token."""
+    if monitor.enabled and not token and not is_loopback(monitor.address):
+        raise ConfigError(
+            f"monitor.address (VVV_MONITOR_ADDRESS): {monitor.address!r} is not a loopback address;"
+            " serving the monitoring endpoints beyond this machine needs an access token:"
+            " set monitor.token_file (or VVV_MONITOR_TOKEN), or bind to 127.0.0.1"
+        )
 
 
 def token_file_warning(env: Mapping[str, str]) -> str | None:

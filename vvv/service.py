@@ -13,7 +13,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,12 +24,13 @@ import schedule
 from loguru import logger
 from psycopg.types.json import Jsonb
 
-from vvv import notify, runner, scheduling, store
+from vvv import calendar, notify, probes, runner, scheduling, store
 from vvv.collectors.base import Collector
-from vvv.errors import one_line
-from vvv.config import CollectorConfig
+from vvv.config import CollectorConfig, MonitorConfig
+from vvv.errors import Fatal, one_line
 from vvv.http import ApiClient
 from vvv.leader import Leadership
+from vvv.metrics import Metrics, Sources
 
 SHUTDOWN_GRACE_S = 7.0  # in-flight passes get this long to finish a page; exit stays under 10 s
 STANDBY_POLL_S = 5
@@ -57,6 +59,7 @@ class Service:
         statement_timeout_s: int,
         runs_retention_s: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        migrated: bool = True,
     ) -> None:
         self._url = url
         self._collectors = dict(collectors)
@@ -75,6 +78,18 @@ class Service:
         self._signals = 0
         self._shutting_down = False
         self._announced_standby = False
+        self.migrated = migrated  # `vvv run` sets it once its migrations are applied: /readyz waits for it
+        self._loop_at: float | None = None  # time.monotonic() when the loop last went round, for /healthz
+        specs = [collector.spec for collector, _ in self._collectors.values()]
+        self.metrics = Metrics(self._collectors, Sources(
+            responses=lambda: client.response_counts(),
+            budget=lambda: client.budget,
+            spool=lambda: getattr(self, "spool", None) and self.spool.usage(),
+            active=lambda: self._leader.held,
+            freshness=lambda: probes.freshness(url, specs),
+            stale_after={name: config.stale_after for name, (_, config) in self._collectors.items()},
+            phase=lambda: calendar.phase(self._clock()),
+        ))
 
     def run(self, *, handle_signals: bool = True) -> int:
         """Collect until SIGTERM/SIGINT (or `stop()`); returns the exit code."""
@@ -95,6 +110,7 @@ class Service:
             notify.notify("READY=1")
             while not self._stopping.is_set():
                 chores.run_pending()
+                self._loop_at = time.monotonic()
                 self._stopping.wait(min(1.0, max(0.05, chores.idle_seconds or 1.0)))
             self._drain()
         except _Abort:
@@ -185,10 +201,12 @@ class Service:
                 stats.passes += 1
                 stats.rows += result.inserted
                 stats.failed += result.status != "ok"
+            self.metrics.observe(result)
         except Exception as error:  # the database is gone or a bug: this pass fails, the loop goes on
             with self._lock:
                 stats.passes += 1
                 stats.failed += 1
+            self.metrics.observe_crash(name)
             with logger.contextualize(collector=name):
                 logger.error("pass could not run: {}", one_line(error))
         finally:
@@ -219,6 +237,41 @@ class Service:
                 logger.warning("could not record the shutdown: {}", one_line(error))
         self._leader.release()
         logger.info("vvv run {} stopped", self.name)
+
+    @contextmanager
+    def monitoring(self, config: MonitorConfig, *, token: str | None) -> Iterator[None]:
+        """Serve /metrics, /healthz, /readyz, /api/status and the status page while the block runs."""
+        if not config.enabled:
+            logger.info("monitoring endpoints off (monitor.enabled = false)")
+            yield
+            return
+        from vvv import web
+
+        target = web.Target(url=self._url, collectors=tuple((c.spec, conf) for c, conf in self._collectors.values()),
+                            metrics=self.metrics, health=self.health, instance=self.name, clock=self._clock,
+                            status_options=lambda: {"spool": getattr(self, "spool", None),
+                                                    "daily_reserve": getattr(self._client, "daily_reserve", 0)})
+        try:
+            server = web.serve(config, token=token, target=target)
+        except OSError as error:
+            raise Fatal(f"monitor.port: cannot serve the monitoring endpoints on {config.address}:{config.port}:"
+                        f" {error.strerror or error}; choose a free monitor.port, or set monitor.enabled = false") from None
+        host, port = server.address
+        shown = f"[{host}]" if ":" in host else host
+        access = "with the access token (monitor.token_file)" if token else "without a token: this machine only"
+        logger.info("monitoring on http://{}:{}/ ({}): /metrics /healthz /readyz /api/status", shown, port, access)
+        try:
+            yield
+        finally:
+            server.close()
+
+    def health(self) -> Any:
+        """What /healthz and /readyz report: the loop's last round, leadership, migrations."""
+        from vvv.web import Health
+
+        loop_at = self._loop_at
+        return Health(loop_age_s=None if loop_at is None else time.monotonic() - loop_at,
+                      active=self._leader.held, migrated=self.migrated)
 
     def schedule_state(self) -> dict[str, Any]:
         """Per collector: running or not, next due time, and counters since start."""
