@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vvv.collectors.base import Collector
     from vvv.config import CollectorConfig, Config
     from vvv.http import ApiClient
+    from vvv.spool import Spool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -195,7 +196,7 @@ def _collector(name: str) -> Collector:
 
 
 def _client(conf: Config) -> ApiClient:
-    from vvv.http import ApiClient
+    from vvv.http import ApiClient, Pacer
 
     return ApiClient(
         base_url=conf.api.base_url,
@@ -203,7 +204,15 @@ def _client(conf: Config) -> ApiClient:
         connect_timeout=conf.api.connect_timeout,
         read_timeout=conf.api.read_timeout,
         max_retries=conf.api.max_retries,
+        pacer=Pacer(conf.api.requests_per_minute),
+        daily_reserve=conf.api.daily_reserve,
     )
+
+
+def _spool(conf: Config) -> Spool:
+    from vvv.spool import Spool
+
+    return Spool(conf.data_dir / "spool", max_bytes=conf.spool.max_size_mb * 2**20)
 
 
 def _once(args: argparse.Namespace, conf: Config) -> int:
@@ -223,7 +232,7 @@ def _once(args: argparse.Namespace, conf: Config) -> int:
         _apply_migrations(conn)
         client = _client(conf)
         try:
-            result = runner.run_once(collector, settings, conn=conn, client=client)
+            result = runner.run_once(collector, settings, conn=conn, client=client, spool=_spool(conf))
         finally:
             client.close()
     import attrs
@@ -260,6 +269,7 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         url=url,
         collectors=chosen,
         client=_client(conf),
+        spool=_spool(conf),
         statement_timeout_s=conf.database.statement_timeout_seconds,
         runs_retention_s=conf.service.runs_retention_seconds,
         migrated=False,
@@ -304,11 +314,17 @@ def _status(args: argparse.Namespace, conf: Config) -> int:
     from vvv.collectors import COLLECTORS
     from vvv.errors import Fatal
 
-    with _database(conf) as conn:
-        if conn.execute("SELECT to_regclass('vvv.runs')").fetchone()[0] is None:
-            raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
-        chosen = [(c.spec, conf.collectors[name]) for name, c in COLLECTORS.items()]
-        report = status.collect_status(conn, chosen, now=datetime.now(UTC))
+    from vvv.store import DatabaseUnavailable
+
+    try:
+        with _database(conf) as conn:
+            if conn.execute("SELECT to_regclass('vvv.runs')").fetchone()[0] is None:
+                raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
+            chosen = [(c.spec, conf.collectors[name]) for name, c in COLLECTORS.items()]
+            report = status.collect_status(conn, chosen, now=datetime.now(UTC), spool=_spool(conf),
+                                           daily_reserve=conf.api.daily_reserve)
+    except DatabaseUnavailable as error:
+        report = status.offline_status(str(error), _spool(conf))
     healthy = not report["problems"]
     if args.json:
         _print_json({"ok": healthy, **report})

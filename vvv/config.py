@@ -81,6 +81,8 @@ class ApiConfig:
     connect_timeout: float = attrs.field(default=5.0, validator=at_least(0.001))
     read_timeout: float = attrs.field(default=30.0, validator=at_least(0.001))
     max_retries: int = attrs.field(default=4, validator=at_least(0))
+    requests_per_minute: int = attrs.field(default=120, validator=at_least(1))
+    daily_reserve: int = attrs.field(default=500, validator=at_least(0))
 
 
 @frozen
@@ -121,6 +123,13 @@ class MonitorConfig:
 
 
 @frozen
+class SpoolConfig:
+    """Where batches wait on local disk while the database is down, and how much room they get."""
+
+    max_size_mb: int = attrs.field(default=1024, validator=at_least(1))
+
+
+@frozen
 class _FileConfig:
     """The TOML file's shape; `collectors` is checked per collector below."""
 
@@ -129,6 +138,7 @@ class _FileConfig:
     database: DatabaseConfig = DatabaseConfig()
     log: LogConfig = LogConfig()
     service: ServiceConfig = ServiceConfig()
+    spool: SpoolConfig = SpoolConfig()
     monitor: MonitorConfig = MonitorConfig()
     collectors: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
@@ -155,6 +165,7 @@ class Config:
     data_dir: Path
     config_file: Path | None
     collectors: Mapping[str, CollectorConfig]
+    spool: SpoolConfig = SpoolConfig()
     monitor: MonitorConfig = MonitorConfig()
     monitor_token: str | None = attrs.field(default=None, repr=False)
 
@@ -193,6 +204,7 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
         database=database,
         log=log,
         service=file.service,
+        spool=file.spool,
         data_dir=_data_dir(env, file.data_dir),
         config_file=path,
         collectors=_collectors(file.collectors, where),

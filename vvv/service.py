@@ -30,6 +30,7 @@ from vvv.config import CollectorConfig, MonitorConfig
 from vvv.errors import Fatal, one_line
 from vvv.http import ApiClient
 from vvv.leader import Leadership
+from vvv.spool import Spool
 from vvv.metrics import Metrics, Sources
 
 SHUTDOWN_GRACE_S = 7.0  # in-flight passes get this long to finish a page; exit stays under 10 s
@@ -58,6 +59,7 @@ class Service:
         client: ApiClient,
         statement_timeout_s: int,
         runs_retention_s: int,
+        spool: Spool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         migrated: bool = True,
     ) -> None:
@@ -66,6 +68,7 @@ class Service:
         self._client = client
         self._statement_timeout_s = statement_timeout_s
         self._runs_retention_s = runs_retention_s
+        self.spool = spool
         self._clock = clock
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.instance = f"run {self.name}"
@@ -78,6 +81,7 @@ class Service:
         self._signals = 0
         self._shutting_down = False
         self._announced_standby = False
+        self.paused_until: datetime | None = None
         self.migrated = migrated  # `vvv run` sets it once its migrations are applied: /readyz waits for it
         self._loop_at: float | None = None  # time.monotonic() when the loop last went round, for /healthz
         specs = [collector.spec for collector, _ in self._collectors.values()]
@@ -172,6 +176,8 @@ class Service:
         if not self._leader.held or self._stopping.is_set():
             return
         now = self._clock()
+        if self._budget_paused():
+            return
         with self._lock:
             configs = {name: config for name, (_, config) in self._collectors.items()}
             decision = scheduling.decide(now, configs, self._slots)
@@ -193,7 +199,7 @@ class Service:
             try:
                 result = runner.run_once(
                     collector, config, conn=conn, client=self._client, clock=self._clock,
-                    stopping=self._stopping.is_set, instance=self.instance,
+                    stopping=self._stopping.is_set, instance=self.instance, spool=self.spool,
                 )
             finally:
                 conn.close()
@@ -213,7 +219,22 @@ class Service:
             with self._lock:
                 self._slots[name] = attrs.evolve(self._slots[name], running=False)
 
+    def _budget_paused(self) -> bool:
+        """No pass starts while the API's daily budget, less the reserve, is spent; say so once."""
+        paused = self._client.paused_until()
+        if paused is not None and paused != self.paused_until:
+            budget = self._client.budget
+            logger.warning("the API's daily budget is spent ({} of {} requests, {} kept in reserve):"
+                           " no passes until {:%Y-%m-%d %H:%M} UTC", budget.daily_count, budget.token_limit,
+                           self._client.daily_reserve, paused)
+            notify.notify(f"STATUS=paused: API daily budget spent until {paused:%H:%M} UTC")
+        elif paused is None and self.paused_until is not None:
+            logger.info("the API's daily budget is reset: collecting again")
+        self.paused_until = paused
+        return paused is not None
+
     def _drain(self) -> None:
+        self._client.stop()  # a pass waiting for the rate limit or a retry stops waiting
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
         for thread in list(self._threads.values()):
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
