@@ -1,10 +1,11 @@
 """PostgreSQL: connections, batched idempotent writes, cursors, rejects and runs.
 
 A batch is written by binary COPY into a temporary staging table (created once per
-connection and collector, emptied at each commit), then one prepared `INSERT ... SELECT ...
-ON CONFLICT DO NOTHING` into the data table: a handful of round trips per batch, none per
-row. The batch's rows, its rejects, the run's counters and the collector's new cursor
-commit in one transaction: a crash can never leave the cursor ahead of the data.
+connection and collector, emptied at each commit), then one prepared statement that moves
+the staged rows into the data table (`ON CONFLICT DO NOTHING`), counts them on the run and
+saves the cursor: BEGIN, the COPY, that statement and COMMIT per batch, nothing per row. The
+batch's rows, its rejects, the run's counters and the collector's new cursor commit in one
+transaction: a crash can never leave the cursor ahead of the data.
 """
 
 from __future__ import annotations
