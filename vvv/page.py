@@ -40,6 +40,7 @@ dt{color:#6b7280}dd{margin:0;text-align:right;font-variant-numeric:tabular-nums}
 .strip{max-width:100%;height:auto}
 .panel{background:#fff;border-radius:8px;padding:.8rem;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow-x:auto}
 .chart{width:100%;min-width:34rem;height:auto;display:block}
+.scroll{overflow-x:auto;direction:rtl}.scroll>*{direction:ltr}
 .legend{display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.85rem;margin-top:.4rem}
 .swatch{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.3rem;vertical-align:-1px}
 table{border-collapse:collapse;font-size:.9rem;width:100%}
@@ -139,7 +140,8 @@ def _chart(hours: Sequence[datetime], rows: Mapping[str, Sequence[int | None]]) 
     )
     first = f"from {_clock(hours[0])} UTC" if hours else ""
     return (f'<section><h2>Rows stored per hour, last {len(hours)} hours {escape(first)}</h2>'
-            f'<div class="panel" id="rows-chart">{svg}<div class="legend">{legend}</div></div></section>')
+            f'<div class="panel" id="rows-chart"><div class="scroll" title="the latest hours are on the right">{svg}</div>'
+            f'<div class="legend">{legend}</div></div></section>')
 
 
 def _budget(budget: Mapping[str, Any] | None, spool: Any, now: datetime) -> str:
