@@ -274,8 +274,8 @@ class ApiClient:
             logger.error("GET {} {} refused with HTTP {}: {}", request.path, dict(request.params), status,
                          _api_message(body))
             raise ApiError(f"GET {request.path} got HTTP {status}: {_api_message(body)}")
-        try:
-            return json.loads(body)
+        try:  # NaN and Infinity are not JSON: kept as the text the API sent, so a page never fails on them
+            return json.loads(body, parse_constant=str)
         except ValueError:
             return _Retry(f"got a body that is not valid JSON ({len(body)} bytes)")
 

@@ -186,3 +186,11 @@ def test_a_redirect_is_never_followed_so_the_token_stays_put(fake_api: FakeApi) 
         client.get_json(NEWS)
     client.close()
     assert len(fake_api.requests) == 1
+
+
+def test_nan_and_infinity_in_a_body_are_kept_as_the_text_sent(fake_api: FakeApi) -> None:
+    fake_api.fail_next(200, body='{"data": [{"premium": NaN, "size": Infinity, "x": -Infinity}]}')
+    client = _client(fake_api, [])
+    payload = client.get_json(NEWS)
+    client.close()
+    assert payload == {"data": [{"premium": "NaN", "size": "Infinity", "x": "-Infinity"}]}
