@@ -260,13 +260,18 @@ def _read_token(env: Mapping[str, str]) -> str | None:
         return env["VVV_UW_TOKEN"].strip()
     if not env.get("VVV_UW_TOKEN_FILE"):
         return None
-    path = Path(env["VVV_UW_TOKEN_FILE"]).expanduser()
+    return _read_secret(env["VVV_UW_TOKEN_FILE"], "VVV_UW_TOKEN_FILE")
+
+
+def _read_secret(name: str, setting: str) -> str:
+    """A token kept in a file, stripped; an unreadable or empty file is an error naming `setting`."""
+    path = Path(name).expanduser()
     try:
         token = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"VVV_UW_TOKEN_FILE: cannot read {path}: {error.__class__.__name__}") from None
+        raise ConfigError(f"{setting}: cannot read {path}: {error.__class__.__name__}") from None
     if not token:
-        raise ConfigError(f"VVV_UW_TOKEN_FILE: {path} is empty")
+        raise ConfigError(f"{setting}: {path} is empty")
     return token
 
 
@@ -289,14 +294,7 @@ def _monitor_token(env: Mapping[str, str], monitor: MonitorConfig) -> str | None
         return env["VVV_MONITOR_TOKEN"].strip()
     if not monitor.token_file:
         return None
-    path = Path(monitor.token_file).expanduser()
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"monitor.token_file: cannot read {path}: {error.__class__.__name__}") from None
-    if not token:
-        raise ConfigError(f"monitor.token_file: {path} is empty")
-    return token
+    return _read_secret(monitor.token_file, "monitor.token_file")
 
 
 def _check_monitor(monitor: MonitorConfig, token: str | None) -> None:
