@@ -151,14 +151,18 @@ def test_a_real_postgresql_stopped_mid_pass_and_restarted_loses_nothing(fake_api
             time.sleep(0.05)
 
     fake_api.on_request(3, stop_postgres)
-    first = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path, timeout=120)
-    assert first.returncode == 1
-    assert "batches spooled to disk until the database is back" in first.stdout, first.stderr
-    second = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path, timeout=120)
-    assert second.returncode == 0, second.stderr
-    url = embedded.start(data)
-    assert sorted(_headlines(url)) == sorted(item["headline"] for item in fake_api.news)
-    assert not list((data / "spool").glob("*.spool"))
+    try:
+        first = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path, timeout=120)
+        assert first.returncode == 1
+        assert "batches spooled to disk until the database is back" in first.stdout, first.stderr
+        second = run_vvv("once", "--collector", "news", env=env, cwd=tmp_path, timeout=120)
+        assert second.returncode == 0, second.stderr
+        url = embedded.start(data)
+        assert sorted(_headlines(url)) == sorted(item["headline"] for item in fake_api.news)
+        assert not list((data / "spool").glob("*.spool"))
+    finally:  # this test's server, whoever started it last
+        if (data / "pg" / "postmaster.pid").exists():
+            stop_postgres()
 
 
 def _runs(url: str) -> list[tuple[str, int]]:
