@@ -22,7 +22,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from vvv import __version__
 
-OUTCOMES = ("ok", "partial", "failed")
+OUTCOMES = ("ok", "partial", "failed", "spooled")
 PHASES = ("pre", "regular", "after", "closed")
 FRESHNESS_TTL_S = 5.0  # scrapes (and several scrapers) within this share one database read
 
@@ -56,7 +56,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._names = tuple(collectors)
         labels = ["collector"]
-        self.passes = Counter("vvv_passes", "Collection passes that ended, by outcome (ok, partial, failed).",
+        self.passes = Counter("vvv_passes", "Collection passes that ended, by outcome (ok, partial, failed, spooled).",
                               [*labels, "outcome"], registry=self.registry)
         self.inserted = Counter("vvv_rows_inserted", "Rows stored, new by identity.", labels, registry=self.registry)
         self.duplicates = Counter("vvv_duplicates", "Rows received again and not stored twice.", labels,
