@@ -223,7 +223,7 @@ def test_whatever_fails_each_table_ends_with_exactly_what_the_api_served(db_url:
     Outages.db_url, Outages.proxy, Outages.spool_dir = db_url, proxy, tmp_path / "spool"
     try:
         run_state_machine_as_test(Outages, settings=settings(
-            max_examples=300 if DEV else 12, stateful_step_count=40 if DEV else 14, deadline=None,
+            max_examples=100 if DEV else 12, stateful_step_count=40 if DEV else 14, deadline=None,
         ))
     finally:
         proxy.close()
