@@ -170,9 +170,7 @@ def run_once(
         try:
             store.finish_run(conn, run_id, status=result.status, requests=result.requests, error=result.error,
                              notes=result.notes, api_budget=attrs.asdict(client.budget))
-        except psycopg.Error as failure:
-            if not progress.database_down:
-                raise
+        except (psycopg.OperationalError, psycopg.InterfaceError) as failure:  # the database went away
             logger.error("could not record the end of run {}: {}", run_id, store.describe_db_error(failure))
         (logger.info if result.status == "ok" else logger.error)("pass finished: {}", result.summary())
     return result

@@ -237,3 +237,17 @@ def test_kill_9_at_any_point_of_a_pass_then_another_pass_loses_nothing(
     headlines = _headlines(db_url)
     assert len(headlines) == len(set(headlines))
     assert sorted(headlines) == sorted(item["headline"] for item in fake_api.news)
+
+
+def test_a_database_lost_while_no_page_was_stored_still_ends_the_pass_with_its_result(
+    db_url, proxy, client, fake_api, tmp_path
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    fake_api.fail_next(500, times=3)  # every attempt at the first page fails...
+    fake_api.on_request(2, proxy.down)  # ...and the database goes away meanwhile
+    result = _pass(proxy.url, client, spool)
+    assert result.status == "failed" and "HTTP 500" in result.error
+    assert spool.count() == 0
+    proxy.up()
+    assert _pass(proxy.url, client, spool).status == "ok"
+    assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
