@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 import psycopg
 from psycopg import sql
 
@@ -59,23 +60,21 @@ def collect_status(
     if api_budget is not None and api_budget["paused_until"] is not None:
         problems.append(f"API daily budget spent ({api_budget['daily_count']} of {api_budget['token_limit']},"
                         f" reserve {daily_reserve}): no requests until {_clock(api_budget['paused_until'])} UTC")
-    report = {
+    spooled = spool_status(spool)
+    return {
         "collectors": entries,
         "instances": [{k: v for k, v in i.items() if k != "schedule"} for i in instances],
         "api_budget": api_budget,
-        "spool": spool_status(spool),
-        "problems": problems,
+        "spool": spooled,
+        "problems": [*problems, *_spool_problems(spooled)],
     }
-    report["problems"].extend(_spool_problems(report["spool"]))
-    return report
 
 
 def offline_status(error: str, spool: Spool | None) -> dict[str, Any]:
     """What can be said while the database is unreachable: that, and what waits in the spool."""
-    report = {"collectors": {}, "instances": [], "api_budget": None, "spool": spool_status(spool),
-              "database_error": error, "problems": [error]}
-    report["problems"].extend(_spool_problems(report["spool"]))
-    return report
+    spooled = spool_status(spool)
+    return {"collectors": {}, "instances": [], "api_budget": None, "spool": spooled, "database_error": error,
+            "problems": [error, *_spool_problems(spooled)]}
 
 
 def spool_status(spool: Spool | None) -> dict[str, Any] | None:
@@ -94,9 +93,7 @@ def _spool_problems(spool: dict[str, Any] | None) -> list[str]:
 
 
 def _api_budget(reported: dict[str, Any], at: datetime | None, reserve: int, now: datetime) -> dict[str, Any]:
-    fields = {k: reported.get(k) for k in ("per_minute_remaining", "minute_reset_ms", "minute_count", "daily_count",
-                                           "token_limit")}
-    paused = daily_pause(Budget(**fields), at, reserve, now)
+    paused = daily_pause(Budget(**{k: reported.get(k) for k in attrs.fields_dict(Budget)}), at, reserve, now)
     return {**reported, "reported_at": _iso(at), "paused_until": _iso(paused)}
 
 
