@@ -275,9 +275,28 @@ class ApiClient:
                          _api_message(body))
             raise ApiError(f"GET {request.path} got HTTP {status}: {_api_message(body)}")
         try:  # NaN and Infinity are not JSON: kept as the text the API sent, so a page never fails on them
-            return json.loads(body, parse_constant=str)
+            payload = json.loads(body, parse_constant=str)
         except ValueError:
             return _Retry(f"got a body that is not valid JSON ({len(body)} bytes)")
+        if (problem := page_problem(payload)) is not None:
+            return _Retry(problem)
+        return payload
+
+
+def page_problem(payload: Any) -> str | None:
+    """Why a decoded 200 body is not a page (`{"data": [...]}`, what every endpoint vvv reads answers), or None.
+
+    Read as an empty page, such a body would end a sweep early and skip what lies below it;
+    as a failed request it is retried, and the cursor stays where it was.
+    """
+    if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+        return None
+    return f"got a 200 that is not a page: {_shortened(payload)}"
+
+
+def _shortened(payload: Any, limit: int = 80) -> str:
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @frozen

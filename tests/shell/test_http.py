@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +12,17 @@ from tests.conftest import TOKEN
 from vvv import __version__
 from vvv.collectors.base import Request
 from vvv.fake_api import FakeApi
-from vvv.http import ApiClient, ApiError, Budget, BudgetSpent, Pacer, daily_reset_after, parse_budget, retry_delay
+from vvv.http import (
+    ApiClient,
+    ApiError,
+    Budget,
+    BudgetSpent,
+    Pacer,
+    daily_reset_after,
+    page_problem,
+    parse_budget,
+    retry_delay,
+)
 
 NEWS = Request("/api/news/headlines", (("limit", "5"), ("page", "0")))
 
@@ -194,3 +206,38 @@ def test_nan_and_infinity_in_a_body_are_kept_as_the_text_sent(fake_api: FakeApi)
     payload = client.get_json(NEWS)
     client.close()
     assert payload == {"data": [{"premium": "NaN", "size": "Infinity", "x": "-Infinity"}]}
+
+
+NOT_PAGES = ['{"data": null}', '{"data": "oops"}', "[1,2,3]", "null", '{"msg": "ok"}', '"data"', "{}"]
+
+
+@pytest.mark.parametrize("body", NOT_PAGES)
+def test_a_200_that_is_not_a_page_is_retried_like_a_5xx(fake_api: FakeApi, body: str) -> None:
+    sleeps: list[float] = []
+    fake_api.fail_next(200, body=body)
+    client = _client(fake_api, sleeps)
+    payload = client.get_json(NEWS)
+    client.close()
+    assert len(payload["data"]) == 5
+    assert len(sleeps) == 1 and client.requests == 2
+
+
+@pytest.mark.parametrize("body", NOT_PAGES)
+def test_a_200_that_is_never_a_page_fails_naming_what_came_back(fake_api: FakeApi, body: str) -> None:
+    fake_api.fail_next(200, body=body, times=3)
+    client = _client(fake_api, [], max_retries=2)
+    with pytest.raises(ApiError, match="after 3 attempts: got a 200 that is not a page") as failure:
+        client.get_json(NEWS)
+    client.close()
+    assert json.dumps(json.loads(body)) in str(failure.value)
+
+
+def test_what_a_body_that_is_not_a_page_held_is_shortened() -> None:
+    problem = page_problem({"data": None, "msg": "x" * 5000})
+    assert problem is not None and len(problem) < 200 and '{"data": null' in problem
+
+
+@given(items=st.lists(st.dictionaries(st.text(max_size=3), st.integers()), max_size=5))
+def test_a_data_list_is_a_page_whatever_its_items(items: list[dict]) -> None:
+    assert page_problem({"data": items}) is None
+    assert page_problem({"data": items, "other": 1}) is None
