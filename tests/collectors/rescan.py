@@ -51,7 +51,8 @@ def darkpool_warnings(cursor: darkpool.Cursor, pages: Sequence[Page], settings: 
             )
         if step.blind:
             before = darkpool._bound(page.request, "older_than")
-            where = "" if before is None else f" older than {darkpool._spell(darkpool._instant(before))}"
+            top = before is None or before >= darkpool._day_end(darkpool._day_of(page.request))
+            where = "" if top else f" older than {darkpool._spell(darkpool._instant(before))}"
             why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
             found.append(f"{cursor.ticker}: a full page of {page.received} prints for {day}{where} could not be"
                          f" read{why}; {HALT_MARK}")

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv import store
+from vvv import status, store
 from vvv.collectors import COLLECTORS, darkpool
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
@@ -82,3 +82,83 @@ def test_a_hole_answered_only_by_bodies_that_are_not_pages_stays_owed(conn, api,
     for _ in range(3):  # the fake behaves again: the hole is filled, nothing was skipped
         assert _pass(conn, client, max_pages=2).status == "ok"
     assert _stored(conn) == _served(api) and len(_stored(conn)) == 2000
+
+
+# A page none of whose items can be read.
+
+VALUE = "12/01/2026 14:00:00 ET"
+STUCK = (f"SPY: a full page of 500 prints for 2026-03-10{{}} could not be read (executed_at: Invalid isoformat"
+         f" string: '{VALUE}'); the sweep stops there and resumes from it next pass")
+
+
+def _readable(api: FakeApi) -> set[int]:
+    return {int(item["tracking_id"]) for item in api.darkpool("SPY") if item["executed_at"] != VALUE}
+
+
+def _problems(conn: psycopg.Connection) -> list[str]:
+    report = status.collect_status(conn, [(DARKPOOL.spec, _config(tickers=["SPY"]))], now=LATER)
+    conn.rollback()
+    return report["problems"]
+
+
+@pytest.mark.parametrize("every", [1, 10], ids=["burst-gone", "burst-partly-readable"])
+def test_an_unreadable_burst_on_a_first_pass_stops_it_there_until_it_can_be_read(conn, every: int) -> None:
+    with FakeApi(token=TOKEN, seed=5, now=NOW, darkpool_count=50) as api:
+        http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+        below = _readable(api)
+        api.unreadable_darkpool("SPY", 600, executed_at=VALUE)  # above the day's readable prints
+        for _ in range(2):  # not ok with nothing stored, pass after pass: it says why, and status pages
+            result = _pass(conn, http)
+            assert (result.status, result.inserted, result.error) == ("failed", 0, STUCK.format(""))
+            assert any(STUCK.format("") in problem for problem in _problems(conn))
+        assert api.mend_darkpool("SPY", every=every) == 600 // every
+        result = _pass(conn, http)
+        http.close()
+    assert result.status == "ok", result.error
+    assert _stored(conn) == _readable(api) and len(_readable(api)) == len(below) + 600 // every
+    assert below and below <= _stored(conn)
+    assert _problems(conn) == []
+
+
+@pytest.mark.parametrize("every", [1, 10], ids=["burst-gone", "burst-partly-readable"])
+def test_an_unreadable_burst_above_a_cursor_never_costs_the_prints_below_it(conn, every: int) -> None:
+    with FakeApi(token=TOKEN, seed=5, now=NOW, darkpool_count=100) as api:
+        http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+        assert _pass(conn, http).status == "ok"
+        below = {int(item["tracking_id"]) for item in api.add_darkpool("SPY", 50)}
+        api.unreadable_darkpool("SPY", 600, executed_at=VALUE)
+        above = {int(item["tracking_id"]) for item in api.add_darkpool("SPY", 10)}
+        stuck = _pass(conn, http)
+        assert stuck.status == "partial"
+        assert stuck.error.startswith("SPY: a full page of 500 prints for 2026-03-10 older than ")
+        assert stuck.error.endswith(STUCK.format("").split(" could not")[1])
+        assert above <= _stored(conn) and not below & _stored(conn)
+        kept = _cursor(conn)
+        again = _pass(conn, http)  # still stuck: the cursor does not move past the unreadable page
+        assert again.status in ("partial", "failed") and "resumes from it next pass" in again.error
+        assert _cursor(conn) == kept
+        assert any("is stuck" in problem or "failed" in problem for problem in _problems(conn))
+        api.mend_darkpool("SPY", every=every)
+        result = _pass(conn, http)
+        http.close()
+    assert result.status == "ok", result.error
+    assert below <= _stored(conn) and _stored(conn) == _readable(api)
+    assert _problems(conn) == []
+
+
+def test_an_unreadable_page_of_news_does_not_end_the_pass_nor_skip_what_lies_below(conn) -> None:
+    news = COLLECTORS["news"]
+    config = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None,
+                             stale_after=None, options=news.spec.settings())
+    with FakeApi(token=TOKEN, seed=5, now=NOW, news_count=250) as api:
+        http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+        assert run_once(news, config, conn=conn, client=http, clock=lambda: LATER).status == "ok"
+        below = api.add_news(150)
+        for n in range(100):
+            api.add_raw_news({"created_at": VALUE, "headline": f"unreadable {n}", "source": "x"})
+        above = api.add_news(20)
+        result = run_once(news, config, conn=conn, client=http, clock=lambda: LATER)
+        http.close()
+    assert result.status == "ok", result.error
+    stored = {r[0] for r in conn.execute("SELECT headline FROM trading.news_headlines")}
+    assert {item["headline"] for item in [*below, *above]} <= stored

@@ -343,10 +343,14 @@ def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cu
 def _owed_from_top(cursor: Cursor, saved: Cursor, request: Request) -> Cursor:
     """A cursor owing all of `request`'s day from its top down to the request's `newer_than`: a hole
     whose top is the day's end, so the day is not taken as finished (a backfill would skip it)."""
-    day = _day_of(request)
-    top = _ms(datetime.combine(day + timedelta(days=1), dt_time(0), tzinfo=NY))
+    day, top = _day_of(request), _day_end(_day_of(request))
     return Cursor(ticker=cursor.ticker, day=day, newest=saved.newest if saved.day == day else None,
                   resume_before=top, resume_after=_bound(request, "newer_than"), cut_at=top, target=cursor.target)
+
+
+def _day_end(day: date) -> int:
+    """The unix millisecond at which `day` ends in New York: no print of the day is at or above it."""
+    return _ms(datetime.combine(day + timedelta(days=1), dt_time(0), tzinfo=NY))
 
 
 def finished(cursor: Cursor | None) -> bool:
@@ -369,7 +373,8 @@ def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]
         )
     if step.blind:
         before = _bound(page.request, "older_than")
-        where = "" if before is None else f" older than {_spell(_instant(before))}"
+        top = before is None or before >= _day_end(_day_of(page.request))
+        where = "" if top else f" older than {_spell(_instant(before))}"
         why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
         found.append(Halt(f"{cursor.ticker}: a full page of {page.received} prints for {day}{where} could not be"
                           f" read{why}; {HALT_MARK}"))
