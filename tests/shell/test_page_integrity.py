@@ -3,6 +3,7 @@ can be read. Neither may end a sweep as if the window were read, so nothing belo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from vvv import status, store
-from vvv.collectors import COLLECTORS, darkpool
+from vvv.collectors import COLLECTORS, darkpool, options_flow
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
 from vvv.http import ApiClient
@@ -162,3 +163,53 @@ def test_an_unreadable_page_of_news_does_not_end_the_pass_nor_skip_what_lies_bel
     assert result.status == "ok", result.error
     stored = {r[0] for r in conn.execute("SELECT headline FROM trading.news_headlines")}
     assert {item["headline"] for item in [*below, *above]} <= stored
+
+
+FLOW = COLLECTORS["options_flow"]
+
+
+def _flow_pass(conn: psycopg.Connection, client: ApiClient) -> RunResult:
+    config = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None,
+                             stale_after=None, options=options_flow.Settings(first_run_hours=3))
+    return run_once(FLOW, config, conn=conn, client=client, clock=lambda: NOW)
+
+
+def _alert_ids(conn: psycopg.Connection) -> set[str]:
+    ids = {r[0] for r in conn.execute("SELECT id FROM trading.options_flow_alerts")}
+    conn.rollback()
+    return ids
+
+
+def _position(conn: psycopg.Connection) -> tuple:
+    """Where the flow cursor stands: its newest alert and what it owes (a first pass saves no more)."""
+    cursor = store.load_cursor(conn, FLOW.spec, "") or options_flow.Cursor()
+    conn.rollback()
+    return cursor.newest, cursor.resume_before, cursor.resume_after, cursor.cut_at
+
+
+def _unreadable_alerts(api: FakeApi) -> str:
+    """A full page of alerts none of which can be read, answered in place of the real one."""
+    alert = {**api.flow_alerts()[0], "created_at": VALUE}
+    return json.dumps({"data": [alert] * options_flow.MAX_PAGE_SIZE})
+
+
+@pytest.mark.parametrize("with_cursor", [False, True], ids=["first-pass", "with-cursor"])
+def test_an_unreadable_page_of_flow_alerts_stops_the_sweep_until_it_can_be_read(conn, with_cursor: bool) -> None:
+    with FakeApi(token=TOKEN, seed=5, now=NOW, flow_count=600) as api:
+        http = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
+        if with_cursor:
+            assert _flow_pass(conn, http).status == "ok"
+            api.add_flow(300)
+        kept = _position(conn)
+        api.fail_next(200, body=_unreadable_alerts(api), times=2)
+        for _ in range(2):
+            result = _flow_pass(conn, http)
+            assert result.status == "failed" and result.inserted == 0
+            assert result.error == ("a full page of 200 alerts could not be read (created_at: Invalid isoformat"
+                                    f" string: '{VALUE}'); the sweep stops there and resumes from it next pass")
+        assert _position(conn) == kept
+        result = _flow_pass(conn, http)
+        http.close()
+        served, _ = options_flow.parse({"data": api.flow_alerts()})
+    assert result.status == "ok", result.error
+    assert _alert_ids(conn) == {alert.id for alert in served}
