@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,14 +24,19 @@ import pytest
 from vvv import embedded
 
 
-@pytest.fixture
-def data(tmp_path: Path) -> Iterator[Path]:
-    """A data dir whose server, whoever in this process started it, is stopped after the test."""
-    data_dir = tmp_path / "data"
-    yield data_dir
+def _leave(data_dir: Path) -> None:
+    """What this process's exit does: it stops the server if no other process uses it."""
     server = pgserver.PostgresServer._instances.get((data_dir / "pg").resolve())
     if server is not None:
         server.cleanup()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Iterator[Path]:
+    """A data dir whose server, if this process started or joined it, is left after the test."""
+    data_dir = tmp_path / "data"
+    yield data_dir
+    _leave(data_dir)
 
 
 def _pgserver_copy(root: Path) -> Path:
@@ -61,7 +67,68 @@ def test_new_sessions_work_after_the_files_the_server_was_installed_from_are_del
     _a_new_session_uses_share_and_libdir(url)
 
 
-def test_the_server_runs_from_the_copy_under_the_data_dir(data, tmp_path) -> None:
+def test_the_server_runs_from_the_copy_under_the_data_dir_which_others_can_read(data, tmp_path) -> None:
     embedded.start(data, source=_pgserver_copy(tmp_path / "unpacked"))
     program = Path(os.readlink(f"/proc/{_postmaster_pid(data)}/exe"))
     assert program.is_relative_to(data.resolve()), program
+    (install,) = data.glob("pgserver-*")
+    assert (install / embedded.INSTALLED).is_file()
+    unreadable = [path for path in install.rglob("*") if not path.is_symlink() and not path.stat().st_mode & stat.S_IROTH]
+    assert unreadable == []  # as root, the server runs as the `pgserver` user
+
+
+def test_a_later_start_copies_nothing_and_needs_no_source(data, tmp_path) -> None:
+    embedded.start(data, source=_pgserver_copy(tmp_path / "unpacked"))
+    (install,) = data.glob("pgserver-*")
+    installed = (install / embedded.INSTALLED).stat()
+    _leave(data)  # the server stops
+    shutil.rmtree(tmp_path / "unpacked")
+    url = embedded.start(data, source=tmp_path / "unpacked")
+    _a_new_session_uses_share_and_libdir(url)
+    assert (install / embedded.INSTALLED).stat().st_ino == installed.st_ino
+    assert sorted(path.name for path in data.iterdir() if "pgserver" in path.name) == [".pgserver-install.lock", install.name]
+
+
+def test_an_install_cut_short_is_redone_and_its_leftovers_removed(tmp_path) -> None:
+    source = _pgserver_copy(tmp_path / "unpacked")
+    data_dir = tmp_path / "data"
+    (data_dir / ".pgserver-9.9.tmp" / "pgserver" / "pginstall" / "bin").mkdir(parents=True)  # a crash mid-copy
+    (data_dir / "pgserver-9.9" / "pgserver" / "pginstall" / "bin").mkdir(parents=True)  # no marker: never complete
+    pginstall = embedded.install(data_dir, source, "9.9")
+    assert pginstall == data_dir / "pgserver-9.9" / "pgserver" / "pginstall"
+    assert (pginstall / "share" / "postgresql" / "timezone" / "America" / "New_York").is_file()
+    assert (pginstall / "bin" / "postgres").is_file() and (data_dir / "pgserver-9.9" / embedded.INSTALLED).is_file()
+    assert not (data_dir / ".pgserver-9.9.tmp").exists()
+
+
+def test_an_install_that_cannot_be_written_is_a_one_line_error(tmp_path) -> None:
+    with pytest.raises(embedded.EmbeddedError, match=r"cannot install the embedded PostgreSQL into .*pgserver-9.9"):
+        embedded.install(tmp_path / "data", tmp_path / "no-such-source", "9.9")
+
+
+_OLDER_VVV = """
+import signal, sys, time
+from pathlib import Path
+import pgserver
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit through atexit: the server stops
+server = pgserver.get_server(Path(sys.argv[1]), cleanup_mode="stop")  # run from pgserver's own files
+print(server.get_uri(), flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_server_an_older_vvv_started_from_elsewhere_is_reused(data) -> None:
+    data.mkdir()
+    older = subprocess.Popen([sys.executable, "-c", _OLDER_VVV, str(data / "pg")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert older.stdout is not None and older.stdout.readline()
+        running = _postmaster_pid(data)
+        url = embedded.start(data)
+        assert _postmaster_pid(data) == running
+        _a_new_session_uses_share_and_libdir(url)
+        _leave(data)  # the older process still uses it: it goes on
+        _a_new_session_uses_share_and_libdir(url)
+    finally:
+        older.send_signal(signal.SIGTERM)
+        older.wait(timeout=60)
+    assert not (data / "pg" / "postmaster.pid").exists()  # the last one out stopped it
