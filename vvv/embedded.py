@@ -82,8 +82,8 @@ def install(data_dir: Path, source: Path, version: str) -> Path:
             if not (target / INSTALLED).is_file():
                 _copy(source, target, version)
     except OSError as error:
-        raise EmbeddedError(
-            f"cannot install the embedded PostgreSQL into {target}: {error.strerror or error}") from None
+        reason = f"{error.strerror}: {error.filename}" if error.strerror and error.filename else error.strerror or error
+        raise EmbeddedError(f"cannot install the embedded PostgreSQL into {target} ({reason})") from None
     return pginstall
 
 
@@ -92,13 +92,17 @@ def _copy(source: Path, target: Path, version: str) -> None:
     with `pgserver.libs` beside it, where initdb's RPATH ($ORIGIN/../../../pgserver.libs) finds libpq."""
     temp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(temp, ignore_errors=True)  # an install that crashed
-    for part in _PARTS:
-        shutil.copytree(source / part, temp / "pgserver" / "pginstall" / part, symlinks=True)
-    libs = source.parent.parent / "pgserver.libs"
-    if libs.is_dir():
-        shutil.copytree(libs, temp / "pgserver.libs", symlinks=True)
-    _let_others_read(temp)
-    (temp / INSTALLED).write_text(f"pgserver {version}\n", encoding="utf-8")
+    try:
+        for part in _PARTS:
+            shutil.copytree(source / part, temp / "pgserver" / "pginstall" / part, symlinks=True)
+        libs = source.parent.parent / "pgserver.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, temp / "pgserver.libs", symlinks=True)
+        _let_others_read(temp)
+        (temp / INSTALLED).write_text(f"pgserver {version}\n", encoding="utf-8")
+    except OSError:
+        shutil.rmtree(temp, ignore_errors=True)  # a full disk gets its room back
+        raise
     os.sync()  # the files on disk before the rename that makes them the install, even at a power cut
     if target.exists():
         shutil.rmtree(target)  # not marked complete: nothing runs from it

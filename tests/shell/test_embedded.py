@@ -101,9 +101,12 @@ def test_an_install_cut_short_is_redone_and_its_leftovers_removed(tmp_path) -> N
     assert not (data_dir / ".pgserver-9.9.tmp").exists()
 
 
-def test_an_install_that_cannot_be_written_is_a_one_line_error(tmp_path) -> None:
-    with pytest.raises(embedded.EmbeddedError, match=r"cannot install the embedded PostgreSQL into .*pgserver-9.9"):
+def test_an_install_that_fails_is_a_one_line_error_and_leaves_nothing(tmp_path) -> None:
+    (tmp_path / "data").mkdir()
+    with pytest.raises(embedded.EmbeddedError, match=r"cannot install the embedded PostgreSQL into .*pgserver-9.9 "
+                       r"\(No such file or directory: .*no-such-source/bin\)"):
         embedded.install(tmp_path / "data", tmp_path / "no-such-source", "9.9")
+    assert sorted(path.name for path in (tmp_path / "data").iterdir()) == [".pgserver-install.lock"]
 
 
 _OLDER_VVV = """
