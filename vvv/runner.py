@@ -280,30 +280,31 @@ def _store(
 
 
 def _replay(shell: _Shell) -> bool:
-    """Store what the spool holds for this collector, in order, before anything new; False if it could not."""
+    """Store what the spool holds for this collector, in order, before anything new; False if it could not.
+
+    Each batch commits (its rows, cursor and its run's spooled count) before its file is deleted,
+    so a replay stopped anywhere leaves every batch either stored or still on disk.
+    """
     spec, progress, conn = shell.collector.spec, shell.progress, shell.conn
     runs: dict[str, int] = {}
-    batches: dict[int, int] = {}
     try:
         for spooled in shell.spool.pending(spec.name):
             batch = spooled.batch
             if batch.run_key not in runs:
-                known = batch.run_id is not None and store.run_exists(conn, batch.run_id)
-                runs[batch.run_key] = batch.run_id if known else store.start_spooled_run(
-                    conn, spec.name, started_at=batch.started_at or shell.started_at, instance=batch.instance)
+                runs[batch.run_key] = _spooled_run(shell, batch)
             run_id = runs[batch.run_key]
             records, rejects = shell.collector.parse(batch.payload)
             good, bad = validate_all(shell.collector, records, datetime.fromisoformat(batch.fetched_at or shell.started_at))
             cursor = CONVERTER.structure(batch.cursor, spec.cursor) if spooled.complete else None
-            stored = store.store_batch(conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad],
-                                       received=received_items(batch.payload), cursor=cursor, scope=batch.scope)
+            conn.commit()  # nothing may be open: the block below must be a transaction, not a savepoint
+            with conn.transaction():
+                stored = store.store_batch(conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad],
+                                           received=received_items(batch.payload), cursor=cursor, scope=batch.scope)
+                store.mark_spooled(conn, run_id, batches=1)
             shell.spool.discard(spooled)
-            batches[run_id] = batches.get(run_id, 0) + 1
             note = "" if spooled.complete else " (cut short by a crash: its intact items only, cursor left behind)"
             logger.info("replayed spooled batch {}{}: {} new, {} duplicates", spooled.path.name, note,
                         stored.inserted, stored.duplicates)
-        for run_id, count in batches.items():
-            store.mark_spooled(conn, run_id, batches=count)
     except psycopg.Error as failure:
         _rollback(conn)
         progress.errors.append(f"the spool could not be replayed: {store.describe_db_error(failure)};"
@@ -314,6 +315,14 @@ def _replay(shell: _Shell) -> bool:
                                " no new data this pass, so they stay in order")
         return False
     return True
+
+
+def _spooled_run(shell: _Shell, batch: Batch) -> int:
+    """The run a spooled batch is counted on: its own pass's, or a new one for a pass that had none."""
+    if batch.run_id is not None and store.run_exists(shell.conn, batch.run_id):
+        return batch.run_id
+    return store.start_spooled_run(shell.conn, shell.collector.spec.name,
+                                   started_at=batch.started_at or shell.started_at, instance=batch.instance)
 
 
 def _rollback(conn: psycopg.Connection) -> None:

@@ -101,7 +101,10 @@ def mark_spooled(conn: psycopg.Connection, run_id: int, *, batches: int) -> None
 
 
 def run_exists(conn: psycopg.Connection, run_id: int) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM vvv.runs WHERE id = %s)", (run_id,)).fetchone()[0]
+    """Whether the run is in vvv.runs; ends its transaction, so the caller's next write commits on its own."""
+    exists = conn.execute("SELECT EXISTS (SELECT 1 FROM vvv.runs WHERE id = %s)", (run_id,)).fetchone()[0]
+    conn.commit()
+    return exists
 
 
 def prune(conn: psycopg.Connection, *, before: datetime) -> int:
