@@ -139,12 +139,15 @@ def run_once(
     spec = collector.spec
     started_at = clock().isoformat()
     run_id = store.start_run(conn, spec.name, instance=instance)
+    closed = store.close_dead_runs(conn, spec.name, own=run_id)
     requests_before = client.requests
     progress = _Pass()
     shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress, cursor_key,
                    spool, instance, started_at)
     with logger.contextualize(collector=spec.name, run_id=run_id):
         logger.info("pass started")
+        if closed:
+            logger.warning("closed runs {} as failed: {}", ", ".join(map(str, closed)), store.DEAD_RUN)
         replayed = _replay(shell) if spool is not None else True
         for scope in (scopes or (collector.scopes(config.options) if collector.scopes else ("",))) if replayed else ():
             if stopping():
