@@ -71,6 +71,7 @@ class _Pass:
     auth_failed: bool = False
     spooled: int = 0
     database_down: bool = False
+    spool_full: bool = False  # no batch can be kept: fetching more would only lose it
     spooled_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> newest cursor sent to the spool
 
     def status(self) -> str:
@@ -154,7 +155,7 @@ def run_once(
                 progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
                 break
             _collect_scope(shell, scope)
-            if progress.auth_failed:
+            if progress.auth_failed or progress.spool_full:
                 break
         result = RunResult(
             run_id=run_id,
@@ -272,14 +273,22 @@ def _store(
                          store.describe_db_error(failure), shell.spool.directory)
             _rollback(shell.conn)
     unstructured = CONVERTER.unstructure(cursor)
-    shell.spool.append(Batch(
-        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=f"{shell.instance}/{shell.run_id}",
-        instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
-        cursor=unstructured, payload=payload,
-    ))
+    try:
+        _spool_batch(shell, key, unstructured, payload, fetched_at)
+    except SpoolFull:
+        progress.spool_full = True
+        raise
     progress.spooled += 1
     progress.spooled_cursors[key] = unstructured
     return store.BatchResult(inserted=0, duplicates=0)
+
+
+def _spool_batch(shell: _Shell, key: str, cursor: Any, payload: Any, fetched_at: datetime) -> None:
+    shell.spool.append(Batch(
+        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=f"{shell.instance}/{shell.run_id}",
+        instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
+        cursor=cursor, payload=payload,
+    ))
 
 
 def _replay(shell: _Shell) -> bool:
@@ -317,6 +326,7 @@ def _replay(shell: _Shell) -> bool:
         progress.errors.append("spooled batches are being written or replayed by another vvv process;"
                                " no new data this pass, so they stay in order")
         return False
+    shell.spool.recovered()  # the database took this pass: a full spool disk no longer costs data
     return True
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.faults import DatabaseProxy
-from vvv import runner, store
+from vvv import runner, status, store
+from vvv import spool as spool_module
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
@@ -108,4 +111,48 @@ def test_a_replay_stopped_midway_keeps_every_batch_it_has_not_committed(
     monkeypatch.undo()
     assert _pass(proxy.url, client, spool).status == "ok"
     assert spool.count() == 0
+    assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
+
+
+def _no_space(*_: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_while_spooling_stops_fetching_says_so_and_collecting_resumes_once_space_is_back(
+    db_url, proxy, client, fake_api, tmp_path, monkeypatch
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    fake_api.on_request(1, proxy.down)
+    monkeypatch.setattr(spool_module.os, "fsync", _no_space)  # every write reaches the disk only in part
+    full = _pass(proxy.url, client, spool)
+    monkeypatch.undo()
+    assert full.requests <= 2  # stopped fetching (a prefetched next page at most)
+    assert "the disk of the spool" in full.error and "is full" in full.error, full.error
+    assert "unexpected OSError" not in full.error
+    assert list(spool.directory.iterdir()) == [spool.directory / "disk-full"]  # no partial batch left behind
+    offline = status.offline_status("cannot connect to the database", spool)
+    assert any("is full" in problem for problem in offline["problems"]), offline["problems"]
+
+    proxy.up()
+    fake_api.on_request(1, proxy.down)  # space is back, and the database goes away again
+    spooled = _pass(proxy.url, client, spool)
+    assert spooled.status == "spooled" and spooled.spooled == 5
+    assert not any("is full" in problem for problem in status.offline_status("down", spool)["problems"])
+
+    proxy.up()
+    fake_api.add_news(20)
+    assert _pass(proxy.url, client, spool).status == "ok"
+    assert spool.count() == 0
+    assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
+
+
+def test_a_partial_file_this_process_left_in_an_earlier_pass_never_blocks_the_replay(
+    db_url, client, fake_api, tmp_path
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    spool.directory.mkdir()
+    leftover = spool.directory / f"{1:020d}-{os.getpid()}-news.spool.tmp"
+    leftover.write_bytes(b"0000")  # cut short before its header: nothing in it to keep
+    assert _pass(db_url, client, spool).status == "ok"
+    assert not leftover.exists()
     assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
