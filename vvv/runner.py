@@ -9,6 +9,7 @@ they never escape as a traceback.
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from vvv.http import ApiAuthError, ApiClient, ApiError
 
 @frozen
 class RunResult:
-    run_id: int
+    run_id: int | None  # None: a pass made while the database was unreachable; its run is made on replay
     collector: str
     status: str  # ok | partial | failed
     requests: int
@@ -44,7 +45,8 @@ class RunResult:
 
     def summary(self) -> str:
         line = (
-            f"{self.collector}: {self.status} (run {self.run_id}): {self.inserted} new, {self.duplicates} duplicates,"
+            f"{self.collector}: {self.status} ({'no run: database unreachable' if self.run_id is None else f'run {self.run_id}'}):"
+            f" {self.inserted} new, {self.duplicates} duplicates,"
             f" {self.rejects} rejected, {self.fetched} fetched in {self.requests} requests"
         )
         if self.spooled:
@@ -73,6 +75,8 @@ class _Pass:
     database_down: bool = False
     spool_full: bool = False  # no batch can be kept: fetching more would only lose it
     spooled_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> newest cursor sent to the spool
+    stored_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> newest cursor committed
+    known_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> what the spool's cursor file held
 
     def status(self) -> str:
         if self.spooled:
@@ -106,11 +110,11 @@ class _Shell:
 
     collector: Collector
     options: Any
-    conn: psycopg.Connection
+    conn: psycopg.Connection | None  # None: the database is unreachable, everything goes to the spool
     client: ApiClient
     clock: Callable[[], datetime]
     stopping: Callable[[], bool]
-    run_id: int
+    run_id: int | None
     progress: _Pass
     cursor_key: Callable[[str], str]
     spool: Spool | None
@@ -141,8 +145,7 @@ def run_once(
     started_at = clock().isoformat()
     run_id = store.start_run(conn, spec.name, instance=instance)
     closed = store.close_dead_runs(conn, spec.name, own=run_id)
-    requests_before = client.requests
-    progress = _Pass()
+    progress = _Pass(known_cursors=spool.known_cursors(spec.name) if spool is not None else {})
     shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress, cursor_key,
                    spool, instance, started_at)
     with logger.contextualize(collector=spec.name, run_id=run_id):
@@ -150,27 +153,7 @@ def run_once(
         if closed:
             logger.warning("closed runs {} as failed: {}", ", ".join(map(str, closed)), store.DEAD_RUN)
         replayed = _replay(shell) if spool is not None else True
-        for scope in (scopes or (collector.scopes(config.options) if collector.scopes else ("",))) if replayed else ():
-            if stopping():
-                progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
-                break
-            _collect_scope(shell, scope)
-            if progress.auth_failed or progress.spool_full:
-                break
-        result = RunResult(
-            run_id=run_id,
-            collector=spec.name,
-            status=progress.status(),
-            requests=client.requests - requests_before + progress.requests,
-            fetched=progress.fetched,
-            inserted=progress.inserted,
-            duplicates=progress.duplicates,
-            rejects=progress.rejects,
-            error="; ".join(progress.errors) or None,
-            notes="; ".join(progress.notes) or None,
-            auth_failed=progress.auth_failed,
-            spooled=progress.spooled,
-        )
+        result = _run_scopes(shell, config, (scopes or None) if replayed else ())
         try:
             store.finish_run(conn, run_id, status=result.status, requests=result.requests, error=result.error,
                              notes=result.notes, api_budget=attrs.asdict(client.budget))
@@ -178,6 +161,64 @@ def run_once(
             logger.error("could not record the end of run {}: {}", run_id, store.describe_db_error(failure))
         (logger.info if result.status == "ok" else logger.error)("pass finished: {}", result.summary())
     return result
+
+
+def run_offline(
+    collector: Collector,
+    config: CollectorConfig,
+    *,
+    client: ApiClient,
+    spool: Spool,
+    reason: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stopping: Callable[[], bool] = lambda: False,
+    instance: str | None = None,
+) -> RunResult:
+    """A pass while the database is unreachable (`reason`): into the spool, from the cursors it last knew.
+
+    What the API serves meanwhile is kept; the next pass with a database stores it first, as a run
+    of its own. A scope whose cursor the spool does not know waits for the database.
+    """
+    spec = collector.spec
+    started_at = clock().isoformat()
+    known = spool.known_cursors(spec.name)
+    progress = _Pass(database_down=True, spooled_cursors=dict(known), known_cursors=known)
+    progress.errors.append(f"{reason}: collecting into the spool from the cursors last known")
+    shell = _Shell(collector, config.options, None, client, clock, stopping, None, progress, str,
+                   spool, instance, started_at)
+    with logger.contextualize(collector=spec.name):
+        logger.info("pass started without the database: spooling to {}", spool.directory)
+        result = _run_scopes(shell, config, None)
+        (logger.info if result.status == "spooled" else logger.error)("pass finished: {}", result.summary())
+    return result
+
+
+def _run_scopes(shell: _Shell, config: CollectorConfig, scopes: Sequence[str] | None) -> RunResult:
+    """Collect each scope (`scopes`, default all; empty: none) and say what the pass did."""
+    collector, client, progress = shell.collector, shell.client, shell.progress
+    requests_before = client.requests
+    chosen = (collector.scopes(config.options) if collector.scopes else ("",)) if scopes is None else scopes
+    for scope in chosen:
+        if shell.stopping():
+            progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
+            break
+        _collect_scope(shell, scope)
+        if progress.auth_failed or progress.spool_full:
+            break
+    return RunResult(
+        run_id=shell.run_id,
+        collector=collector.spec.name,
+        status=progress.status(),
+        requests=client.requests - requests_before + progress.requests,
+        fetched=progress.fetched,
+        inserted=progress.inserted,
+        duplicates=progress.duplicates,
+        rejects=progress.rejects,
+        error="; ".join(progress.errors) or None,
+        notes="; ".join(progress.notes) or None,
+        auth_failed=progress.auth_failed,
+        spooled=progress.spooled,
+    )
 
 
 def _collect_scope(shell: _Shell, scope: str) -> None:
@@ -207,8 +248,14 @@ def _collect(shell: _Shell, scope: str) -> None:
     collector, options, key = shell.collector, shell.options, shell.cursor_key(scope)
     if key in shell.progress.spooled_cursors:  # the database is down: go on from what the spool holds
         saved = CONVERTER.structure(shell.progress.spooled_cursors[key], collector.spec.cursor)
+    elif shell.conn is None:  # never stored nor spooled here: where to start is the database's to say
+        shell.progress.errors.append(f"{scope + ': ' if scope else ''}no cursor known without the database:"
+                                     " collected once it is back")
+        return
     else:
         saved = store.load_cursor(shell.conn, collector.spec, key)
+        if saved is not None:
+            shell.progress.stored_cursors[key] = saved
     if collector.begin is not None:
         cursor = collector.begin(saved, scope, shell.clock(), options)
     else:
@@ -220,6 +267,29 @@ def _collect(shell: _Shell, scope: str) -> None:
         for warning in found:
             logger.warning(warning)
             shell.progress.notes.append(warning)
+        _remember_cursor(shell, key)
+
+
+def _remember_cursor(shell: _Shell, key: str) -> None:
+    """Keep the scope's newest cursor beside the spool, for a pass that finds the database away."""
+    progress = shell.progress
+    if shell.spool is None:
+        return
+    if key in progress.spooled_cursors:
+        newest = progress.spooled_cursors[key]
+    elif key in progress.stored_cursors:
+        newest = CONVERTER.unstructure(progress.stored_cursors[key])
+    else:
+        return
+    if progress.known_cursors.get(key) == newest:
+        return
+    try:
+        shell.spool.remember_cursors(shell.collector.spec.name, {key: newest})
+    except OSError as error:  # the database has the cursor; only a pass without it would miss this one
+        logger.warning("could not keep the cursor of {} beside the spool: {}", key or shell.collector.spec.name,
+                       error.strerror or error)
+        return
+    progress.known_cursors[key] = newest
 
 
 def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]) -> None:
@@ -262,8 +332,10 @@ def _store(
     progress, key = shell.progress, shell.cursor_key(scope)
     if not progress.database_down:
         try:
-            return store.store_batch(shell.conn, shell.collector.spec, run_id=shell.run_id, records=page.records,
-                                     rejects=rejects, received=page.received, cursor=cursor, scope=key)
+            stored = store.store_batch(shell.conn, shell.collector.spec, run_id=shell.run_id, records=page.records,
+                                       rejects=rejects, received=page.received, cursor=cursor, scope=key)
+            progress.stored_cursors[key] = cursor
+            return stored
         except (psycopg.OperationalError, psycopg.InterfaceError) as failure:
             if shell.spool is None:
                 raise
@@ -285,10 +357,17 @@ def _store(
 
 def _spool_batch(shell: _Shell, key: str, cursor: Any, payload: Any, fetched_at: datetime) -> None:
     shell.spool.append(Batch(
-        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=f"{shell.instance}/{shell.run_id}",
+        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=_run_key(shell),
         instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
         cursor=cursor, payload=payload,
     ))
+
+
+def _run_key(shell: _Shell) -> str:
+    """What makes a pass's batches one run on replay; a pass without a database has no run id yet."""
+    if shell.run_id is not None:
+        return f"{shell.instance}/{shell.run_id}"
+    return f"{shell.instance}/offline {os.getpid()} {shell.started_at}"
 
 
 def _replay(shell: _Shell) -> bool:

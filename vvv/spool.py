@@ -8,6 +8,10 @@ the response's items exactly as the API sent them, so a replay parses and valida
 through the normal path. A `.tmp` left by a writer that died is a batch cut short; its intact
 lines are replayed without moving the cursor, so what is missing is fetched again.
 
+Beside the batches, `cursors-<collector>.json` keeps the newest cursor of each scope that
+was stored or spooled, written the same crash-safe way: a pass that starts while the database
+is unreachable collects from there into the spool.
+
 A disk that fills while a batch is written leaves no `.tmp` behind: the batch is refused
 (`SpoolFull`, so the pass stops fetching) and an empty `disk-full` file says when, for
 `vvv status`, until a batch is written again or a pass reaches the database.
@@ -126,6 +130,33 @@ class Spool:
     def recovered(self) -> None:
         """Batches can be kept again (written, or not needed: the database took a pass)."""
         (self.directory / _DISK_FULL).unlink(missing_ok=True)
+
+    def known_cursors(self, collector: str) -> dict[str, Any]:
+        """The cursors (unstructured, by cursor key) last stored or spooled for `collector`."""
+        try:
+            data = json.loads((self.directory / f"cursors-{collector}.json").read_bytes())
+        except (OSError, ValueError):  # none yet, or unreadable: the database's cursors are the truth
+            return {}
+        cursors = data.get("cursors") if isinstance(data, dict) and data.get("v") == 1 else None
+        return cursors if isinstance(cursors, dict) else {}
+
+    def remember_cursors(self, collector: str, cursors: dict[str, Any]) -> None:
+        """Merge `cursors` into the collector's cursor file, durably; raises OSError when it cannot."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"cursors-{collector}.json"
+        with open(self.directory / f"cursors-{collector}.lock", "a") as lock:  # one writer at a time, any process
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            merged = {**self.known_cursors(collector), **cursors}
+            partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                with open(partial, "wb") as file:
+                    file.write(json.dumps({"v": 1, "cursors": merged}, separators=(",", ":")).encode())
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.replace(partial, path)
+            finally:
+                partial.unlink(missing_ok=True)
+            _fsync_directory(self.directory)
 
     def _unwritable(self, error: OSError) -> SpoolFull:
         reason = error.strerror or str(error)
