@@ -44,9 +44,9 @@ class RunResult:
     spooled: int = 0
 
     def summary(self) -> str:
+        run = "no run: database unreachable" if self.run_id is None else f"run {self.run_id}"
         line = (
-            f"{self.collector}: {self.status} ({'no run: database unreachable' if self.run_id is None else f'run {self.run_id}'}):"
-            f" {self.inserted} new, {self.duplicates} duplicates,"
+            f"{self.collector}: {self.status} ({run}): {self.inserted} new, {self.duplicates} duplicates,"
             f" {self.rejects} rejected, {self.fetched} fetched in {self.requests} requests"
         )
         if self.spooled:

@@ -156,3 +156,40 @@ def test_a_partial_file_this_process_left_in_an_earlier_pass_never_blocks_the_re
     assert _pass(db_url, client, spool).status == "ok"
     assert not leftover.exists()
     assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
+
+
+def test_a_pass_without_the_database_goes_on_from_the_cursor_kept_beside_the_spool(
+    db_url, client, fake_api, tmp_path
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    assert _pass(db_url, client, spool).status == "ok"
+    assert spool.known_cursors("news")[""] == _db_cursor(db_url)
+    served = {item["headline"] for item in fake_api.add_news(30)}
+    requests = len(fake_api.requests)
+    away = runner.run_offline(NEWS, CONFIG, client=client, spool=spool, reason="cannot connect to the database")
+    assert away.status == "spooled" and away.run_id is None and away.spooled == 1
+    assert "collecting into the spool" in away.error
+    assert len(fake_api.requests) == requests + 1  # one page: it stops where the stored cursor says
+    fake_api.withdraw_news(served)
+    fake_api.add_news(4)
+    assert runner.run_offline(NEWS, CONFIG, client=client, spool=spool, reason="down").spooled == 1
+
+    back = _pass(db_url, client, spool)
+    assert back.status == "ok" and spool.count() == 0
+    headlines = _headlines(db_url)
+    assert len(headlines) == len(set(headlines))
+    assert served <= set(headlines)
+    assert sorted(_statuses(db_url)) == ["ok", "ok", "spooled", "spooled"]  # each pass without a database is a run
+    assert spool.known_cursors("news")[""] == _db_cursor(db_url)
+
+
+def test_without_the_database_a_scope_with_no_cursor_kept_waits_for_it(client, fake_api, tmp_path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    away = runner.run_offline(NEWS, CONFIG, client=client, spool=spool, reason="cannot connect to the database")
+    assert away.status == "failed" and "no cursor known without the database" in away.error
+    assert fake_api.requests == [] and spool.count() == 0
+
+
+def _db_cursor(url: str) -> object:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT position FROM vvv.cursors WHERE collector = 'news'").fetchone()[0]
