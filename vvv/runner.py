@@ -380,6 +380,10 @@ def _replay(shell: _Shell) -> bool:
     runs: dict[str, int] = {}
     try:
         for spooled in shell.spool.pending(spec.name):
+            if shell.stopping():
+                progress.errors.append("stopped while storing the spool: vvv is shutting down;"
+                                       " the next pass stores the rest first")
+                return False
             batch = spooled.batch
             if batch.run_key not in runs:
                 runs[batch.run_key] = _spooled_run(shell, batch)

@@ -41,10 +41,10 @@ def client(fake_api: FakeApi) -> Iterator[ApiClient]:
     api.close()
 
 
-def _pass(url: str, client: ApiClient, spool: Spool) -> RunResult:
+def _pass(url: str, client: ApiClient, spool: Spool, stopping=lambda: False) -> RunResult:
     conn = store.connect(url, statement_timeout_s=10, connect_timeout_s=2)
     try:
-        return run_once(NEWS, CONFIG, conn=conn, client=client, spool=spool)
+        return run_once(NEWS, CONFIG, conn=conn, client=client, spool=spool, stopping=stopping)
     finally:
         conn.close()
 
@@ -72,15 +72,18 @@ def _spool_five_batches(proxy: DatabaseProxy, client: ApiClient, fake_api: FakeA
     return sorted(spool.directory.glob("*.spool"))
 
 
-@pytest.mark.parametrize("stop", ["a later batch is locked by another process", "a database error at batch 3"])
+@pytest.mark.parametrize("stop", ["a later batch is locked by another process", "a database error at batch 3",
+                                  "vvv is stopped after batch 2"])
 def test_a_replay_stopped_midway_keeps_every_batch_it_has_not_committed(
     db_url, proxy, client, fake_api, tmp_path, monkeypatch, stop: str
 ) -> None:
     spool = Spool(tmp_path / "spool", max_bytes=2**24)
     files = _spool_five_batches(proxy, client, fake_api, spool)
     spooled = {path: _spooled_headlines(path) for path in files}
-    holder = None
-    if stop.startswith("a later batch is locked"):
+    holder, stopping = None, lambda: False
+    if stop.startswith("vvv is stopped"):
+        stopping = lambda: sum(not path.exists() for path in files) >= 2  # noqa: E731
+    elif stop.startswith("a later batch is locked"):
         holder = open(files[3], "rb")  # another replayer holds it: a lock of its own open file
         fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
     else:
@@ -94,7 +97,7 @@ def test_a_replay_stopped_midway_keeps_every_batch_it_has_not_committed(
 
         monkeypatch.setattr(runner.store, "store_batch", failing_at_the_third)
     try:
-        stopped = _pass(proxy.url, client, spool)
+        stopped = _pass(proxy.url, client, spool, stopping)
     finally:
         if holder is not None:
             holder.close()
