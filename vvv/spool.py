@@ -99,12 +99,12 @@ class Spool:
                 f"the spool is full ({used // 2**20} MiB of {self.max_bytes // 2**20} MiB in {self.directory}):"
                 " stopped fetching; the rest is fetched again once the database is back"
             )
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{os.getpid()}-{batch.collector}"
         partial, final = self.directory / (name + _PARTIAL), self.directory / (name + _SUFFIX)
         with _writing_lock:
             _writing.add(partial.name)
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
             with open(partial, "xb") as file:
                 file.writelines(lines)
                 file.flush()
