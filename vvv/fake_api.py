@@ -421,6 +421,13 @@ class FakeApi:
                 item["executed_at"] = _render(ms, "zms")
         return len(mended)
 
+    # spool:
+    def withdraw_news(self, headlines: set[str]) -> None:
+        """Stop serving the headlines named, as a feed does with what lies beyond its depth."""
+        with self._lock:
+            self.news[:] = [item for item in self.news
+                            if not (isinstance(item, dict) and item.get("headline") in headlines)]
+
     def _queue(self, fault: _Fault, times: int) -> None:
         if times < 0:
             raise ValueError("times must be >= 0")

@@ -8,7 +8,7 @@ it cannot read, or whose newest record is older than its `stale_after` during th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -80,16 +80,24 @@ def offline_status(error: str, spool: Spool | None) -> dict[str, Any]:
 def spool_status(spool: Spool | None) -> dict[str, Any] | None:
     if spool is None:
         return None
-    usage = spool.usage()
+    usage, full = spool.usage(), spool.disk_full_since()
     return {"batches": usage.batches, "bytes": usage.bytes, "max_bytes": spool.max_bytes,
-            "directory": str(spool.directory)}
+            "directory": str(spool.directory),
+            "disk_full_at": None if full is None else datetime.fromtimestamp(full, UTC).isoformat()}
 
 
 def _spool_problems(spool: dict[str, Any] | None) -> list[str]:
-    if not spool or not spool["batches"]:
+    if not spool:
         return []
-    return [f"{spool['batches']} batches ({spool['bytes'] / 2**20:.1f} MiB of {spool['max_bytes'] / 2**20:.0f} MiB)"
-            f" wait in the spool {spool['directory']}: the database was unreachable; the next pass stores them"]
+    found = []
+    if spool.get("disk_full_at"):
+        found.append(f"the disk of the spool {spool['directory']} is full (since {_clock(spool['disk_full_at'])} UTC):"
+                     " with the database unreachable, vvv stopped fetching; free space there")
+    if spool["batches"]:
+        found.append(f"{spool['batches']} batches ({spool['bytes'] / 2**20:.1f} MiB of"
+                     f" {spool['max_bytes'] / 2**20:.0f} MiB) wait in the spool {spool['directory']}:"
+                     " the database was unreachable; the next pass stores them")
+    return found
 
 
 def _api_budget(reported: dict[str, Any], at: datetime | None, reserve: int, now: datetime) -> dict[str, Any]:

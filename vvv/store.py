@@ -55,11 +55,22 @@ def connect(
     return conn
 
 
+# A pass holds a session-level advisory lock on its run (two-int form: this class, the run id)
+# until it finishes it. PostgreSQL frees it when the session ends, however the process ended,
+# so a 'running' run whose lock is free belongs to a pass that will never finish it.
+RUN_LOCK_CLASS = 0x767676  # "vvv"
+_RUN_KEY = "({}::bigint & 2147483647)::integer"  # the run id, as the lock's int4 key
+DEAD_RUN = "the process running this pass ended without finishing it (killed or crashed)"
+
+
 def start_run(conn: psycopg.Connection, collector: str, *, instance: str | None = None) -> int:
+    """A new run, locked by this session until `finish_run`: visible to others only with its lock held."""
     with conn.transaction():
-        return conn.execute(
+        run_id = conn.execute(
             "INSERT INTO vvv.runs (collector, instance) VALUES (%s, %s) RETURNING id", (collector, instance)
         ).fetchone()[0]
+        conn.execute("SELECT pg_advisory_lock(%s, " + _RUN_KEY.format("%s") + ")", (RUN_LOCK_CLASS, run_id))
+    return run_id
 
 
 def finish_run(
@@ -78,6 +89,31 @@ def finish_run(
             " api_budget = %s WHERE id = %s",
             (status, requests, error, notes, Jsonb(api_budget) if api_budget else None, run_id),
         )
+        conn.execute("SELECT pg_advisory_unlock(%s, " + _RUN_KEY.format("%s") + ")", (RUN_LOCK_CLASS, run_id))
+
+
+# The runs still 'running' whose lock this session can take: no live session holds them. Each
+# lock taken is given back at once; the materialized steps keep that order of evaluation.
+_CLOSE_DEAD = f"""
+WITH open AS MATERIALIZED (
+    SELECT id FROM vvv.runs WHERE collector = %(collector)s AND status = 'running' AND id <> %(own)s
+), dead AS MATERIALIZED (
+    SELECT id FROM open WHERE pg_try_advisory_lock(%(class)s, {_RUN_KEY.format("id")})
+), released AS MATERIALIZED (
+    SELECT id, pg_advisory_unlock(%(class)s, {_RUN_KEY.format("id")}) FROM dead
+)
+UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %(error)s
+FROM released WHERE vvv.runs.id = released.id AND vvv.runs.status = 'running'
+RETURNING vvv.runs.id
+"""
+
+
+def close_dead_runs(conn: psycopg.Connection, collector: str, *, own: int) -> list[int]:
+    """Mark failed the collector's runs left 'running' by passes that died; returns their ids."""
+    with conn.transaction():
+        rows = conn.execute(_CLOSE_DEAD, {"collector": collector, "own": own, "class": RUN_LOCK_CLASS,
+                                         "error": DEAD_RUN}).fetchall()
+    return [row[0] for row in rows]
 
 
 def start_spooled_run(conn: psycopg.Connection, collector: str, *, started_at: str, instance: str | None) -> int:
@@ -90,18 +126,24 @@ def start_spooled_run(conn: psycopg.Connection, collector: str, *, started_at: s
 
 
 def mark_spooled(conn: psycopg.Connection, run_id: int, *, batches: int) -> None:
-    """Record that `batches` of a run came through the spool, now that they are stored."""
+    """Record that `batches` of a run came through the spool, now that they are stored.
+
+    A run closed as dead meanwhile (its pass lost the database, so its lock) was spooled, not failed.
+    """
     with conn.transaction():
         conn.execute(
             "UPDATE vvv.runs SET status = 'spooled', spooled = spooled + %s, finished_at = coalesce(finished_at, now()),"
-            " error = coalesce(error, 'the database was unreachable during this pass: its batches were spooled"
-            " to local disk and stored when it was back') WHERE id = %s",
-            (batches, run_id),
+            " error = CASE WHEN error IS NULL OR error = %s THEN 'the database was unreachable during this pass:"
+            " its batches were spooled to local disk and stored when it was back' ELSE error END WHERE id = %s",
+            (batches, DEAD_RUN, run_id),
         )
 
 
 def run_exists(conn: psycopg.Connection, run_id: int) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM vvv.runs WHERE id = %s)", (run_id,)).fetchone()[0]
+    """Whether the run is in vvv.runs; ends its transaction, so the caller's next write commits on its own."""
+    exists = conn.execute("SELECT EXISTS (SELECT 1 FROM vvv.runs WHERE id = %s)", (run_id,)).fetchone()[0]
+    conn.commit()
+    return exists
 
 
 def prune(conn: psycopg.Connection, *, before: datetime) -> int:
