@@ -216,6 +216,7 @@ SPEC = Spec(
     schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
     settings=Settings,
     cursor=Cursor,
+    revisable=True,
 )
 
 

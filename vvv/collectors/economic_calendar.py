@@ -95,6 +95,7 @@ SPEC = Spec(
     schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
     settings=Settings,
     cursor=Cursor,
+    revisable=True,
 )
 
 
