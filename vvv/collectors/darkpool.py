@@ -250,6 +250,8 @@ def _live_times(rest: dict[str, Any]) -> tuple[dict[str, datetime | None], dict[
 
 def validate(record: Trade, now: datetime) -> str | None:
     """Business rules a parsed print must meet before it is stored."""
+    if record.tracking_id == 0:  # seen in published samples: stored, every such print would be one row
+        return "tracking_id 0 is not an identity: prints without a tracking id cannot be told apart"
     if record.price <= 0:
         return f"price {record.price} is not positive"
     if record.size <= 0:
