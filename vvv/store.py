@@ -236,13 +236,12 @@ def _write_parts(spec: Spec, staging: sql.Identifier) -> dict[str, sql.Composabl
         "columns": sql.SQL(", ").join(map(sql.Identifier, spec.column_names)),
         "keys": sql.SQL(", ").join(map(sql.Identifier, spec.key)),
         "values": sql.SQL(", ").join(map(sql.Identifier, values)),
-        "s_columns": row("s", spec.column_names),
         "s_values": row("s", values),
         "t_values": row("t", values),
         "c_values": row("c", values),
         "excluded_values": row("excluded", values),
-        "c_key": sql.Identifier("c", spec.key[0]),
-        "old_key": sql.SQL(" || ' ' || ").join(sql.SQL("{}::text").format(sql.Identifier("old", k)) for k in spec.key),
+        "c_key": sql.Identifier(spec.key[0]),
+        "old_key": sql.SQL(" || ' ' || ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in spec.key),
         "collector": sql.Literal(spec.name),
     }
 
@@ -255,21 +254,21 @@ new AS (
     SELECT count(*)::bigint AS new_rows, 0::bigint AS revised FROM new
 )"""
 
-# A revisable data set: `old` reads the rows a changed record replaces before they are replaced
-# (every part of one statement sees the same snapshot), and the unchanged ones are left out of
-# the INSERT, so they take neither a row lock nor a write.
+# A revisable data set: `staged` looks each staged row's current version up once, before any is
+# replaced (every part of one statement sees the same snapshot); unchanged rows are left out of
+# the INSERT, so they take neither a row lock nor a write, and each replaced one is kept whole.
 _REVISE = """
-old AS (
-    SELECT t.* FROM {table} t JOIN {staging} s USING ({keys}) WHERE ({t_values}) IS DISTINCT FROM ({s_values})
+staged AS (
+    SELECT s.*, c AS _vvv_current, c.{c_key} IS NULL AS _vvv_new, ({c_values}) IS DISTINCT FROM ({s_values}) AS _vvv_changed
+    FROM {staging} s LEFT JOIN {table} c USING ({keys})
 ), changed AS (
-    INSERT INTO {table} AS t ({columns})
-    SELECT {s_columns} FROM {staging} s LEFT JOIN {table} c USING ({keys})
-    WHERE {c_key} IS NULL OR ({c_values}) IS DISTINCT FROM ({s_values})
+    INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM staged WHERE _vvv_new OR _vvv_changed
     ON CONFLICT ({keys}) DO UPDATE SET ({values}) = ROW({excluded_values}), collected_at = now()
     WHERE ({t_values}) IS DISTINCT FROM ({excluded_values})
     RETURNING t.xmax = 0 AS new
 ), kept AS (
-    INSERT INTO vvv.revisions (collector, key, old_row) SELECT {collector}, {old_key}, to_jsonb(old) FROM old
+    INSERT INTO vvv.revisions (collector, key, old_row)
+    SELECT {collector}, {old_key}, to_jsonb(_vvv_current) FROM staged WHERE NOT _vvv_new AND _vvv_changed
 ), written AS (
     SELECT count(*) FILTER (WHERE new)::bigint AS new_rows, count(*) FILTER (WHERE NOT new)::bigint AS revised
     FROM changed
