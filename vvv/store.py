@@ -241,6 +241,8 @@ def _write_parts(spec: Spec, staging: sql.Identifier) -> dict[str, sql.Composabl
         "c_values": row("c", values),
         "excluded_values": row("excluded", values),
         "c_key": sql.Identifier(spec.key[0]),
+        "c_match": sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier("c", k), sql.Identifier("s", k))
+                                         for k in spec.key),
         "old_key": sql.SQL(" || ' ' || ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in spec.key),
         "collector": sql.Literal(spec.name),
     }
@@ -257,10 +259,13 @@ new AS (
 # A revisable data set: `staged` looks each staged row's current version up once, before any is
 # replaced (every part of one statement sees the same snapshot); unchanged rows are left out of
 # the INSERT, so they take neither a row lock nor a write, and each replaced one is kept whole.
+# The look-up is a LATERAL ... LIMIT 1, which is always one index probe per staged row: a plain
+# join, prepared while the table was small, would keep a plan that reads the whole table.
 _REVISE = """
 staged AS (
-    SELECT s.*, c AS _vvv_current, c.{c_key} IS NULL AS _vvv_new, ({c_values}) IS DISTINCT FROM ({s_values}) AS _vvv_changed
-    FROM {staging} s LEFT JOIN {table} c USING ({keys})
+    SELECT s.*, c.{c_key} IS NULL AS _vvv_new, ({c_values}) IS DISTINCT FROM ({s_values}) AS _vvv_changed,
+        CASE WHEN ({c_values}) IS DISTINCT FROM ({s_values}) THEN to_jsonb(c) END AS _vvv_current
+    FROM {staging} s LEFT JOIN LATERAL (SELECT * FROM {table} c WHERE {c_match} LIMIT 1) c ON true
 ), changed AS (
     INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM staged WHERE _vvv_new OR _vvv_changed
     ON CONFLICT ({keys}) DO UPDATE SET ({values}) = ROW({excluded_values}), collected_at = now()
@@ -268,7 +273,7 @@ staged AS (
     RETURNING t.xmax = 0 AS new
 ), kept AS (
     INSERT INTO vvv.revisions (collector, key, old_row)
-    SELECT {collector}, {old_key}, to_jsonb(_vvv_current) FROM staged WHERE NOT _vvv_new AND _vvv_changed
+    SELECT {collector}, {old_key}, _vvv_current FROM staged WHERE NOT _vvv_new AND _vvv_changed
 ), written AS (
     SELECT count(*) FILTER (WHERE new)::bigint AS new_rows, count(*) FILTER (WHERE NOT new)::bigint AS revised
     FROM changed
