@@ -45,3 +45,14 @@ def test_a_revised_forecast_replaces_the_current_row_and_the_first_one_is_kept_a
                         " AND old_row->>'event' = %s", (event["event"],)).fetchall()
     assert current == [("9.9%",)]
     assert len(kept) == 1 and kept[0][0] != "9.9%"
+
+
+def test_an_event_type_the_description_does_not_list_is_stored_and_noted_on_the_run(conn, fake_api: FakeApi) -> None:
+    event = fake_api.revise_economic_event(0, type="13F", forecast="")
+    result = _pass(conn, fake_api)
+    assert result.status == "ok" and result.rejects == 0 and result.inserted == len(fake_api.economic_events)
+    stored = conn.execute("SELECT type, forecast FROM trading.economic_events WHERE event = %s AND time = %s::timestamptz",
+                          (event["event"], event["time"])).fetchall()
+    assert stored == [("13F", None)]
+    assert "'13F'" in result.notes
+    assert conn.execute("SELECT notes FROM vvv.runs WHERE id = %s", (result.run_id,)).fetchone() == (result.notes,)
