@@ -421,6 +421,32 @@ class FakeApi:
             self._flow.insert(index + 1, (us, twin))
             return dict(twin)
 
+    # pages:
+    def unreadable_darkpool(self, ticker: str, n: int, *, at: datetime | None = None, day: date | None = None,
+                            executed_at: str = "12/01/2026 14:00:00 ET") -> list[dict]:
+        """Publish n prints of `ticker` where `add_darkpool` would (newest, or at `at`) whose `executed_at`
+        reads `executed_at`, which is not a timestamp: a burst vvv cannot read, served in its place in the
+        day by its true time. `mend_darkpool` gives them their time back."""
+        added = self.add_darkpool(ticker, n, at=at, day=day)
+        with self._lock:
+            for item in added:
+                item["executed_at"] = executed_at
+        return added
+
+    def mend_darkpool(self, ticker: str, *, every: int = 1, day: date | None = None) -> int:
+        """Give every `every`-th unreadable print of `ticker`'s `day` (counted from the newest) its
+        `executed_at` back, so a burst becomes partly (or, with 1, wholly) readable; returns how many."""
+        if every < 1:
+            raise ValueError("every must be >= 1")
+        symbol = _require_darkpool_ticker(ticker)
+        with self._lock:
+            unreadable = [(ms, item) for ms, item in self._tape(symbol, day or self.darkpool_day).prints
+                          if not _ISO_DATE.match(str(item.get("executed_at"))[:10])]
+            mended = unreadable[every - 1::every]
+            for ms, item in mended:
+                item["executed_at"] = _render(ms, "zms")
+        return len(mended)
+
     def _queue(self, fault: _Fault, times: int) -> None:
         if times < 0:
             raise ValueError("times must be >= 0")

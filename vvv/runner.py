@@ -22,7 +22,7 @@ from loguru import logger
 from vvv import store
 from vvv.collectors.convert import CONVERTER
 from vvv.spool import Batch, Spool, SpoolFull
-from vvv.collectors.base import Collector, Page, Reject, Request, record_items
+from vvv.collectors.base import Collector, Halt, Page, Reject, Request, record_items
 from vvv.config import CollectorConfig
 from vvv.http import ApiAuthError, ApiClient, ApiError
 
@@ -231,6 +231,8 @@ def _collect(shell: _Shell, scope: str) -> None:
 def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]) -> None:
     """The unfold: fetch, parse, validate, store with the advanced cursor, plan the next request.
 
+    A `Halt` among a page's warnings (a page the collector could not read, where its sweep
+    stopped) is an error of the pass, and that page does not count as one read.
     Only the page at hand is held: `advance` folds each page into the cursor saved after it, and
     the next page is fetched (in the background) while this one is stored.
     """
@@ -243,16 +245,23 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
             payload, fetched_at = prefetch.take(request), shell.clock()
             received, (records, rejects) = received_items(payload), collector.parse(payload)
             good, bad = validate_all(collector, records, fetched_at, payload=payload, rejects=rejects)
-            page = Page(request=request, received=received, records=tuple(good))
-            del records, good
+            refused = rejects or bad  # the first reason stands for a page none of whose items can be read
+            page = Page(request=request, received=received, records=tuple(good),
+                        rejected=refused[0].reason if refused else None)
+            del records, good, refused
             saved = collector.advance(cursor, saved, page, options)
             following = collector.next_request(cursor, request, page, options)
             if following is not None and not shell.stopping():
                 prefetch.start(following)
             stored = _store(shell, scope, page, [*rejects, *bad], saved, payload, fetched_at)
             del payload  # kept until stored: the spool takes the response as received
-            found.update(dict.fromkeys(collector.warnings(cursor, page, options) if collector.warnings else ()))
-            progress.pages += 1
+            said = collector.warnings(cursor, page, options) if collector.warnings else ()
+            found.update(dict.fromkeys(warning for warning in said if not isinstance(warning, Halt)))
+            halts = [warning for warning in said if isinstance(warning, Halt)]
+            for halt in halts:  # the sweep stopped at a page it cannot read: an error until a pass gets past it
+                logger.error(halt)
+                progress.errors.append(str(halt))
+            progress.pages += 0 if halts else 1
             progress.fetched += page.received
             progress.inserted += stored.inserted
             progress.duplicates += stored.duplicates

@@ -1,8 +1,8 @@
 """`vvv status`: what each collector did lately and what the scheduler will do next.
 
 Read from vvv.runs, vvv.instances and the data tables. `problems` lists what a monitoring
-check should page about: an enabled collector whose last run failed, or whose newest
-record is older than its `stale_after` during the regular session.
+check should page about: an enabled collector whose last run failed or stopped at a page
+it cannot read, or whose newest record is older than its `stale_after` during the regular session.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from vvv import calendar
-from vvv.collectors.base import Spec
+from vvv.collectors.base import HALT_MARK, Spec
 from vvv.config import CollectorConfig
 from vvv.http import Budget, daily_pause
 from vvv.spool import Spool
@@ -146,6 +146,8 @@ def _problems(name: str, config: CollectorConfig, entry: dict[str, Any], now: da
     last = entry["last_run"]
     if last is not None and last["status"] == "failed":
         found.append(f"{name}: last run {last['id']} failed: {last['error']}")
+    elif last is not None and HALT_MARK in (last["error"] or ""):  # stuck at a page it cannot read
+        found.append(f"{name}: last run {last['id']} is stuck: {last['error']}")
     lag = entry["lag_seconds"]
     if config.stale_after is not None and calendar.phase(now) == "regular" and (lag is None or lag > config.stale_after):
         age = "no records" if lag is None else f"newest record is {_age(lag)} old"

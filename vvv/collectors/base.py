@@ -70,11 +70,22 @@ class Reject:
 
 @frozen
 class Page:
-    """What the planner learns from one response: the request, the item count and the good records."""
+    """What the planner learns from one response: the request, the item count and the good records;
+    `rejected`, why its first rejected item was (a page none of whose items can be read says so)."""
 
     request: Request
     received: int
     records: tuple[Any, ...]
+    rejected: str | None = None
+
+
+HALT_MARK = "the sweep stops there and resumes from it next pass"
+
+
+class Halt(str):
+    """A warning that is an error: the sweep stopped at a page it cannot read, with the cursor kept
+    before it, and every pass stops there until it can. The runner makes it an error of the pass;
+    the text ends with `HALT_MARK`, by which `vvv status` knows the collector is stuck."""
 
 
 @frozen

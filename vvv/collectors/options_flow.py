@@ -39,7 +39,9 @@ import attrs
 from attrs import frozen
 
 from vvv.collectors.base import (
+    HALT_MARK,
     Column,
+    Halt,
     Page,
     Reject,
     Request,
@@ -56,7 +58,7 @@ from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
 from vvv.collectors.timepaging import Numbered as _Numbered
 from vvv.collectors.timepaging import Step as _Step
 from vvv.collectors.timepaging import bound as _bound
-from vvv.collectors.timepaging import continuation
+from vvv.collectors.timepaging import continuation, unreadable_why
 from vvv.collectors.timepaging import fits_numeric as _fits_numeric
 from vvv.collectors.timepaging import instant as _instant
 from vvv.collectors.timepaging import ms as _ms
@@ -466,6 +468,8 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     if number > settings.max_pages:
         return None
     step = _continuation(cursor, previous, page, settings)
+    if step.blind:  # nothing tells where below it the alerts go on: stop there, read it again next pass
+        return None
     if step.bound is not None:
         return _request(settings, number=number, newer_than=_bound(previous, "newer_than"), older_than=step.bound)
     return _top(cursor, settings, number=number) if _in_hole(cursor, previous) and cursor.window_end is None else None
@@ -473,12 +477,17 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
 
 def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
     """The cursor to save once `page` is stored: `cursor` is where the pass started (from `begin`),
-    `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix."""
+    `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix.
+    An unreadable page moves nothing: `saved` owes what lies below it already (a top sweep's first
+    page is read again from the top)."""
+    step = _continuation(cursor, page.request, page, settings)
+    if step.blind:
+        return saved
     seen = [r.created_at for r in page.records]
     if saved.newest is not None:
         seen.append(saved.newest)
     at = Cursor(newest=max(seen, default=None), window_end=cursor.window_end)
-    bound = _continuation(cursor, page.request, page, settings).bound
+    bound = step.bound
     if _in_hole(cursor, page.request):
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
                             cut_at=cursor.cut_at)
@@ -502,8 +511,8 @@ def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]
     if step.blind:
         before = _bound(page.request, "older_than")
         where = "" if before is None else f" older than {_spell(_instant(before))}"
-        found.append(f"a full page of {page.received} items held no valid alert, so the sweep cannot tell"
-                     f" where to go on; alerts{where} may be missing")
+        why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
+        found.append(Halt(f"a full page of {page.received} alerts{where} could not be read{why}; {HALT_MARK}"))
     return found
 
 
