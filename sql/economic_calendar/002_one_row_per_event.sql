@@ -34,3 +34,14 @@ WHERE EXISTS (SELECT 1 FROM trading.economic_events n
               WHERE n.event_key = e.event_key AND (n.collected_at, n.id) > (e.collected_at, e.id));
 UPDATE trading.economic_events SET id = event_key;
 ALTER TABLE trading.economic_events DROP COLUMN event_key;
+
+-- The revisable data sets' tables (this one, and trading.darkpool_trades, whose migrations
+-- ran before this one) get their rows replaced: where sql/roles.sql made vvv_collector, it
+-- may now UPDATE them (and only them; sql/roles.sql grants the same when run later).
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'vvv_collector') THEN
+        GRANT UPDATE ON trading.economic_events, trading.darkpool_trades TO vvv_collector;
+    END IF;
+END
+$$;

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import attrs
 import psycopg
 import pytest
 
 from tests.conftest import TOKEN
+from tests.shell.test_roles import _attempt, _connect, install_roles, roles_db  # noqa: F401 (a fixture)
 from vvv import check, migrate, store
 from vvv.collectors import COLLECTORS, darkpool, economic_calendar, options_flow
 from vvv.config import CollectorConfig
@@ -196,3 +198,33 @@ def test_the_calendar_migration_keeps_the_newest_version_of_each_event_and_the_r
                       for n, name in enumerate(names) for v in range(n % 3))
     assert sorted((key, forecast, replaced) for key, _, forecast, replaced in revisions) == expected
     assert all(key == old_id for key, old_id, _, _ in revisions)
+
+
+def _restate_as_collector(url: str) -> tuple[int, int]:
+    """A print and an event stored, then served again with other content, as vvv_collector."""
+    (event,), _ = economic_calendar.parse({"data": [{"event": "CPI", "time": "2026-03-11T12:30:00Z", "forecast": "1%"}]})
+    with _connect(url, "vvv_collector") as conn:
+        revised = []
+        for spec, versions, cursor in [(darkpool.SPEC, [_trade(7, "1"), _trade(7, "2")], darkpool.Cursor(ticker="SPY")),
+                                       (economic_calendar.SPEC, [event, attrs.evolve(event, forecast="2%")],
+                                        economic_calendar.Cursor())]:
+            run_id = store.start_run(conn, spec.name)
+            for version in versions:
+                result = store.store_batch(conn, spec, run_id=run_id, records=[version], rejects=[], received=1,
+                                           cursor=cursor)
+            revised.append(result.revised)
+    return tuple(revised)
+
+
+def test_the_collector_role_may_replace_the_rows_of_revisable_data_sets(roles_db):
+    """vvv_collector may not UPDATE data, but for the revisable data sets: roles first, then `vvv migrate`."""
+    with _connect(roles_db, "vvv_owner") as conn:
+        migrate.migrate(conn, migrate.discover(migrate.sql_dir()))
+    assert _restate_as_collector(roles_db) == (1, 1)
+    for table in ("trading.news_headlines", "trading.options_flow_alerts"):
+        assert _attempt(roles_db, "vvv_collector", f"UPDATE {table} SET collected_at = now()") == "InsufficientPrivilege"
+
+
+def test_the_collector_role_may_replace_rows_when_the_roles_come_after_the_migrations(db_url):
+    install_roles(db_url)
+    assert _restate_as_collector(db_url) == (1, 1)
