@@ -23,7 +23,7 @@ from loguru import logger
 from vvv import store
 from vvv.collectors.convert import CONVERTER
 from vvv.spool import Batch, Spool, SpoolFull
-from vvv.collectors.base import Collector, Halt, Page, Reject, Request
+from vvv.collectors.base import Collector, Halt, Page, Reject, Request, record_items
 from vvv.config import CollectorConfig
 from vvv.http import ApiAuthError, ApiClient, ApiError
 
@@ -42,12 +42,14 @@ class RunResult:
     notes: str | None = None
     auth_failed: bool = False
     spooled: int = 0
+    revised: int = 0
 
     def summary(self) -> str:
         run = "no run: database unreachable" if self.run_id is None else f"run {self.run_id}"
+        revised = f" {self.revised} revised," if self.revised else ""
         line = (
-            f"{self.collector}: {self.status} ({run}): {self.inserted} new, {self.duplicates} duplicates,"
-            f" {self.rejects} rejected, {self.fetched} fetched in {self.requests} requests"
+            f"{self.collector}: {self.status} ({run}): {self.inserted} new,{revised} {self.duplicates}"
+            f" duplicates, {self.rejects} rejected, {self.fetched} fetched in {self.requests} requests"
         )
         if self.spooled:
             line += f", {self.spooled} batches spooled to disk until the database is back"
@@ -66,6 +68,7 @@ class _Pass:
     inserted: int = 0
     duplicates: int = 0
     rejects: int = 0
+    revised: int = 0
     pages: int = 0
     requests: int = 0  # made ahead on a prefetch thread; the client counts only the pass's own thread
     errors: list[str] = attrs.Factory(list)
@@ -86,15 +89,21 @@ class _Pass:
         return "partial" if self.pages else "failed"
 
 
-def validate_all(collector: Collector, records: list[Any], now: datetime) -> tuple[list[Any], list[Reject]]:
-    """Split parsed records into the ones to store and rejects with the rule they broke."""
-    good, bad = [], []
-    for record in records:
+def validate_all(collector: Collector, records: list[Any], now: datetime, *, payload: Any,
+                 rejects: Sequence[Reject]) -> tuple[list[Any], list[Reject]]:
+    """Split parsed records into the ones to store and rejects with the rule they broke.
+
+    A rejected record is kept as the raw item it was parsed from (`payload` and parse's
+    `rejects` locate it), so a reject is what the API sent and is recognized when sent again.
+    """
+    good, bad, raws = [], [], None
+    for index, record in enumerate(records):
         reason = collector.validate(record, now)
         if reason is None:
             good.append(record)
-        else:  # the parsed record, all fields and extras included, stands for the raw item
-            bad.append(Reject(attrs.asdict(record), reason))
+        else:
+            raws = record_items(payload, rejects) if raws is None else raws
+            bad.append(Reject(raws[index] if index < len(raws) else attrs.asdict(record), reason))
     return good, bad
 
 
@@ -218,6 +227,7 @@ def _run_scopes(shell: _Shell, config: CollectorConfig, scopes: Sequence[str] | 
         notes="; ".join(progress.notes) or None,
         auth_failed=progress.auth_failed,
         spooled=progress.spooled,
+        revised=progress.revised,
     )
 
 
@@ -308,7 +318,7 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
                 raise _Stopped
             payload, fetched_at = prefetch.take(request), shell.clock()
             received, (records, rejects) = received_items(payload), collector.parse(payload)
-            good, bad = validate_all(collector, records, fetched_at)
+            good, bad = validate_all(collector, records, fetched_at, payload=payload, rejects=rejects)
             refused = rejects or bad  # the first reason stands for a page none of whose items can be read
             page = Page(request=request, received=received, records=tuple(good),
                         rejected=refused[0].reason if refused else None)
@@ -329,7 +339,8 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
             progress.fetched += page.received
             progress.inserted += stored.inserted
             progress.duplicates += stored.duplicates
-            progress.rejects += len(rejects) + len(bad)
+            progress.revised += stored.revised
+            progress.rejects += stored.rejects  # new ones: a reject read again by an overlapping pass is kept once
             logger.debug("page {}: {} items, {} new", dict(request.params), page.received, stored.inserted)
             request = following
 
@@ -398,7 +409,8 @@ def _replay(shell: _Shell) -> bool:
                 runs[batch.run_key] = _spooled_run(shell, batch)
             run_id = runs[batch.run_key]
             records, rejects = shell.collector.parse(batch.payload)
-            good, bad = validate_all(shell.collector, records, datetime.fromisoformat(batch.fetched_at or shell.started_at))
+            good, bad = validate_all(shell.collector, records, datetime.fromisoformat(batch.fetched_at or shell.started_at),
+                                     payload=batch.payload, rejects=rejects)
             cursor = CONVERTER.structure(batch.cursor, spec.cursor) if spooled.complete else None
             conn.commit()  # nothing may be open: the block below must be a transaction, not a savepoint
             with conn.transaction():

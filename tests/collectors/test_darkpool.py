@@ -125,7 +125,7 @@ def test_every_well_formed_item_becomes_a_record_with_its_fields(items):
             assert getattr(record, field) == _optional(item.get(field), int)
         assert record.canceled == {"true": True, "false": False}.get(item.get("canceled"), item.get("canceled"))
         for field in ("market_center", "ext_hour_sold_codes", "sale_cond_codes", "trade_code", "trade_settlement"):
-            assert getattr(record, field) == item.get(field)
+            assert getattr(record, field) == (None if item.get(field) == "" else item.get(field))
 
 
 @given(st.from_regex(r"(0|[1-9][0-9]{0,17})\.[0-9]{1,18}", fullmatch=True),
@@ -232,7 +232,7 @@ def good_items(draw: st.DrawFn) -> dict[str, Any]:
     moment = draw(not_in_the_future)
     return {
         **item,
-        "tracking_id": draw(st.integers(min_value=0, max_value=2**63 - 1)),
+        "tracking_id": draw(st.integers(min_value=1, max_value=2**63 - 1)),
         "executed_at": draw(st.sampled_from([z_spelling, space_spelling]))(moment),
         "ticker": draw(canonical_tickers),
         "price": str(draw(positive_prices)),
@@ -245,6 +245,12 @@ def good_items(draw: st.DrawFn) -> dict[str, Any]:
 @given(good_items())
 def test_validate_accepts_a_good_print(item):
     assert darkpool.validate(_record(item), NOW) is None
+
+
+@given(good_items(), st.sampled_from([0, "0"]))
+def test_validate_rejects_tracking_id_0_which_identifies_no_print(item, zero):
+    """Published samples carry tracking_id 0; stored, every such print would collapse into one row."""
+    assert "tracking_id 0 is not an identity" in darkpool.validate(_record({**item, "tracking_id": zero}), NOW)
 
 
 @given(good_items(), st.sampled_from(["price", "size"]), st.sampled_from(["0", "-1", "-0.0001", "0.0000", "-0"]))

@@ -154,6 +154,24 @@ def test_identity_changes_with_each_identifying_field(item, field):
     assert _record({**other, field: changed}).id != record.id
 
 
+@given(alert_items(), st.uuids(), st.uuids(), st.uuids())
+def test_the_providers_id_is_the_identity_when_it_sent_one(item, one, other, rule):
+    """Live alerts carry `id`: two alerts of one rule on one contract at one instant are two alerts."""
+    first = _record({**item, "id": str(one), "rule_id": str(rule)})
+    second = _record({**item, "id": str(other), "rule_id": str(rule)})
+    assert (first.id, first.rule_id) == (str(one), str(rule))
+    assert (second.id != first.id) == (one != other)
+    assert "id" not in first.extra and "rule_id" not in first.extra
+
+
+@given(alert_items(), st.sampled_from([None, ""]))
+def test_without_the_providers_id_the_identity_is_the_hash(item, missing):
+    hashed = options_flow.alert_id(option_chain=item["option_chain"], alert_rule=item["alert_rule"],
+                                   created_at=_record(item).created_at)
+    assert _record(item).id == hashed
+    assert _record({**item, "id": missing, "rule_id": missing}).id == hashed
+
+
 @given(symbols)
 def test_an_option_symbol_round_trips(symbol):
     assert options_flow.parse_option_symbol(str(symbol)) == symbol

@@ -10,7 +10,9 @@ on: the sweep stops there with the cursor before it, and `warnings` says so as a
 `older_than` drops on every request, so a sweep always ends.
 
 An incremental sweep stops at the lookback behind the newest print stored, so prints
-reported late within it are caught. After midnight the previous market day is swept once
+reported late within it are caught, and so are prints restated within it: the data set is
+revisable, so a print served again canceled or corrected replaces its row (the old version
+goes to vvv.revisions); a print restated after it left the lookback keeps its last version. After midnight the previous market day is swept once
 more before the new one starts; days missed while vvv was down are collected in order.
 A sweep cut short (the page cap, a crash) is saved as the cut and the hole below it; the
 next pass fills the hole first, then sweeps from the top down to the cut.
@@ -222,6 +224,7 @@ SPEC = Spec(
     schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
     settings=Settings,
     cursor=Cursor,
+    revisable=True,
 )
 
 
@@ -255,6 +258,8 @@ def _live_times(rest: dict[str, Any]) -> tuple[dict[str, datetime | None], dict[
 
 def validate(record: Trade, now: datetime) -> str | None:
     """Business rules a parsed print must meet before it is stored."""
+    if record.tracking_id == 0:  # seen in published samples: stored, every such print would be one row
+        return "tracking_id 0 is not an identity: prints without a tracking id cannot be told apart"
     if record.price <= 0:
         return f"price {record.price} is not positive"
     if record.size <= 0:

@@ -1,10 +1,13 @@
 """Options flow alerts: `GET /api/option-trades/flow-alerts`, newest first, paged by time, one cursor.
 
-The API gives an alert no id, so its identity is a stable hash of what makes it one alert:
+Live alerts carry the provider's own `id` (a UUID), and that is their identity: two alerts
+of one rule on one contract at one instant are two alerts. An alert without one (the
+description documents none) is identified by a stable hash of what makes it one alert:
 the contract (`option_chain`), the rule that fired (`alert_rule`) and the instant it fired
 (`created_at`, to the microsecond, in UTC whatever its spelling). Everything else on an alert
 (premiums, sizes, volume, open interest, prices) measures it and may be restated; putting a
-measurement in the identity would turn a restated alert into a second row.
+measurement in the identity would turn a restated alert into a second row. The data set is
+insert-only: an alert served again is a duplicate.
 
 Paging follows the dark pool collector without its market days: the first request has no
 `older_than`, each next one sets it one millisecond above the oldest alert of the page before,
@@ -233,6 +236,8 @@ class _Item:
     created_at: datetime
     option_chain: str
     alert_rule: str
+    id: str | None = None  # the provider's own id (a UUID), on live alerts
+    rule_id: str | None = None  # the provider's id of the rule that fired
     ticker: str | None = None
     expiry: date | None = None
     type: str | None = None
@@ -319,6 +324,7 @@ class Alert:
     created_at: datetime
     option_chain: str
     alert_rule: str
+    rule_id: str | None
     underlying: str
     expiry: date
     option_type: str
@@ -371,8 +377,11 @@ SPEC = Spec(
 )
 
 
-def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime) -> str:
-    """The identity of an alert: every spelling and offset of one instant gives one id."""
+def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provider_id: str | None = None) -> str:
+    """The identity of an alert: the provider's id when it sent one; else a hash in which every
+    spelling and offset of one instant gives one id."""
+    if provider_id is not None:
+        return provider_id
     return stable_id(option_chain, alert_rule, created_at.astimezone(UTC).isoformat())
 
 
@@ -403,10 +412,11 @@ def _parse_item(raw: Any) -> Alert | Reject:
     if reason is not None:
         return Reject(raw, reason)
     fields = attrs.asdict(item, recurse=False)
-    for restated in ("expiry", "type", "strike"):
+    for restated in ("expiry", "type", "strike", "id"):
         del fields[restated]
     return Alert(
-        id=alert_id(option_chain=item.option_chain, alert_rule=item.alert_rule, created_at=item.created_at),
+        id=alert_id(option_chain=item.option_chain, alert_rule=item.alert_rule, created_at=item.created_at,
+                    provider_id=item.id),
         underlying=symbol.root, expiry=symbol.expiry, option_type=symbol.option_type, strike=symbol.strike,
         extra=extra, **fields,
     )
