@@ -22,7 +22,7 @@ from loguru import logger
 
 from vvv import store
 from vvv.collectors.convert import CONVERTER
-from vvv.spool import Batch, Spool, SpoolFull
+from vvv.spool import Batch, Spool, SpoolFull, SpoolStuck
 from vvv.collectors.base import Collector, Halt, Page, Reject, Request, record_items
 from vvv.config import CollectorConfig
 from vvv.http import ApiAuthError, ApiClient, ApiError
@@ -425,6 +425,9 @@ def _replay(shell: _Shell) -> bool:
         _rollback(conn)
         progress.errors.append(f"the spool could not be replayed: {store.describe_db_error(failure)};"
                                " no new data until it is")
+        return False
+    except SpoolStuck as failure:
+        progress.errors.append(f"{failure}; no new data until it is")
         return False
     if shell.spool.count(spec.name):
         progress.errors.append("spooled batches are being written or replayed by another vvv process;"

@@ -42,6 +42,10 @@ _writing: set[str] = set()
 _writing_lock = threading.Lock()
 
 
+class SpoolStuck(Exception):
+    """A batch that is stored cannot be deleted: the replay stops so the order holds."""
+
+
 class SpoolFull(Exception):
     """The spool has no room for another batch: fetching stops until the database is back."""
 
@@ -197,8 +201,20 @@ class Spool:
                 yield _read(path, file.read())
 
     def discard(self, spooled: Spooled) -> None:
-        spooled.path.unlink(missing_ok=True)
-        _fsync_directory(self.directory)
+        """Delete a stored batch; raises SpoolStuck when the file stays.
+
+        The directory's fsync only makes the deletion durable: when it fails (a full disk) the
+        worst a crash can do is bring the file back, and storing a batch again is harmless.
+        """
+        try:
+            spooled.path.unlink(missing_ok=True)
+        except OSError as error:
+            raise SpoolStuck(f"could not delete the stored spool batch {spooled.path}: {error.strerror or error};"
+                             " the replay stops there until it can") from None
+        try:
+            _fsync_directory(self.directory)
+        except OSError:
+            pass
 
     def _files(self, collector: str | None = None) -> list[Path]:
         if not self.directory.is_dir():

@@ -196,3 +196,30 @@ def test_without_the_database_a_scope_with_no_cursor_kept_waits_for_it(client, f
 def _db_cursor(url: str) -> object:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT position FROM vvv.cursors WHERE collector = 'news'").fetchone()[0]
+
+
+@pytest.mark.parametrize("fault", ["the disk is full", "the file cannot be deleted"])
+def test_a_replay_whose_stored_batch_cannot_be_cleaned_up_is_an_error_not_a_crash(
+    db_url, proxy, client, fake_api, tmp_path, monkeypatch, fault: str
+) -> None:
+    """Found by the state machine: a full disk made the replay's directory fsync raise out of the pass."""
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    files = _spool_five_batches(proxy, client, fake_api, spool)
+    if fault == "the disk is full":
+        monkeypatch.setattr(spool_module.os, "fsync", _no_space)
+    else:
+        def refuse(self: Path, missing_ok: bool = False) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        monkeypatch.setattr(spool_module.Path, "unlink", refuse)
+    result = _pass(proxy.url, client, spool)
+    monkeypatch.undo()
+    assert "unexpected" not in (result.error or "")
+    if fault == "the disk is full":  # the files are gone, only their deletion may not be durable yet
+        assert result.status == "ok" and spool.count() == 0
+    else:  # stored, but still on disk: the replay stops there and says why; storing it again is harmless
+        assert result.status == "failed" and "could not delete" in result.error, result.error
+        assert all(path.exists() for path in files[1:])
+    assert "running" not in _statuses(db_url)
+    assert _pass(proxy.url, client, spool).status == "ok"
+    assert spool.count() == 0
+    assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
