@@ -51,11 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Apply pending migrations, then collect every NYSE market day from "
                                "--from to --to (default: today), each day paged completely, ticker by ticker. "
                                "Progress is kept in the database: run the same command again after an "
-                               "interruption (Ctrl-C stops cleanly) and it skips what is finished. Weekends and "
+                               "interruption (Ctrl-C stops cleanly) and it skips what is finished. A day is "
+                               "finished only once its after-hours session has ended: today is collected as far as "
+                               "it goes, and each re-run collects what came since. Weekends and "
                                "holidays cost no request; the incremental cursor is never moved backward.")
     back.add_argument("--collector", required=True, metavar="NAME", help="the collector (see `vvv collectors`)")
     back.add_argument("--from", dest="start", required=True, type=_date, metavar="YYYY-MM-DD", help="first day")
-    back.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="last day (default: today)")
+    back.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+                      help="last day (default: today in New York; a later day is an error)")
     back.add_argument("--ticker", action="append", metavar="T", help="only these tickers (default: the watchlist)")
 
     cal = commands.add_parser("calendar", help="print the NYSE sessions vvv schedules around",
