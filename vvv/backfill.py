@@ -134,8 +134,9 @@ def _seed(collector: Collector, conn: psycopg.Connection, day: date, ticker: str
           over: bool) -> None:
     """The cursor a unit's pass starts from, when it cannot start from `saved` as it is.
 
-    A time window (options flow) read before its day was over is read again: it ends where that
-    read began. A ticker's cursor from before the day's end goes on from where it stood.
+    A finished time window (options flow) of a day not over holds only what its read saw, so a
+    re-run reads the window again whole (repeats are duplicates, nothing is lost). A ticker's
+    cursor from before the day's end is where the first pass after it goes on from.
     """
     spec = collector.spec
     if collector.window is not None:
