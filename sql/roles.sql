@@ -13,7 +13,8 @@
 --   vvv_collector  what `vvv run` and `vvv once` need once the migrations are applied: read
 --                  and insert data in trading; read and write vvv's operations tables; read
 --                  vvv.schema_migrations; temporary tables (a batch is COPYed into one). No
---                  CREATE, no DDL, no UPDATE/DELETE/TRUNCATE of data.
+--                  CREATE, no DDL, no DELETE/TRUNCATE of data, and UPDATE only of the
+--                  revisable data sets' rows (a restated print or event replaces its row).
 --   vvv_reader     for analysts: read trading, and vvv.runs for monitoring; nothing else.
 --
 -- The roles can log in but get no password here: set one with `\password vvv_owner` (etc.)
@@ -107,6 +108,19 @@ GRANT USAGE ON SCHEMA vvv, trading TO vvv_reader;  -- in vvv it reads vvv.runs o
 
 GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA trading TO vvv_collector;
 GRANT SELECT ON ALL TABLES IN SCHEMA trading TO vvv_reader;
+-- The revisable data sets (Spec.revisable in vvv/collectors): the API restates their records,
+-- and the collector replaces the row, keeping the old version in vvv.revisions.
+DO $$
+DECLARE
+    rel text;
+BEGIN
+    FOREACH rel IN ARRAY ARRAY['trading.darkpool_trades', 'trading.economic_events'] LOOP
+        IF to_regclass(rel) IS NOT NULL THEN
+            EXECUTE format('GRANT UPDATE ON %s TO vvv_collector', rel);
+        END IF;
+    END LOOP;
+END
+$$;
 -- No rights on sequences: inserting into a GENERATED ... AS IDENTITY column (vvv.runs.id,
 -- vvv.rejects.id) needs none. (A `serial` column would: migrations use identity columns.)
 

@@ -28,6 +28,7 @@ CORE_TABLES: dict[str, tuple[tuple[Column, ...], tuple[str, ...]]] = {
                 ("inserted", "integer"),
                 ("duplicates", "integer"),
                 ("rejects", "integer"),
+                ("revised", "integer"),
                 ("error", "text"),
                 ("api_budget", "jsonb"),
             ]
@@ -38,8 +39,16 @@ CORE_TABLES: dict[str, tuple[tuple[Column, ...], tuple[str, ...]]] = {
         (Column("collector", "text"), Column("scope", "text"), Column("position", "jsonb")),
         ("collector", "scope"),
     ),
+    # A reject is kept once per collector and raw item: the store's ON CONFLICT needs that unique index.
     "vvv.rejects": (
-        (Column("collector", "text"), Column("run_id", "bigint"), Column("reason", "text"), Column("raw", "text")),
+        (Column("collector", "text"), Column("run_id", "bigint"), Column("reason", "text"), Column("raw", "text"),
+         Column("raw_md5", "uuid"), Column("rejected_at", "timestamp with time zone"),
+         Column("last_seen", "timestamp with time zone")),
+        ("collector", "raw_md5"),
+    ),
+    "vvv.revisions": (
+        (Column("collector", "text"), Column("key", "text"), Column("old_row", "jsonb"),
+         Column("replaced_at", "timestamp with time zone")),
         ("id",),
     ),
 }

@@ -207,6 +207,8 @@ def _client(conf: Config) -> ApiClient:
         connect_timeout=conf.api.connect_timeout,
         read_timeout=conf.api.read_timeout,
         max_retries=conf.api.max_retries,
+        max_response_mb=conf.api.max_response_mb,
+        request_timeout=conf.api.request_timeout,
         pacer=Pacer(conf.api.requests_per_minute),
         daily_reserve=conf.api.daily_reserve,
     )

@@ -134,14 +134,31 @@ def _a_duration(_: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ValueError(f"{attribute.name}: {error}") from None
 
 
+def _number_in(low: float, high: float) -> Any:
+    """An attrs validator for a number taken exactly as written: not a string, not a boolean, within range."""
+
+    def check(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise ValueError(f"{attribute.name} must be a number from {low:g} to {high:g}, got {value!r}")
+
+    return check
+
+
 @frozen
 class ApiConfig:
+    """`[api]`. `max_response_mb` and `request_timeout` bound one response's size and one
+    request's whole time (the read timeout bounds each read only); beyond either the request
+    fails and is retried."""
+
     base_url: str = DEFAULT_BASE_URL
     connect_timeout: float = attrs.field(default=5.0, validator=at_least(0.001))
     read_timeout: float = attrs.field(default=30.0, validator=at_least(0.001))
     max_retries: int = attrs.field(default=4, validator=at_least(0))
     requests_per_minute: int = attrs.field(default=120, validator=at_least(1))
     daily_reserve: int = attrs.field(default=500, validator=at_least(0))
+    # Typed Any so the value reaches the validator as written: "64" or true is an error, not 64 or 1.
+    max_response_mb: Any = attrs.field(default=64, validator=_number_in(0.01, 4096))
+    request_timeout: Any = attrs.field(default=60, validator=_number_in(0.1, 3600))
 
 
 @frozen

@@ -1,29 +1,45 @@
 """The embedded PostgreSQL (pgserver) used when VVV_DATABASE_URL is unset.
 
-Its data lives under `<data dir>/pg`. pgserver counts the processes using one data
-directory and stops the server when the last of them exits, so a second vvv command
-while one runs reuses the same server. As root it runs the server as a `pgserver` user,
-since PostgreSQL refuses to run as root.
+Its data lives under `<data dir>/pg`, and it runs from its own copy of pgserver's files
+(bin, lib, share) under `<data dir>/pgserver-<version>`, installed at the first start. The
+single executable unpacks pgserver's files into a temp dir that is deleted when that process
+exits, while the server it started may go on serving other vvv processes: run from there, new
+sessions would find no time zones, share/ files or $libdir. pgserver counts the processes
+using one data directory and stops the server when the last of them exits, so a second vvv
+command while one runs reuses the same server, whatever it runs from (one an older vvv started
+included). As root it runs the server as a `pgserver` user, since PostgreSQL refuses to run as
+root.
 """
 
 from __future__ import annotations
 
+import fcntl
+import importlib.metadata
 import logging
 import os
+import shutil
 import stat
-import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 from vvv.errors import Fatal
+
+INSTALLED = "INSTALLED"  # written last into an install: a copy without it is never run
+_PARTS = ("bin", "lib", "share")  # what the server needs of pgserver's pginstall (include/ stays out)
 
 
 class EmbeddedError(Fatal):
     """The embedded PostgreSQL could not start; the message says where its log is."""
 
 
-def start(data_dir: Path) -> str:
-    """Start (or join) the server for `data_dir` and return its connection URL."""
+def start(data_dir: Path, *, source: Path | None = None) -> str:
+    """Start (or join) the server for `data_dir` and return its connection URL.
+
+    `source` is where the server's files are installed from: pgserver's own pginstall by default.
+    """
     pgdata = data_dir / "pg"
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -38,10 +54,8 @@ def start(data_dir: Path) -> str:
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset, as under systemd
         import pgserver
 
-        if os.geteuid() == 0:
-            # The single executable unpacks the libraries PostgreSQL loads next to itself.
-            bundle = getattr(sys, "_MEIPASS", None)
-            _let_others_read(Path(bundle) if bundle else Path(pgserver.__file__).parent / "pginstall")
+        pginstall = install(data_dir, source or Path(pgserver.__file__).parent / "pginstall", _version())
+        _run_from(pgserver, pginstall / "bin")
         try:
             server = pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as error:
@@ -52,16 +66,89 @@ def start(data_dir: Path) -> str:
     return server.get_uri()
 
 
+def install(data_dir: Path, source: Path, version: str) -> Path:
+    """The pginstall to run the server from: `<data dir>/pgserver-<version>`, copied from `source` if missing.
+
+    After the first start this is one stat. The copy goes into a temp dir, is marked complete,
+    then renamed into place, under a lock: a crash or a second vvv installing at the same moment
+    never leaves a partial copy that a server runs from.
+    """
+    target = data_dir / f"pgserver-{version}"
+    pginstall = target / "pgserver" / "pginstall"
+    if (target / INSTALLED).is_file():
+        return pginstall
+    try:
+        with _locked(data_dir / ".pgserver-install.lock"):
+            if not (target / INSTALLED).is_file():
+                _copy(source, target, version)
+    except OSError as error:
+        reason = f"{error.strerror}: {error.filename}" if error.strerror and error.filename else error.strerror or error
+        raise EmbeddedError(f"cannot install the embedded PostgreSQL into {target} ({reason})") from None
+    return pginstall
+
+
+def _copy(source: Path, target: Path, version: str) -> None:
+    """Copy `source` into `target` as pgserver lays it out in site-packages: `pgserver/pginstall`,
+    with `pgserver.libs` beside it, where initdb's RPATH ($ORIGIN/../../../pgserver.libs) finds libpq."""
+    temp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(temp, ignore_errors=True)  # an install that crashed
+    try:
+        for part in _PARTS:
+            shutil.copytree(source / part, temp / "pgserver" / "pginstall" / part, symlinks=True)
+        libs = source.parent.parent / "pgserver.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, temp / "pgserver.libs", symlinks=True)
+        _let_others_read(temp)
+        (temp / INSTALLED).write_text(f"pgserver {version}\n", encoding="utf-8")
+    except OSError:
+        shutil.rmtree(temp, ignore_errors=True)  # a full disk gets its room back
+        raise
+    os.sync()  # the files on disk before the rename that makes them the install, even at a power cut
+    if target.exists():
+        shutil.rmtree(target)  # not marked complete: nothing runs from it
+    temp.rename(target)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        yield
+
+
+def _version() -> str:
+    """pgserver's version names the install: a new pgserver (a new PostgreSQL) is installed beside the old."""
+    try:
+        return importlib.metadata.version("pgserver")
+    except importlib.metadata.PackageNotFoundError:
+        raise EmbeddedError("this build lacks pgserver's package metadata: its version is unknown") from None
+
+
+def _run_from(pgserver: ModuleType, bin_dir: Path) -> None:
+    """Make pgserver run its programs from `bin_dir`.
+
+    pgserver 0.1 takes them from a path it computes at import, held by two modules: `_commands`
+    runs the programs, `postgres_server` opens up the path's parents to its own user as root.
+    """
+    modules = (getattr(pgserver, "_commands", None), getattr(pgserver, "postgres_server", None))
+    if not all(hasattr(module, "POSTGRES_BIN_PATH") for module in modules):
+        raise EmbeddedError("this pgserver does not let vvv choose where its PostgreSQL runs from")
+    for module in modules:
+        module.POSTGRES_BIN_PATH = bin_dir
+
+
 def _let_others_read(tree: Path) -> None:
     """As root, pgserver runs PostgreSQL as its own user, which must read every file it ships.
 
     pgserver opens up bin/ and lib/ itself but not share/, and the single executable unpacks
-    everything, the shared libraries PostgreSQL loads included, mode 0700 under a root-owned
-    temp dir. What it opens up is what the executable holds anyway: nothing secret.
+    everything mode 0700. Done at install whoever installs, since root may run the same data dir
+    later. What it opens up is what the executable holds anyway: nothing secret.
     """
     readable = stat.S_IRGRP | stat.S_IROTH
     traversable = readable | stat.S_IXGRP | stat.S_IXOTH
     for path in (tree, *tree.rglob("*")):
+        if path.is_symlink():
+            continue
         mode = path.stat().st_mode
         wanted = mode | (traversable if path.is_dir() or mode & stat.S_IXUSR else readable)
         if wanted != mode:

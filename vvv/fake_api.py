@@ -27,6 +27,7 @@ import socketserver
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time as clock, timedelta
@@ -395,6 +396,64 @@ class FakeApi:
         with self._lock:
             self._malformed_every = every
 
+    # store:
+    def restate_print(self, ticker: str, tracking_id: int, **changes: Any) -> dict:
+        """Serve a print again with other content, as the provider does when it cancels (`canceled=True`)
+        or corrects a print after reporting it; returns the new version."""
+        symbol = _require_darkpool_ticker(ticker)
+        with self._lock:
+            for day in sorted({d for t, d in self._tapes if t == symbol}):
+                prints = self._tapes[(symbol, day)].prints
+                for i, (ms, item) in enumerate(prints):
+                    if item.get("tracking_id") == tracking_id:
+                        prints[i] = (ms, {**item, **changes})
+                        return dict(prints[i][1])
+        raise KeyError(f"no print {tracking_id} of {symbol}")
+
+    # store:
+    def twin_flow_alert(self, index: int) -> dict:
+        """Publish a second alert that shares the option chain, rule and instant of alert `index` (newest
+        first) but is another alert of the provider's, with an `id` of its own; returns it."""
+        with self._lock:
+            us, item = self._flow[index]
+            twin = {**item, "id": _flow_id(self.seed, f"twin:{self._flow_serial}"), "total_size": item["total_size"] + 1}
+            self._flow_serial += 1
+            self._flow.insert(index + 1, (us, twin))
+            return dict(twin)
+
+    # pages:
+    def unreadable_darkpool(self, ticker: str, n: int, *, at: datetime | None = None, day: date | None = None,
+                            executed_at: str = "12/01/2026 14:00:00 ET") -> list[dict]:
+        """Publish n prints of `ticker` where `add_darkpool` would (newest, or at `at`) whose `executed_at`
+        reads `executed_at`, which is not a timestamp: a burst vvv cannot read, served in its place in the
+        day by its true time. `mend_darkpool` gives them their time back."""
+        added = self.add_darkpool(ticker, n, at=at, day=day)
+        with self._lock:
+            for item in added:
+                item["executed_at"] = executed_at
+        return added
+
+    def mend_darkpool(self, ticker: str, *, every: int = 1, day: date | None = None) -> int:
+        """Give every `every`-th unreadable print of `ticker`'s `day` (counted from the newest) its
+        `executed_at` back, so a burst becomes partly (or, with 1, wholly) readable; returns how many."""
+        if every < 1:
+            raise ValueError("every must be >= 1")
+        symbol = _require_darkpool_ticker(ticker)
+        with self._lock:
+            unreadable = [(ms, item) for ms, item in self._tape(symbol, day or self.darkpool_day).prints
+                          if not _ISO_DATE.match(str(item.get("executed_at"))[:10])]
+            mended = unreadable[every - 1::every]
+            for ms, item in mended:
+                item["executed_at"] = _render(ms, "zms")
+        return len(mended)
+
+    # spool:
+    def withdraw_news(self, headlines: set[str]) -> None:
+        """Stop serving the headlines named, as a feed does with what lies beyond its depth."""
+        with self._lock:
+            self.news[:] = [item for item in self.news
+                            if not (isinstance(item, dict) and item.get("headline") in headlines)]
+
     def _queue(self, fault: _Fault, times: int) -> None:
         if times < 0:
             raise ValueError("times must be >= 0")
@@ -691,6 +750,11 @@ class FakeApi:
         }
         if rng.random() < 0.3:  # fields live alerts carry that the description lacks
             item.update({"iv_start": f"{rng.random():.4f}", "marketcap": str(10**9 + _below(rng, 10**12))})
+        # The live API's own ids (UUIDs, as in the websocket samples); some alerts come without `id`.
+        # Derived from the serial, not drawn: the rest of the feed stays what the seed made it.
+        if serial % 10 != 9:
+            item["id"] = _flow_id(self.seed, serial)
+        item["rule_id"] = _flow_id("rule", item["alert_rule"])
         return item
 
     def _page(self, page: int, limit: int) -> list[Any]:
@@ -785,6 +849,11 @@ class FakeApi:
             "sector": None if etf else _pick(rng, _SECTORS),
             "avg30_volume": tape.avg30,
         }
+
+
+def _flow_id(*parts: Any) -> str:
+    """A UUID for an alert or a rule, the same for the same parts in every run."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "fake-uw/" + "/".join(map(str, parts))))
 
 
 def _paging(query: dict[str, str]) -> tuple[int, int, list[str]]:

@@ -1,6 +1,7 @@
 """The one HTTP client of a process: auth, timeouts, retries, and the API's budget headers.
 
-Retries cover what a retry can fix: connection errors, timeouts, bodies cut short, 429
+Retries cover what a retry can fix: connection errors, timeouts, bodies cut short, a 200
+that is not a page, a body over `api.max_response_mb` or past `api.request_timeout`, 429
 and 5xx, with capped exponential backoff and jitter. A 401/403 is never retried: the
 token is wrong and hammering the API will not fix it.
 """
@@ -13,7 +14,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
@@ -172,6 +173,8 @@ class ApiClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         max_retries: int = 4,
+        max_response_mb: float = 64,
+        request_timeout: float = 60.0,
         pacer: Pacer | None = None,
         daily_reserve: int = 0,
         sleep: Callable[[float], None] | None = None,
@@ -181,10 +184,12 @@ class ApiClient:
         self._client = httpx.Client(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT, "Accept": "application/json"},
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            # No single read outlasts the request's deadline, which is checked between reads.
+            timeout=httpx.Timeout(min(read_timeout, request_timeout), connect=connect_timeout),
             follow_redirects=False,
         )
         self._max_retries = max_retries
+        self._max_response_mb, self._request_timeout = max_response_mb, request_timeout
         self._stopped = threading.Event()
         self._sleep = sleep or self._stopped.wait
         self.pacer = pacer or Pacer(10_000)
@@ -244,19 +249,35 @@ class ApiClient:
         if self._stopped.is_set():
             raise ApiError(f"GET {request.path} not sent: vvv is shutting down")
         self._local.requests = self.requests + 1
+        deadline = time.monotonic() + self._request_timeout
         try:
-            response = self._client.get(request.path, params=dict(request.params))
-            body = response.read()
+            with self._client.stream("GET", request.path, params=dict(request.params)) as response:
+                body = self._body(response, deadline)
         except httpx.TimeoutException:
             self._count("timeout")
             return _Retry("timed out")
         except httpx.TransportError as error:
             self._count("connection")
             return _Retry(f"connection failed ({error.__class__.__name__})")
+        if body == "deadline":
+            self._count("timeout")
+            return _Retry(f"took longer than api.request_timeout ({self._request_timeout:g} s)")
         self._count(str(response.status_code))
         self.budget, self.budget_reported_at = parse_budget(response.headers), self._clock()
         self.pacer.observe(self.budget)
+        if body == "size":
+            return _Retry(f"got a body larger than api.max_response_mb ({self._max_response_mb:g} MB)")
         return self._outcome(request, response, body)
+
+    def _body(self, response: httpx.Response, deadline: float) -> bytes | str:
+        """The body, read in chunks so that neither bound is passed before the client gives up."""
+        max_bytes = int(self._max_response_mb * 2**20)
+        length = _int_or_none(response.headers.get("content-length"))
+        if length is not None and length > max_bytes:  # said up front: not a byte of it is read
+            return "size"
+        if time.monotonic() > deadline:
+            return "deadline"
+        return read_bounded(response.iter_bytes(), max_bytes=max_bytes, deadline=deadline, clock=time.monotonic)
 
     def _outcome(self, request: Request, response: httpx.Response, body: bytes) -> Any:
         status = response.status_code
@@ -275,9 +296,46 @@ class ApiClient:
                          _api_message(body))
             raise ApiError(f"GET {request.path} got HTTP {status}: {_api_message(body)}")
         try:  # NaN and Infinity are not JSON: kept as the text the API sent, so a page never fails on them
-            return json.loads(body, parse_constant=str)
+            payload = json.loads(body, parse_constant=str)
         except ValueError:
             return _Retry(f"got a body that is not valid JSON ({len(body)} bytes)")
+        if (problem := page_problem(payload)) is not None:
+            return _Retry(problem)
+        return payload
+
+
+def read_bounded(
+    chunks: Iterable[bytes], *, max_bytes: int, deadline: float, clock: Callable[[], float]
+) -> bytes | str:
+    """The body from `chunks`, or which bound it broke: `"size"` (more than `max_bytes`, found
+    with at most one chunk too many in memory) or `"deadline"` (still coming at `deadline` by
+    `clock`). A read itself is bounded by the read timeout, so a request ends within one read
+    timeout of its deadline, however slowly its body trickles."""
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            return "size"
+        if clock() > deadline:
+            return "deadline"
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def page_problem(payload: Any) -> str | None:
+    """Why a decoded 200 body is not a page (`{"data": [...]}`, what every endpoint vvv reads answers), or None.
+
+    Read as an empty page, such a body would end a sweep early and skip what lies below it;
+    as a failed request it is retried, and the cursor stays where it was.
+    """
+    if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+        return None
+    return f"got a 200 that is not a page: {_shortened(payload)}"
+
+
+def _shortened(payload: Any, limit: int = 80) -> str:
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @frozen

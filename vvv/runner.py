@@ -9,6 +9,7 @@ they never escape as a traceback.
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,14 +23,14 @@ from loguru import logger
 from vvv import store
 from vvv.collectors.convert import CONVERTER
 from vvv.spool import Batch, Spool, SpoolFull
-from vvv.collectors.base import Collector, Page, Reject, Request
+from vvv.collectors.base import Collector, Halt, Page, Reject, Request, record_items
 from vvv.config import CollectorConfig
 from vvv.http import ApiAuthError, ApiClient, ApiError
 
 
 @frozen
 class RunResult:
-    run_id: int
+    run_id: int | None  # None: a pass made while the database was unreachable; its run is made on replay
     collector: str
     status: str  # ok | partial | failed
     requests: int
@@ -41,11 +42,14 @@ class RunResult:
     notes: str | None = None
     auth_failed: bool = False
     spooled: int = 0
+    revised: int = 0
 
     def summary(self) -> str:
+        run = "no run: database unreachable" if self.run_id is None else f"run {self.run_id}"
+        revised = f" {self.revised} revised," if self.revised else ""
         line = (
-            f"{self.collector}: {self.status} (run {self.run_id}): {self.inserted} new, {self.duplicates} duplicates,"
-            f" {self.rejects} rejected, {self.fetched} fetched in {self.requests} requests"
+            f"{self.collector}: {self.status} ({run}): {self.inserted} new,{revised} {self.duplicates}"
+            f" duplicates, {self.rejects} rejected, {self.fetched} fetched in {self.requests} requests"
         )
         if self.spooled:
             line += f", {self.spooled} batches spooled to disk until the database is back"
@@ -64,6 +68,7 @@ class _Pass:
     inserted: int = 0
     duplicates: int = 0
     rejects: int = 0
+    revised: int = 0
     pages: int = 0
     requests: int = 0  # made ahead on a prefetch thread; the client counts only the pass's own thread
     errors: list[str] = attrs.Factory(list)
@@ -71,7 +76,10 @@ class _Pass:
     auth_failed: bool = False
     spooled: int = 0
     database_down: bool = False
+    spool_full: bool = False  # no batch can be kept: fetching more would only lose it
     spooled_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> newest cursor sent to the spool
+    stored_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> newest cursor committed
+    known_cursors: dict[str, Any] = attrs.Factory(dict)  # cursor key -> what the spool's cursor file held
 
     def status(self) -> str:
         if self.spooled:
@@ -81,15 +89,21 @@ class _Pass:
         return "partial" if self.pages else "failed"
 
 
-def validate_all(collector: Collector, records: list[Any], now: datetime) -> tuple[list[Any], list[Reject]]:
-    """Split parsed records into the ones to store and rejects with the rule they broke."""
-    good, bad = [], []
-    for record in records:
+def validate_all(collector: Collector, records: list[Any], now: datetime, *, payload: Any,
+                 rejects: Sequence[Reject]) -> tuple[list[Any], list[Reject]]:
+    """Split parsed records into the ones to store and rejects with the rule they broke.
+
+    A rejected record is kept as the raw item it was parsed from (`payload` and parse's
+    `rejects` locate it), so a reject is what the API sent and is recognized when sent again.
+    """
+    good, bad, raws = [], [], None
+    for index, record in enumerate(records):
         reason = collector.validate(record, now)
         if reason is None:
             good.append(record)
-        else:  # the parsed record, all fields and extras included, stands for the raw item
-            bad.append(Reject(attrs.asdict(record), reason))
+        else:
+            raws = record_items(payload, rejects) if raws is None else raws
+            bad.append(Reject(raws[index] if index < len(raws) else attrs.asdict(record), reason))
     return good, bad
 
 
@@ -105,11 +119,11 @@ class _Shell:
 
     collector: Collector
     options: Any
-    conn: psycopg.Connection
+    conn: psycopg.Connection | None  # None: the database is unreachable, everything goes to the spool
     client: ApiClient
     clock: Callable[[], datetime]
     stopping: Callable[[], bool]
-    run_id: int
+    run_id: int | None
     progress: _Pass
     cursor_key: Callable[[str], str]
     spool: Spool | None
@@ -139,34 +153,16 @@ def run_once(
     spec = collector.spec
     started_at = clock().isoformat()
     run_id = store.start_run(conn, spec.name, instance=instance)
-    requests_before = client.requests
-    progress = _Pass()
+    closed = store.close_dead_runs(conn, spec.name, own=run_id)
+    progress = _Pass(known_cursors=spool.known_cursors(spec.name) if spool is not None else {})
     shell = _Shell(collector, config.options, conn, client, clock, stopping, run_id, progress, cursor_key,
                    spool, instance, started_at)
     with logger.contextualize(collector=spec.name, run_id=run_id):
         logger.info("pass started")
+        if closed:
+            logger.warning("closed runs {} as failed: {}", ", ".join(map(str, closed)), store.DEAD_RUN)
         replayed = _replay(shell) if spool is not None else True
-        for scope in (scopes or (collector.scopes(config.options) if collector.scopes else ("",))) if replayed else ():
-            if stopping():
-                progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
-                break
-            _collect_scope(shell, scope)
-            if progress.auth_failed:
-                break
-        result = RunResult(
-            run_id=run_id,
-            collector=spec.name,
-            status=progress.status(),
-            requests=client.requests - requests_before + progress.requests,
-            fetched=progress.fetched,
-            inserted=progress.inserted,
-            duplicates=progress.duplicates,
-            rejects=progress.rejects,
-            error="; ".join(progress.errors) or None,
-            notes="; ".join(progress.notes) or None,
-            auth_failed=progress.auth_failed,
-            spooled=progress.spooled,
-        )
+        result = _run_scopes(shell, config, (scopes or None) if replayed else ())
         try:
             store.finish_run(conn, run_id, status=result.status, requests=result.requests, error=result.error,
                              notes=result.notes, api_budget=attrs.asdict(client.budget))
@@ -174,6 +170,65 @@ def run_once(
             logger.error("could not record the end of run {}: {}", run_id, store.describe_db_error(failure))
         (logger.info if result.status == "ok" else logger.error)("pass finished: {}", result.summary())
     return result
+
+
+def run_offline(
+    collector: Collector,
+    config: CollectorConfig,
+    *,
+    client: ApiClient,
+    spool: Spool,
+    reason: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stopping: Callable[[], bool] = lambda: False,
+    instance: str | None = None,
+) -> RunResult:
+    """A pass while the database is unreachable (`reason`): into the spool, from the cursors it last knew.
+
+    What the API serves meanwhile is kept; the next pass with a database stores it first, as a run
+    of its own. A scope whose cursor the spool does not know waits for the database.
+    """
+    spec = collector.spec
+    started_at = clock().isoformat()
+    known = spool.known_cursors(spec.name)
+    progress = _Pass(database_down=True, spooled_cursors=dict(known), known_cursors=known)
+    progress.errors.append(f"{reason}: collecting into the spool from the cursors last known")
+    shell = _Shell(collector, config.options, None, client, clock, stopping, None, progress, str,
+                   spool, instance, started_at)
+    with logger.contextualize(collector=spec.name):
+        logger.info("pass started without the database: spooling to {}", spool.directory)
+        result = _run_scopes(shell, config, None)
+        (logger.info if result.status == "spooled" else logger.error)("pass finished: {}", result.summary())
+    return result
+
+
+def _run_scopes(shell: _Shell, config: CollectorConfig, scopes: Sequence[str] | None) -> RunResult:
+    """Collect each scope (`scopes`, default all; empty: none) and say what the pass did."""
+    collector, client, progress = shell.collector, shell.client, shell.progress
+    requests_before = client.requests
+    chosen = (collector.scopes(config.options) if collector.scopes else ("",)) if scopes is None else scopes
+    for scope in chosen:
+        if shell.stopping():
+            progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
+            break
+        _collect_scope(shell, scope)
+        if progress.auth_failed or progress.spool_full:
+            break
+    return RunResult(
+        run_id=shell.run_id,
+        collector=collector.spec.name,
+        status=progress.status(),
+        requests=client.requests - requests_before + progress.requests,
+        fetched=progress.fetched,
+        inserted=progress.inserted,
+        duplicates=progress.duplicates,
+        rejects=progress.rejects,
+        error="; ".join(progress.errors) or None,
+        notes="; ".join(progress.notes) or None,
+        auth_failed=progress.auth_failed,
+        spooled=progress.spooled,
+        revised=progress.revised,
+    )
 
 
 def _collect_scope(shell: _Shell, scope: str) -> None:
@@ -203,8 +258,14 @@ def _collect(shell: _Shell, scope: str) -> None:
     collector, options, key = shell.collector, shell.options, shell.cursor_key(scope)
     if key in shell.progress.spooled_cursors:  # the database is down: go on from what the spool holds
         saved = CONVERTER.structure(shell.progress.spooled_cursors[key], collector.spec.cursor)
+    elif shell.conn is None:  # never stored nor spooled here: where to start is the database's to say
+        shell.progress.errors.append(f"{scope + ': ' if scope else ''}no cursor known without the database:"
+                                     " collected once it is back")
+        return
     else:
         saved = store.load_cursor(shell.conn, collector.spec, key)
+        if saved is not None:
+            shell.progress.stored_cursors[key] = saved
     if collector.begin is not None:
         cursor = collector.begin(saved, scope, shell.clock(), options)
     else:
@@ -216,11 +277,36 @@ def _collect(shell: _Shell, scope: str) -> None:
         for warning in found:
             logger.warning(warning)
             shell.progress.notes.append(warning)
+        _remember_cursor(shell, key)
+
+
+def _remember_cursor(shell: _Shell, key: str) -> None:
+    """Keep the scope's newest cursor beside the spool, for a pass that finds the database away."""
+    progress = shell.progress
+    if shell.spool is None:
+        return
+    if key in progress.spooled_cursors:
+        newest = progress.spooled_cursors[key]
+    elif key in progress.stored_cursors:
+        newest = CONVERTER.unstructure(progress.stored_cursors[key])
+    else:
+        return
+    if progress.known_cursors.get(key) == newest:
+        return
+    try:
+        shell.spool.remember_cursors(shell.collector.spec.name, {key: newest})
+    except OSError as error:  # the database has the cursor; only a pass without it would miss this one
+        logger.warning("could not keep the cursor of {} beside the spool: {}", key or shell.collector.spec.name,
+                       error.strerror or error)
+        return
+    progress.known_cursors[key] = newest
 
 
 def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]) -> None:
     """The unfold: fetch, parse, validate, store with the advanced cursor, plan the next request.
 
+    A `Halt` among a page's warnings (a page the collector could not read, where its sweep
+    stopped) is an error of the pass, and that page does not count as one read.
     Only the page at hand is held: `advance` folds each page into the cursor saved after it, and
     the next page is fetched (in the background) while this one is stored.
     """
@@ -232,21 +318,29 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
                 raise _Stopped
             payload, fetched_at = prefetch.take(request), shell.clock()
             received, (records, rejects) = received_items(payload), collector.parse(payload)
-            good, bad = validate_all(collector, records, fetched_at)
-            page = Page(request=request, received=received, records=tuple(good))
-            del records, good
+            good, bad = validate_all(collector, records, fetched_at, payload=payload, rejects=rejects)
+            refused = rejects or bad  # the first reason stands for a page none of whose items can be read
+            page = Page(request=request, received=received, records=tuple(good),
+                        rejected=refused[0].reason if refused else None)
+            del records, good, refused
             saved = collector.advance(cursor, saved, page, options)
             following = collector.next_request(cursor, request, page, options)
             if following is not None and not shell.stopping():
                 prefetch.start(following)
             stored = _store(shell, scope, page, [*rejects, *bad], saved, payload, fetched_at)
             del payload  # kept until stored: the spool takes the response as received
-            found.update(dict.fromkeys(collector.warnings(cursor, page, options) if collector.warnings else ()))
-            progress.pages += 1
+            said = collector.warnings(cursor, page, options) if collector.warnings else ()
+            found.update(dict.fromkeys(warning for warning in said if not isinstance(warning, Halt)))
+            halts = [warning for warning in said if isinstance(warning, Halt)]
+            for halt in halts:  # the sweep stopped at a page it cannot read: an error until a pass gets past it
+                logger.error(halt)
+                progress.errors.append(str(halt))
+            progress.pages += 0 if halts else 1
             progress.fetched += page.received
             progress.inserted += stored.inserted
             progress.duplicates += stored.duplicates
-            progress.rejects += len(rejects) + len(bad)
+            progress.revised += stored.revised
+            progress.rejects += stored.rejects  # new ones: a reject read again by an overlapping pass is kept once
             logger.debug("page {}: {} items, {} new", dict(request.params), page.received, stored.inserted)
             request = following
 
@@ -258,8 +352,10 @@ def _store(
     progress, key = shell.progress, shell.cursor_key(scope)
     if not progress.database_down:
         try:
-            return store.store_batch(shell.conn, shell.collector.spec, run_id=shell.run_id, records=page.records,
-                                     rejects=rejects, received=page.received, cursor=cursor, scope=key)
+            stored = store.store_batch(shell.conn, shell.collector.spec, run_id=shell.run_id, records=page.records,
+                                       rejects=rejects, received=page.received, cursor=cursor, scope=key)
+            progress.stored_cursors[key] = cursor
+            return stored
         except (psycopg.OperationalError, psycopg.InterfaceError) as failure:
             if shell.spool is None:
                 raise
@@ -269,41 +365,62 @@ def _store(
                          store.describe_db_error(failure), shell.spool.directory)
             _rollback(shell.conn)
     unstructured = CONVERTER.unstructure(cursor)
-    shell.spool.append(Batch(
-        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=f"{shell.instance}/{shell.run_id}",
-        instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
-        cursor=unstructured, payload=payload,
-    ))
+    try:
+        _spool_batch(shell, key, unstructured, payload, fetched_at)
+    except SpoolFull:
+        progress.spool_full = True
+        raise
     progress.spooled += 1
     progress.spooled_cursors[key] = unstructured
     return store.BatchResult(inserted=0, duplicates=0)
 
 
+def _spool_batch(shell: _Shell, key: str, cursor: Any, payload: Any, fetched_at: datetime) -> None:
+    shell.spool.append(Batch(
+        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=_run_key(shell),
+        instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
+        cursor=cursor, payload=payload,
+    ))
+
+
+def _run_key(shell: _Shell) -> str:
+    """What makes a pass's batches one run on replay; a pass without a database has no run id yet."""
+    if shell.run_id is not None:
+        return f"{shell.instance}/{shell.run_id}"
+    return f"{shell.instance}/offline {os.getpid()} {shell.started_at}"
+
+
 def _replay(shell: _Shell) -> bool:
-    """Store what the spool holds for this collector, in order, before anything new; False if it could not."""
+    """Store what the spool holds for this collector, in order, before anything new; False if it could not.
+
+    Each batch commits (its rows, cursor and its run's spooled count) before its file is deleted,
+    so a replay stopped anywhere leaves every batch either stored or still on disk.
+    """
     spec, progress, conn = shell.collector.spec, shell.progress, shell.conn
     runs: dict[str, int] = {}
-    batches: dict[int, int] = {}
     try:
         for spooled in shell.spool.pending(spec.name):
+            if shell.stopping():
+                progress.errors.append("stopped while storing the spool: vvv is shutting down;"
+                                       " the next pass stores the rest first")
+                return False
             batch = spooled.batch
             if batch.run_key not in runs:
-                known = batch.run_id is not None and store.run_exists(conn, batch.run_id)
-                runs[batch.run_key] = batch.run_id if known else store.start_spooled_run(
-                    conn, spec.name, started_at=batch.started_at or shell.started_at, instance=batch.instance)
+                runs[batch.run_key] = _spooled_run(shell, batch)
             run_id = runs[batch.run_key]
             records, rejects = shell.collector.parse(batch.payload)
-            good, bad = validate_all(shell.collector, records, datetime.fromisoformat(batch.fetched_at or shell.started_at))
+            good, bad = validate_all(shell.collector, records, datetime.fromisoformat(batch.fetched_at or shell.started_at),
+                                     payload=batch.payload, rejects=rejects)
             cursor = CONVERTER.structure(batch.cursor, spec.cursor) if spooled.complete else None
-            stored = store.store_batch(conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad],
-                                       received=received_items(batch.payload), cursor=cursor, scope=batch.scope)
+            conn.commit()  # nothing may be open: the block below must be a transaction, not a savepoint
+            with conn.transaction():
+                stored = store.store_batch(conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad],
+                                           received=received_items(batch.payload), cursor=cursor, scope=batch.scope)
+                store.mark_spooled(conn, run_id, batches=1)
             shell.spool.discard(spooled)
-            batches[run_id] = batches.get(run_id, 0) + 1
             note = "" if spooled.complete else " (cut short by a crash: its intact items only, cursor left behind)"
             logger.info("replayed spooled batch {}{}: {} new, {} duplicates", spooled.path.name, note,
                         stored.inserted, stored.duplicates)
-        for run_id, count in batches.items():
-            store.mark_spooled(conn, run_id, batches=count)
     except psycopg.Error as failure:
         _rollback(conn)
         progress.errors.append(f"the spool could not be replayed: {store.describe_db_error(failure)};"
@@ -313,7 +430,16 @@ def _replay(shell: _Shell) -> bool:
         progress.errors.append("spooled batches are being written or replayed by another vvv process;"
                                " no new data this pass, so they stay in order")
         return False
+    shell.spool.recovered()  # the database took this pass: a full spool disk no longer costs data
     return True
+
+
+def _spooled_run(shell: _Shell, batch: Batch) -> int:
+    """The run a spooled batch is counted on: its own pass's, or a new one for a pass that had none."""
+    if batch.run_id is not None and store.run_exists(shell.conn, batch.run_id):
+        return batch.run_id
+    return store.start_spooled_run(shell.conn, shell.collector.spec.name,
+                                   started_at=batch.started_at or shell.started_at, instance=batch.instance)
 
 
 def _rollback(conn: psycopg.Connection) -> None:

@@ -81,6 +81,8 @@ class Service:
         self._signals = 0
         self._shutting_down = False
         self._announced_standby = False
+        self._role: str | None = None  # "active" or "standby" as last seen with the database; None: never reached
+        self._announced_offline = False
         self.paused_until: datetime | None = None
         self.migrated = migrated  # `vvv run` sets it once its migrations are applied: /readyz waits for it
         self._loop_at: float | None = None  # time.monotonic() when the loop last went round, for /healthz
@@ -145,16 +147,35 @@ class Service:
     def _lead(self) -> None:
         was_active = self._leader.held
         active = self._leader.acquire()
+        if active or self._leader.conn is not None:  # the database answered: leadership is known
+            self._role = "active" if active else "standby"
+        offline = self._offline()
         if active and not was_active:
             logger.info("this instance is now the active one: collecting")
             self._take_over()
-        elif was_active and not active:
+        elif offline and not self._announced_offline:
+            logger.error("the database is unreachable: collecting into the spool {} from the cursors last known"
+                         " until it is back", self.spool.directory)
+            self._announced_offline = True
+        elif was_active and not active and not offline:
             logger.error("no longer the active instance: not starting passes until the lock is back")
-        elif not active and not self._announced_standby:
+        elif not active and not offline and not self._announced_standby:
             logger.info("standby: another vvv run holds the active lock; taking over when it stops")
-        self._announced_standby = not active
-        notify.notify(f"STATUS={'active: collecting' if active else 'standby: another vvv run is active'}")
+        self._announced_standby = not active and not offline
+        self._announced_offline = offline and self._announced_offline
+        state = "active: collecting" if active else ("database unreachable: collecting into the spool" if offline
+                                                     else "standby: another vvv run is active")
+        notify.notify(f"STATUS={state}")
         self._publish()
+
+    def _offline(self) -> bool:
+        """Collect without the database: it is unreachable, and this instance was not a standby when it last answered.
+
+        Passes then go to the spool, from the cursors kept beside it; an instance that knew
+        another was active leaves the collecting to that one.
+        """
+        return (self.spool is not None and not self._leader.held and self._leader.conn is None
+                and self._role != "standby")
 
     def _take_over(self) -> None:
         """Close the runs a dead predecessor left open, and resume each collector's rhythm from its last pass."""
@@ -173,7 +194,7 @@ class Service:
                 self._slots[name] = attrs.evolve(self._slots[name], anchor=started)
 
     def _tick(self) -> None:
-        if not self._leader.held or self._stopping.is_set():
+        if not (self._leader.held or self._offline()) or self._stopping.is_set():
             return
         now = self._clock()
         if self._budget_paused():
@@ -195,14 +216,22 @@ class Service:
         collector, config = self._collectors[name]
         stats = self._stats[name]
         try:
-            conn = store.connect(self._url, statement_timeout_s=self._statement_timeout_s)
             try:
-                result = runner.run_once(
-                    collector, config, conn=conn, client=self._client, clock=self._clock,
-                    stopping=self._stopping.is_set, instance=self.instance, spool=self.spool,
-                )
-            finally:
-                conn.close()
+                conn = store.connect(self._url, statement_timeout_s=self._statement_timeout_s)
+            except store.DatabaseUnavailable as away:
+                if self.spool is None or self._role == "standby":
+                    raise
+                result = runner.run_offline(collector, config, client=self._client, spool=self.spool,
+                                            reason=str(away), clock=self._clock, stopping=self._stopping.is_set,
+                                            instance=self.instance)
+            else:
+                try:
+                    result = runner.run_once(
+                        collector, config, conn=conn, client=self._client, clock=self._clock,
+                        stopping=self._stopping.is_set, instance=self.instance, spool=self.spool,
+                    )
+                finally:
+                    conn.close()
             with self._lock:
                 stats.passes += 1
                 stats.rows += result.inserted

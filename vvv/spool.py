@@ -7,13 +7,23 @@ and the directory fsynced: a `.spool` file is whole once it exists. Each line is
 the response's items exactly as the API sent them, so a replay parses and validates them
 through the normal path. A `.tmp` left by a writer that died is a batch cut short; its intact
 lines are replayed without moving the cursor, so what is missing is fetched again.
+
+Beside the batches, `cursors-<collector>.json` keeps the newest cursor of each scope that
+was stored or spooled, written the same crash-safe way: a pass that starts while the database
+is unreachable collects from there into the spool.
+
+A disk that fills while a batch is written leaves no `.tmp` behind: the batch is refused
+(`SpoolFull`, so the pass stops fetching) and an empty `disk-full` file says when, for
+`vvv status`, until a batch is written again or a pass reaches the database.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -24,6 +34,12 @@ from attrs import frozen
 
 _SUFFIX = ".spool"
 _PARTIAL = ".spool.tmp"
+_DISK_FULL = "disk-full"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+# The `.tmp` files this process is writing right now; any other `.tmp` of this pid is left over.
+_writing: set[str] = set()
+_writing_lock = threading.Lock()
 
 
 class SpoolFull(Exception):
@@ -83,16 +99,77 @@ class Spool:
                 f"the spool is full ({used // 2**20} MiB of {self.max_bytes // 2**20} MiB in {self.directory}):"
                 " stopped fetching; the rest is fetched again once the database is back"
             )
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{os.getpid()}-{batch.collector}"
         partial, final = self.directory / (name + _PARTIAL), self.directory / (name + _SUFFIX)
-        with open(partial, "xb") as file:
-            file.writelines(lines)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, final)
-        _fsync_directory(self.directory)
+        with _writing_lock:
+            _writing.add(partial.name)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with open(partial, "xb") as file:
+                file.writelines(lines)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, final)
+            _fsync_directory(self.directory)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise self._unwritable(error) from None
+        finally:
+            with _writing_lock:
+                _writing.discard(partial.name)
+        self.recovered()
         return final
+
+    def disk_full_since(self) -> float | None:
+        """When a batch last found the spool's disk full (a Unix time), or None."""
+        try:
+            return (self.directory / _DISK_FULL).stat().st_mtime
+        except OSError:
+            return None
+
+    def recovered(self) -> None:
+        """Batches can be kept again (written, or not needed: the database took a pass)."""
+        (self.directory / _DISK_FULL).unlink(missing_ok=True)
+
+    def known_cursors(self, collector: str) -> dict[str, Any]:
+        """The cursors (unstructured, by cursor key) last stored or spooled for `collector`."""
+        try:
+            data = json.loads((self.directory / f"cursors-{collector}.json").read_bytes())
+        except (OSError, ValueError):  # none yet, or unreadable: the database's cursors are the truth
+            return {}
+        cursors = data.get("cursors") if isinstance(data, dict) and data.get("v") == 1 else None
+        return cursors if isinstance(cursors, dict) else {}
+
+    def remember_cursors(self, collector: str, cursors: dict[str, Any]) -> None:
+        """Merge `cursors` into the collector's cursor file, durably; raises OSError when it cannot."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"cursors-{collector}.json"
+        with open(self.directory / f"cursors-{collector}.lock", "a") as lock:  # one writer at a time, any process
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            merged = {**self.known_cursors(collector), **cursors}
+            partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                with open(partial, "wb") as file:
+                    file.write(json.dumps({"v": 1, "cursors": merged}, separators=(",", ":")).encode())
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.replace(partial, path)
+            finally:
+                partial.unlink(missing_ok=True)
+            _fsync_directory(self.directory)
+
+    def _unwritable(self, error: OSError) -> SpoolFull:
+        reason = error.strerror or str(error)
+        if error.errno not in _NO_SPACE:
+            return SpoolFull(f"cannot write the spool in {self.directory} ({reason}): stopped fetching;"
+                             " the rest is fetched again once the database is back")
+        try:  # an empty file needs no data block: the best chance to leave word on a full disk
+            os.close(os.open(self.directory / _DISK_FULL, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+            os.utime(self.directory / _DISK_FULL)
+        except OSError:
+            pass
+        return SpoolFull(f"the disk of the spool {self.directory} is full ({reason}): stopped fetching;"
+                         " free space there: collecting goes on by itself")
 
     def pending(self, collector: str) -> Iterator[Spooled]:
         """The collector's batches in fetch order, each locked while the caller stores it.
@@ -201,8 +278,9 @@ def _collector_of(path: Path) -> str:
 
 def _writer_alive(path: Path) -> bool:
     pid = int(path.name.split("-", 2)[1])
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid():  # this process: alive only if it is writing that file now, not left from before
+        with _writing_lock:
+            return path.name in _writing
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

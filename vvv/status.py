@@ -1,14 +1,14 @@
 """`vvv status`: what each collector did lately and what the scheduler will do next.
 
 Read from vvv.runs, vvv.instances and the data tables. `problems` lists what a monitoring
-check should page about: an enabled collector whose last run failed, or whose newest
-record is older than its `stale_after` during the regular session.
+check should page about: an enabled collector whose last run failed or stopped at a page
+it cannot read, or whose newest record is older than its `stale_after` during the regular session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -17,7 +17,7 @@ from psycopg import sql
 
 from vvv import calendar
 from vvv.collectors import COLLECTORS
-from vvv.collectors.base import Spec
+from vvv.collectors.base import HALT_MARK, Spec
 from vvv.config import CollectorConfig
 from vvv.http import Budget, daily_pause
 from vvv.spool import Spool
@@ -81,16 +81,24 @@ def offline_status(error: str, spool: Spool | None) -> dict[str, Any]:
 def spool_status(spool: Spool | None) -> dict[str, Any] | None:
     if spool is None:
         return None
-    usage = spool.usage()
+    usage, full = spool.usage(), spool.disk_full_since()
     return {"batches": usage.batches, "bytes": usage.bytes, "max_bytes": spool.max_bytes,
-            "directory": str(spool.directory)}
+            "directory": str(spool.directory),
+            "disk_full_at": None if full is None else datetime.fromtimestamp(full, UTC).isoformat()}
 
 
 def _spool_problems(spool: dict[str, Any] | None) -> list[str]:
-    if not spool or not spool["batches"]:
+    if not spool:
         return []
-    return [f"{spool['batches']} batches ({spool['bytes'] / 2**20:.1f} MiB of {spool['max_bytes'] / 2**20:.0f} MiB)"
-            f" wait in the spool {spool['directory']}: the database was unreachable; the next pass stores them"]
+    found = []
+    if spool.get("disk_full_at"):
+        found.append(f"the disk of the spool {spool['directory']} is full (since {_clock(spool['disk_full_at'])} UTC):"
+                     " with the database unreachable, vvv stopped fetching; free space there")
+    if spool["batches"]:
+        found.append(f"{spool['batches']} batches ({spool['bytes'] / 2**20:.1f} MiB of"
+                     f" {spool['max_bytes'] / 2**20:.0f} MiB) wait in the spool {spool['directory']}:"
+                     " the database was unreachable; the next pass stores them")
+    return found
 
 
 def _api_budget(reported: dict[str, Any], at: datetime | None, reserve: int, now: datetime) -> dict[str, Any]:
@@ -148,6 +156,8 @@ def _problems(name: str, config: CollectorConfig, entry: dict[str, Any], now: da
     last = entry["last_run"]
     if last is not None and last["status"] == "failed":
         found.append(f"{name}: last run {last['id']} failed: {last['error']}")
+    elif last is not None and HALT_MARK in (last["error"] or ""):  # stuck at a page it cannot read
+        found.append(f"{name}: last run {last['id']} is stuck: {last['error']}")
     lag = entry["lag_seconds"]
     if config.stale_after is not None and calendar.phase(now) == "regular" and (lag is None or lag > config.stale_after):
         age = "no records" if lag is None else f"newest record is {_age(lag)} old"

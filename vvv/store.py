@@ -2,15 +2,21 @@
 
 A batch is written by binary COPY into a temporary staging table (created once per
 connection and collector, emptied at each commit), then one prepared statement that moves
-the staged rows into the data table (`ON CONFLICT DO NOTHING`), counts them on the run and
-saves the cursor: BEGIN, the COPY, that statement and COMMIT per batch, nothing per row. The
-batch's rows, its rejects, the run's counters and the collector's new cursor commit in one
-transaction: a crash can never leave the cursor ahead of the data.
+the staged rows into the data table (`ON CONFLICT DO NOTHING`), keeps the rejects, counts
+them on the run and saves the cursor: BEGIN, the COPY, that statement and COMMIT per batch,
+nothing per row. The batch's rows, its rejects, the run's counters and the collector's new
+cursor commit in one transaction: a crash can never leave the cursor ahead of the data.
+
+A revisable data set (`Spec.revisable`) keeps one current row per key: a record served
+again with other content replaces it, and the replaced row goes to `vvv.revisions` in the
+same statement; a record served again unchanged writes nothing. A reject is kept once per
+collector and raw item (`vvv.rejects.raw_md5`): seeing it again only moves `last_seen`.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
@@ -35,6 +41,8 @@ class DatabaseUnavailable(Fatal):
 class BatchResult:
     inserted: int
     duplicates: int
+    revised: int = 0  # stored records replaced by a new version (revisable data sets)
+    rejects: int = 0  # rejects never seen before; one seen again is not counted twice
 
 
 def connect(
@@ -55,11 +63,22 @@ def connect(
     return conn
 
 
+# A pass holds a session-level advisory lock on its run (two-int form: this class, the run id)
+# until it finishes it. PostgreSQL frees it when the session ends, however the process ended,
+# so a 'running' run whose lock is free belongs to a pass that will never finish it.
+RUN_LOCK_CLASS = 0x767676  # "vvv"
+_RUN_KEY = "({}::bigint & 2147483647)::integer"  # the run id, as the lock's int4 key
+DEAD_RUN = "the process running this pass ended without finishing it (killed or crashed)"
+
+
 def start_run(conn: psycopg.Connection, collector: str, *, instance: str | None = None) -> int:
+    """A new run, locked by this session until `finish_run`: visible to others only with its lock held."""
     with conn.transaction():
-        return conn.execute(
+        run_id = conn.execute(
             "INSERT INTO vvv.runs (collector, instance) VALUES (%s, %s) RETURNING id", (collector, instance)
         ).fetchone()[0]
+        conn.execute("SELECT pg_advisory_lock(%s, " + _RUN_KEY.format("%s") + ")", (RUN_LOCK_CLASS, run_id))
+    return run_id
 
 
 def finish_run(
@@ -78,6 +97,31 @@ def finish_run(
             " api_budget = %s WHERE id = %s",
             (status, requests, error, notes, Jsonb(api_budget) if api_budget else None, run_id),
         )
+        conn.execute("SELECT pg_advisory_unlock(%s, " + _RUN_KEY.format("%s") + ")", (RUN_LOCK_CLASS, run_id))
+
+
+# The runs still 'running' whose lock this session can take: no live session holds them. Each
+# lock taken is given back at once; the materialized steps keep that order of evaluation.
+_CLOSE_DEAD = f"""
+WITH open AS MATERIALIZED (
+    SELECT id FROM vvv.runs WHERE collector = %(collector)s AND status = 'running' AND id <> %(own)s
+), dead AS MATERIALIZED (
+    SELECT id FROM open WHERE pg_try_advisory_lock(%(class)s, {_RUN_KEY.format("id")})
+), released AS MATERIALIZED (
+    SELECT id, pg_advisory_unlock(%(class)s, {_RUN_KEY.format("id")}) FROM dead
+)
+UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %(error)s
+FROM released WHERE vvv.runs.id = released.id AND vvv.runs.status = 'running'
+RETURNING vvv.runs.id
+"""
+
+
+def close_dead_runs(conn: psycopg.Connection, collector: str, *, own: int) -> list[int]:
+    """Mark failed the collector's runs left 'running' by passes that died; returns their ids."""
+    with conn.transaction():
+        rows = conn.execute(_CLOSE_DEAD, {"collector": collector, "own": own, "class": RUN_LOCK_CLASS,
+                                         "error": DEAD_RUN}).fetchall()
+    return [row[0] for row in rows]
 
 
 def start_spooled_run(conn: psycopg.Connection, collector: str, *, started_at: str, instance: str | None) -> int:
@@ -90,18 +134,24 @@ def start_spooled_run(conn: psycopg.Connection, collector: str, *, started_at: s
 
 
 def mark_spooled(conn: psycopg.Connection, run_id: int, *, batches: int) -> None:
-    """Record that `batches` of a run came through the spool, now that they are stored."""
+    """Record that `batches` of a run came through the spool, now that they are stored.
+
+    A run closed as dead meanwhile (its pass lost the database, so its lock) was spooled, not failed.
+    """
     with conn.transaction():
         conn.execute(
             "UPDATE vvv.runs SET status = 'spooled', spooled = spooled + %s, finished_at = coalesce(finished_at, now()),"
-            " error = coalesce(error, 'the database was unreachable during this pass: its batches were spooled"
-            " to local disk and stored when it was back') WHERE id = %s",
-            (batches, run_id),
+            " error = CASE WHEN error IS NULL OR error = %s THEN 'the database was unreachable during this pass:"
+            " its batches were spooled to local disk and stored when it was back' ELSE error END WHERE id = %s",
+            (batches, DEAD_RUN, run_id),
         )
 
 
 def run_exists(conn: psycopg.Connection, run_id: int) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM vvv.runs WHERE id = %s)", (run_id,)).fetchone()[0]
+    """Whether the run is in vvv.runs; ends its transaction, so the caller's next write commits on its own."""
+    exists = conn.execute("SELECT EXISTS (SELECT 1 FROM vvv.runs WHERE id = %s)", (run_id,)).fetchone()[0]
+    conn.commit()
+    return exists
 
 
 def prune(conn: psycopg.Connection, *, before: datetime) -> int:
@@ -139,24 +189,33 @@ def store_batch(
     scope: str = "",
 ) -> BatchResult:
     """Write one page's records and rejects, count them on the run, and save the cursor: atomically."""
+    reasons, raws = _reject_columns(rejects)
     with conn.transaction():
         if records and cursor is not None:  # the common case: one statement after the COPY
-            inserted = _write_batch(conn, spec, records, run_id=run_id, received=received, rejects=len(rejects),
-                                    scope=scope, cursor=cursor)
-            _insert_rejects(conn, spec.name, run_id, rejects)
+            inserted, revised, new_rejects = _write_batch(
+                conn, spec, records, run_id=run_id, received=received, reasons=reasons, raws=raws, scope=scope,
+                cursor=cursor)
         else:
-            inserted = _insert_records(conn, spec, records) if records else 0
-            _insert_rejects(conn, spec.name, run_id, rejects)
+            inserted, revised = _insert_records(conn, spec, records) if records else (0, 0)
+            new_rejects = _insert_rejects(conn, spec.name, run_id, reasons, raws)
             conn.execute(
                 "UPDATE vvv.runs SET fetched = fetched + %s, inserted = inserted + %s, duplicates = duplicates + %s,"
-                " rejects = rejects + %s WHERE id = %s",
-                (received, inserted, len(records) - inserted, len(rejects), run_id),
+                " revised = revised + %s, rejects = rejects + %s WHERE id = %s",
+                (received, inserted, len(records) - inserted - revised, revised, new_rejects, run_id),
             )
             if cursor is not None:  # None: a spooled batch cut short, whose cursor must not move
                 _upsert_cursor(conn, spec, scope, cursor, run_id=run_id)
     if records and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         _staged.setdefault(conn, set()).add(spec.name)  # committed: the staging table is there to stay
-    return BatchResult(inserted=inserted, duplicates=len(records) - inserted)
+    return BatchResult(inserted=inserted, duplicates=len(records) - inserted - revised, revised=revised,
+                       rejects=new_rejects)
+
+
+def _reject_columns(rejects: Sequence[Reject]) -> tuple[list[str], list[str]]:
+    """The rejects as (reasons, raw JSON texts), one per distinct raw item, the last reason winning:
+    one statement cannot both insert an item and update it as seen again."""
+    distinct = {json.dumps(r.raw, default=str): r.reason for r in rejects}
+    return list(distinct.values()), list(distinct)
 
 
 def _upsert_cursor(conn: psycopg.Connection, spec: Spec, scope: str, cursor: Any, *, run_id: int | None) -> None:
@@ -192,76 +251,151 @@ def _statements_for(spec: Spec) -> _Statements:
         schema, table = spec.table.split(".")
         staging = sql.Identifier(f"_vvv_batch_{spec.name}")
         columns = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
-        keys = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+        write = sql.SQL(_REVISE if spec.revisable else _INSERT).format(**_write_parts(spec, staging))
         _statements[spec] = _Statements(
             # CREATE ... AS copies the column types but none of the constraints or defaults.
             create=sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {}"
                            " WITH NO DATA").format(staging, columns, sql.Identifier(schema, table)),
             copy=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, columns),
-            insert=sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
-                sql.Identifier(schema, table), columns, columns, staging, keys),
-            batch=sql.SQL(_BATCH).format(table=sql.Identifier(schema, table), columns=columns, staging=staging,
-                                         keys=keys),
+            insert=sql.SQL("WITH {} SELECT new_rows, revised FROM written").format(write),
+            batch=sql.SQL(_BATCH).format(write=write, rejected=sql.SQL(_REJECTS)),
             types=tuple(column.type for column in spec.columns),
         )
     return _statements[spec]
 
 
-# The staged rows into the table, their count onto the run, and the cursor: one round trip.
-_BATCH = """
-WITH new AS (
+def _write_parts(spec: Spec, staging: sql.Identifier) -> dict[str, sql.Composable]:
+    """The identifiers `_INSERT` and `_REVISE` are written with; values are the non-key columns."""
+    schema, table = spec.table.split(".")
+    values = [name for name in spec.column_names if name not in spec.key]
+
+    def row(alias: str, names: Sequence[str]) -> sql.Composed:
+        return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
+
+    return {
+        "table": sql.Identifier(schema, table),
+        "staging": staging,
+        "columns": sql.SQL(", ").join(map(sql.Identifier, spec.column_names)),
+        "keys": sql.SQL(", ").join(map(sql.Identifier, spec.key)),
+        "values": sql.SQL(", ").join(map(sql.Identifier, values)),
+        "s_values": row("s", values),
+        "t_values": row("t", values),
+        "c_values": row("c", values),
+        "excluded_values": row("excluded", values),
+        "c_key": sql.Identifier(spec.key[0]),
+        "c_match": sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier("c", k), sql.Identifier("s", k))
+                                         for k in spec.key),
+        "old_key": sql.SQL(" || ' ' || ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in spec.key),
+        "collector": sql.Literal(spec.name),
+    }
+
+
+# An insert-only data set: a record stored before is a duplicate, whatever its content.
+_INSERT = """
+new AS (
     INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({keys}) DO NOTHING RETURNING 1
-), counted AS (
-    SELECT count(*)::bigint AS new_rows FROM new
-), run AS (
-    UPDATE vvv.runs SET fetched = fetched + %(received)s, inserted = inserted + counted.new_rows,
-        duplicates = duplicates + %(records)s - counted.new_rows, rejects = rejects + %(rejects)s
-    FROM counted WHERE id = %(run_id)s
+), written AS (
+    SELECT count(*)::bigint AS new_rows, 0::bigint AS revised FROM new
+)"""
+
+# A revisable data set: `staged` looks each staged row's current version up once, before any is
+# replaced (every part of one statement sees the same snapshot); unchanged rows are left out of
+# the INSERT, so they take neither a row lock nor a write, and each replaced one is kept whole.
+# The look-up is a LATERAL ... LIMIT 1, which is always one index probe per staged row: a plain
+# join, prepared while the table was small, would keep a plan that reads the whole table.
+_REVISE = """
+staged AS (
+    SELECT s.*, c.{c_key} IS NULL AS _vvv_new, ({c_values}) IS DISTINCT FROM ({s_values}) AS _vvv_changed,
+        CASE WHEN ({c_values}) IS DISTINCT FROM ({s_values}) THEN to_jsonb(c) END AS _vvv_current
+    FROM {staging} s LEFT JOIN LATERAL (SELECT * FROM {table} c WHERE {c_match} LIMIT 1) c ON true
+), changed AS (
+    INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM staged WHERE _vvv_new OR _vvv_changed
+    ON CONFLICT ({keys}) DO UPDATE SET ({values}) = ROW({excluded_values}), collected_at = now()
+    WHERE ({t_values}) IS DISTINCT FROM ({excluded_values})
+    RETURNING t.xmax = 0 AS new
+), kept AS (
+    INSERT INTO vvv.revisions (collector, key, old_row)
+    SELECT {collector}, {old_key}, _vvv_current FROM staged WHERE NOT _vvv_new AND _vvv_changed
+), written AS (
+    SELECT count(*) FILTER (WHERE new)::bigint AS new_rows, count(*) FILTER (WHERE NOT new)::bigint AS revised
+    FROM changed
+)"""
+
+# The rejects, once per raw item: one seen before only has its last_seen (and reason) updated.
+# xmax is 0 on a row this statement inserted, and the updating transaction's id on one it updated.
+_REJECTS = """
+rejected AS (
+    INSERT INTO vvv.rejects AS r (collector, run_id, reason, raw)
+    SELECT %(collector)s, %(run_id)s, u.reason, u.raw FROM unnest(%(reasons)s::text[], %(raws)s::text[]) AS u (reason, raw)
+    ON CONFLICT (collector, raw_md5) DO UPDATE SET last_seen = now(), reason = EXCLUDED.reason
+    RETURNING r.xmax = 0 AS new
+), new_rejects AS (
+    SELECT count(*) FILTER (WHERE new)::bigint AS n FROM rejected
+)"""
+
+# The staged rows into the table, the rejects, their counts onto the run, and the cursor: one round trip.
+_BATCH = """
+WITH {write}, {rejected}, run AS (
+    UPDATE vvv.runs r SET fetched = r.fetched + %(received)s, inserted = r.inserted + written.new_rows,
+        revised = r.revised + written.revised,
+        duplicates = r.duplicates + %(records)s - written.new_rows - written.revised, rejects = r.rejects + new_rejects.n
+    FROM written, new_rejects WHERE r.id = %(run_id)s
 ), saved AS (
     INSERT INTO vvv.cursors (collector, scope, position, run_id) VALUES (%(collector)s, %(scope)s, %(position)s, %(run_id)s)
     ON CONFLICT (collector, scope) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = now()
 )
-SELECT new_rows FROM counted
+SELECT new_rows, revised, n FROM written, new_rejects
 """
 
 
 def _write_batch(conn: psycopg.Connection, spec: Spec, records: Sequence[Any], *, run_id: int, received: int,
-                 rejects: int, scope: str, cursor: Any) -> int:
-    """COPY into the staging table, then the one statement of `_BATCH`: the new rows' count."""
+                 reasons: list[str], raws: list[str], scope: str, cursor: Any) -> tuple[int, int, int]:
+    """COPY into the staging table, then the one statement of `_BATCH`: new rows, revised rows, new rejects."""
     statements = _statements_for(spec)
     with conn.cursor() as cur:
         _copy_records(cur, conn, spec, statements, records)
-        params = {"received": received, "records": len(records), "rejects": rejects, "run_id": run_id,
-                  "collector": spec.name, "scope": scope, "position": Jsonb(CONVERTER.unstructure(cursor))}
-        return cur.execute(statements.batch, params, prepare=True).fetchone()[0]
+        params = {"received": received, "records": len(records), "reasons": reasons, "raws": raws,
+                  "run_id": run_id, "collector": spec.name, "scope": scope,
+                  "position": Jsonb(CONVERTER.unstructure(cursor))}
+        return cur.execute(statements.batch, params, prepare=True).fetchone()
 
 
 def _copy_records(cur: psycopg.Cursor, conn: psycopg.Connection, spec: Spec, statements: _Statements,
                   records: Sequence[Any]) -> None:
     if spec.name not in _staged.get(conn, ()):
         cur.execute(statements.create)
+    if spec.revisable:  # one version per key: a row cannot be replaced twice by one statement
+        records = _last_per_key(spec, records)
     with cur.copy(statements.copy) as copy:
         copy.set_types(statements.types)
         for record in records:
             copy.write_row(record_row(record))
 
 
-def _insert_records(conn: psycopg.Connection, spec: Spec, records: Sequence[Any]) -> int:
-    """Binary COPY into the staging table, then one prepared INSERT: the new rows' count."""
+def _last_per_key(spec: Spec, records: Sequence[Any]) -> Sequence[Any]:
+    """The last version of each key in `records`, in their order; `records` itself when keys are unique."""
+    key = operator.attrgetter(*spec.key)
+    latest = {key(record): record for record in records}
+    return records if len(latest) == len(records) else list(latest.values())
+
+
+def _insert_records(conn: psycopg.Connection, spec: Spec, records: Sequence[Any]) -> tuple[int, int]:
+    """Binary COPY into the staging table, then one prepared statement: new rows and revised rows."""
     statements = _statements_for(spec)
     with conn.cursor() as cur:
         _copy_records(cur, conn, spec, statements, records)
-        return cur.execute(statements.insert, prepare=True).rowcount
+        return cur.execute(statements.insert, prepare=True).fetchone()
 
 
-def _insert_rejects(conn: psycopg.Connection, collector: str, run_id: int, rejects: Sequence[Reject]) -> None:
-    if not rejects:
-        return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO vvv.rejects (collector, run_id, reason, raw) VALUES (%s, %s, %s, %s)",
-            [(collector, run_id, r.reason, json.dumps(r.raw, default=str)) for r in rejects],
-        )
+_INSERT_REJECTS = sql.SQL("WITH {} SELECT n FROM new_rejects").format(sql.SQL(_REJECTS))
+
+
+def _insert_rejects(conn: psycopg.Connection, collector: str, run_id: int, reasons: list[str], raws: list[str]) -> int:
+    """Keep the rejects (once each): how many were never seen before."""
+    if not raws:
+        return 0
+    params = {"collector": collector, "run_id": run_id, "reasons": reasons, "raws": raws}
+    return conn.execute(_INSERT_REJECTS, params).fetchone()[0]
 
 
 def describe_db_error(error: Exception) -> str:

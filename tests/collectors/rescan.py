@@ -10,13 +10,19 @@ from typing import Any
 import attrs
 
 from vvv.collectors import darkpool, economic_calendar, news, options_flow
-from vvv.collectors.base import Page, advance_over, warnings_over
+from vvv.collectors.base import HALT_MARK, Page, advance_over, warnings_over
+from vvv.collectors.timepaging import unreadable_why
 
 
 def darkpool_advance(cursor: darkpool.Cursor, pages: Sequence[Page], settings: darkpool.Settings) -> darkpool.Cursor:
     if not pages:
         return cursor
     last = pages[-1]
+    if darkpool._continuation(cursor, last.request, last, settings).blind:  # a pass stops at an unreadable page
+        before = darkpool_advance(cursor, pages[:-1], settings)
+        if darkpool._bound(last.request, "older_than") is not None:
+            return before
+        return darkpool._owed_from_top(cursor, before, last.request)
     day = darkpool._day_of(last.request)
     seen = [r.executed_at for p in pages if darkpool._day_of(p.request) == day for r in p.records]
     if day == cursor.day and cursor.newest is not None:
@@ -45,11 +51,11 @@ def darkpool_warnings(cursor: darkpool.Cursor, pages: Sequence[Page], settings: 
             )
         if step.blind:
             before = darkpool._bound(page.request, "older_than")
-            where = "" if before is None else f" older than {darkpool._spell(darkpool._instant(before))}"
-            found.append(
-                f"{cursor.ticker}: a full page of {page.received} items for {day} held no valid print, so the"
-                f" sweep cannot tell where to go on; prints of {day}{where} may be missing"
-            )
+            top = before is None or before >= darkpool._day_end(darkpool._day_of(page.request))
+            where = "" if top else f" older than {darkpool._spell(darkpool._instant(before))}"
+            why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
+            found.append(f"{cursor.ticker}: a full page of {page.received} prints for {day}{where} could not be"
+                         f" read{why}; {HALT_MARK}")
     return list(dict.fromkeys(found))
 
 
@@ -58,6 +64,8 @@ def options_flow_advance(cursor: options_flow.Cursor, pages: Sequence[Page],
     if not pages:
         return cursor
     last = pages[-1]
+    if options_flow._continuation(cursor, last.request, last, settings).blind:  # a pass stops at an unreadable page
+        return options_flow_advance(cursor, pages[:-1], settings)
     seen = [r.created_at for p in pages for r in p.records]
     at = options_flow.Cursor(newest=max([*seen, *([cursor.newest] if cursor.newest else [])], default=None),
                              window_end=cursor.window_end)
@@ -84,8 +92,8 @@ def options_flow_warnings(cursor: options_flow.Cursor, pages: Sequence[Page],
         if step.blind:
             before = options_flow._bound(page.request, "older_than")
             where = "" if before is None else f" older than {options_flow._spell(options_flow._instant(before))}"
-            found.append(f"a full page of {page.received} items held no valid alert, so the sweep cannot tell"
-                         f" where to go on; alerts{where} may be missing")
+            why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
+            found.append(f"a full page of {page.received} alerts{where} could not be read{why}; {HALT_MARK}")
     return list(dict.fromkeys(found))
 
 

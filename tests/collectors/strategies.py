@@ -112,7 +112,7 @@ _wrong_values = {
     | st.sampled_from(["", "yesterday", "2023-13-01 00:00:00", "16/02/2023 00:59", "2023-02-16T25:00:00Z"]),
     "headline": st.none() | _non_strings,
     "source": st.none() | _non_strings,
-    "is_major": st.integers() | st.floats() | st.sampled_from(["yes", "True", "FALSE", "1", ""]) | json_objects,
+    "is_major": st.integers() | st.floats() | st.sampled_from(["yes", "True", "FALSE", "1"]) | json_objects,
     "meta": st.lists(st.integers(), max_size=2) | st.text() | st.integers() | st.booleans(),
     "sentiment": _non_strings,
     "tags": st.text(min_size=1)
@@ -235,20 +235,27 @@ _not_integers = (
     | st.sampled_from(["", "1.5", "abc", "1e3", "0x10", "--1"])
 )
 _not_texts = st.integers() | finite_floats | st.booleans() | st.lists(st.integers(), max_size=2) | json_objects
+
+
+def _not_blank(wrong: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Wrong values for an optional field: "" is not among them, it reads as null."""
+    return wrong.filter(lambda value: value != "")
+
+
 _darkpool_wrong = {
     "tracking_id": st.none() | _not_integers,
     "executed_at": _wrong_values["created_at"],
     "ticker": st.none() | _not_texts,
     "price": st.none() | _not_numbers,
     "size": st.none() | _not_integers,
-    "premium": _not_numbers,
-    "volume": _not_integers,
-    "nbbo_bid": _not_numbers,
-    "nbbo_ask": _not_numbers,
-    "nbbo_bid_quantity": _not_integers,
-    "nbbo_ask_quantity": _not_integers,
+    "premium": _not_blank(_not_numbers),
+    "volume": _not_blank(_not_integers),
+    "nbbo_bid": _not_blank(_not_numbers),
+    "nbbo_ask": _not_blank(_not_numbers),
+    "nbbo_bid_quantity": _not_blank(_not_integers),
+    "nbbo_ask_quantity": _not_blank(_not_integers),
     "market_center": _not_texts,
-    "canceled": st.integers() | finite_floats | st.sampled_from(["yes", "True", "FALSE", "1", ""]) | json_objects,
+    "canceled": st.integers() | finite_floats | st.sampled_from(["yes", "True", "FALSE", "1"]) | json_objects,
     "ext_hour_sold_codes": _not_texts,
     "sale_cond_codes": _not_texts,
     "trade_code": _not_texts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -182,3 +182,31 @@ def test_describe_error_says_a_required_field_is_missing():
         assert describe_error(error) == "required field missing @ item.headline"
     else:
         pytest.fail("a record without its required field was structured")
+
+
+@attrs.frozen
+class _Blanks:
+    number: Decimal | None = None
+    count: int | None = None
+    at: datetime | None = None
+    day: date | None = None
+    flag: bool | None = None
+    text: str | None = None
+    required: Decimal = Decimal(0)
+    words: list[str] | None = None
+
+
+@pytest.mark.parametrize("field", ["number", "count", "at", "day", "flag", "text"])
+def test_a_blank_optional_scalar_is_null(field):
+    """The API writes a missing value as "" here and there (a forecast, a price): it is null."""
+    assert getattr(CONVERTER.structure({field: ""}, _Blanks), field) is None
+
+
+def test_a_blank_required_field_or_list_is_still_an_error_naming_it():
+    for item, where in [({"required": ""}, "item.required"), ({"words": ""}, "item.words")]:
+        try:
+            CONVERTER.structure(item, _Blanks)
+        except Exception as error:
+            assert where in describe_error(error)
+        else:
+            raise AssertionError(f"{item} was accepted")

@@ -42,7 +42,7 @@ from strategies import (
 from vvv.calendar import NY, is_trading_day, last_trading_day
 from vvv.collectors import darkpool
 from rescan import check_fold
-from vvv.collectors.base import Page, Request, advance_over, record_row, warnings_over
+from vvv.collectors.base import HALT_MARK, Halt, Page, Request, advance_over, record_row, warnings_over
 from vvv.collectors.convert import CONVERTER, describe_error, parse_timestamp
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
@@ -125,7 +125,7 @@ def test_every_well_formed_item_becomes_a_record_with_its_fields(items):
             assert getattr(record, field) == _optional(item.get(field), int)
         assert record.canceled == {"true": True, "false": False}.get(item.get("canceled"), item.get("canceled"))
         for field in ("market_center", "ext_hour_sold_codes", "sale_cond_codes", "trade_code", "trade_settlement"):
-            assert getattr(record, field) == item.get(field)
+            assert getattr(record, field) == (None if item.get(field) == "" else item.get(field))
 
 
 @given(st.from_regex(r"(0|[1-9][0-9]{0,17})\.[0-9]{1,18}", fullmatch=True),
@@ -232,7 +232,7 @@ def good_items(draw: st.DrawFn) -> dict[str, Any]:
     moment = draw(not_in_the_future)
     return {
         **item,
-        "tracking_id": draw(st.integers(min_value=0, max_value=2**63 - 1)),
+        "tracking_id": draw(st.integers(min_value=1, max_value=2**63 - 1)),
         "executed_at": draw(st.sampled_from([z_spelling, space_spelling]))(moment),
         "ticker": draw(canonical_tickers),
         "price": str(draw(positive_prices)),
@@ -245,6 +245,12 @@ def good_items(draw: st.DrawFn) -> dict[str, Any]:
 @given(good_items())
 def test_validate_accepts_a_good_print(item):
     assert darkpool.validate(_record(item), NOW) is None
+
+
+@given(good_items(), st.sampled_from([0, "0"]))
+def test_validate_rejects_tracking_id_0_which_identifies_no_print(item, zero):
+    """Published samples carry tracking_id 0; stored, every such print would collapse into one row."""
+    assert "tracking_id 0 is not an identity" in darkpool.validate(_record({**item, "tracking_id": zero}), NOW)
 
 
 @given(good_items(), st.sampled_from(["price", "size"]), st.sampled_from(["0", "-1", "-0.0001", "0.0000", "-0"]))
@@ -851,3 +857,72 @@ def test_next_request_needs_a_cursor_from_begin():
         darkpool.next_request(darkpool.Cursor(), None, None, darkpool.Settings())
     with pytest.raises(ValueError, match="QQQ"):
         darkpool.begin(darkpool.Cursor(ticker="QQQ", day=FIRST_DAY), "SPY", NOW, darkpool.Settings())
+
+
+# A page none of whose prints can be read.
+
+UNREADABLE = "Invalid isoformat string: '12/01/2026 14:00:00 ET' @ item.executed_at"
+
+
+def _blind(request: Request, settings: darkpool.Settings) -> Page:
+    return Page(request, settings.page_size, (), rejected=UNREADABLE)
+
+
+@given(st.lists(st.tuples(st.lists(st.integers(0, 36_000_000), max_size=14), st.none() | st.integers(1, 3)),
+                max_size=3),
+       st.booleans(), st.integers(0, 6), st.sampled_from([1, 2, 10_000]))
+def test_a_page_none_of_whose_prints_can_be_read_stops_the_sweep_there_with_the_cursor_kept(
+    history, inclusive, blind_at, max_pages
+):
+    """Wherever the unreadable page comes (a first pass, a hole, a top sweep), the pass stops there,
+    the cursor saved is the one saved before it, and the pass says why, naming the ticker, the day,
+    the field and the value: so the next pass reads that page again."""
+    settings = darkpool.Settings(tickers=["SPY"], page_size=5, max_pages=max_pages)
+    tape, cursor = Tape("SPY", inclusive=inclusive), None
+    now, opening = _ny(FIRST_DAY, time(21)), darkpool._ms(_ny(FIRST_DAY, time(4)))
+    for offsets, stop_after in history:  # earlier passes, some cut short: the unreadable page may be in a hole
+        tape.publish(FIRST_DAY, [opening + o for o in offsets])
+        cursor = collect(tape, cursor, settings, now, stop_after=stop_after).saved or cursor
+    tape.publish(FIRST_DAY, [opening + 36_000_000 + o for o in range(12)])
+    start = darkpool.begin(cursor, "SPY", now, settings)
+    saved, request, page = start, darkpool.next_request(start, None, None, settings), None
+    for _ in range(blind_at):
+        if request is None:
+            return
+        payload = tape.respond(request)
+        page = Page(request, len(payload["data"]), tuple(darkpool.parse(payload)[0]))
+        saved = darkpool.advance(start, saved, page, settings)
+        request = darkpool.next_request(start, request, page, settings)
+    if request is None:
+        return
+    blind = _blind(request, settings)
+    assert darkpool.next_request(start, request, blind, settings) is None
+    kept = darkpool.advance(start, saved, blind, settings)
+    assert not darkpool.finished(kept)
+    if request.param("older_than") is not None:
+        assert kept == saved
+    again = darkpool.next_request(darkpool.begin(kept, "SPY", now, settings), None, None, settings)
+    assert (again.param("date"), again.param("newer_than")) == (request.param("date"), request.param("newer_than"))
+    day_end = str(darkpool._ms(_ny(FIRST_DAY + timedelta(days=1), time(0))))  # no print of the day is above it
+    assert int(again.param("older_than") or day_end) >= int(request.param("older_than") or day_end)
+    (halt,) = [w for w in darkpool.warnings(start, blind, settings) if isinstance(w, Halt)]
+    day = darkpool._day_of(request).isoformat()
+    assert halt.startswith(f"SPY: a full page of 5 prints for {day}")
+    assert "(executed_at: Invalid isoformat string: '12/01/2026 14:00:00 ET')" in halt
+    assert halt.endswith(HALT_MARK)
+
+
+def test_the_unreadable_page_of_a_first_pass_leaves_the_day_to_be_read_from_the_top():
+    settings = darkpool.Settings(tickers=["SPY"])
+    start = darkpool.begin(None, "SPY", _ny(FIRST_DAY, time(21)), settings)
+    request = darkpool.next_request(start, None, None, settings)
+    saved = darkpool.advance(start, start, _blind(request, settings), settings)
+    assert not darkpool.finished(saved)
+    again = darkpool.next_request(darkpool.begin(saved, "SPY", _ny(FIRST_DAY, time(22)), settings), None, None,
+                                  settings)
+    assert again.params == (*request.params, ("older_than", str(darkpool._ms(_ny(FIRST_DAY + timedelta(days=1),
+                                                                                  time(0))))))
+    assert darkpool.warnings(start, _blind(request, settings), settings) == [
+        f"SPY: a full page of 500 prints for {FIRST_DAY} could not be read (executed_at: Invalid isoformat string:"
+        f" '12/01/2026 14:00:00 ET'); {HALT_MARK}"
+    ]

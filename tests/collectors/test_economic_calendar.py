@@ -1,4 +1,4 @@
-"""The economic calendar collector: one request a pass, every version of an event kept once."""
+"""The economic calendar collector: one request a pass, an event identified by its name and time."""
 
 from __future__ import annotations
 
@@ -53,15 +53,23 @@ def test_a_well_formed_event_is_parsed_with_its_extras(item: dict[str, Any]) -> 
     assert record.extra == {k: v for k, v in item.items() if k not in calendar_._DOCUMENTED}
 
 
-@given(events(), st.sampled_from(["forecast", "prev", "reported_period", "type", "event"]), clean_text)
-def test_any_revision_is_a_new_version_and_the_same_answer_the_same_id(item: dict, field: str, value: str) -> None:
+@given(events(), st.sampled_from(["forecast", "prev", "reported_period", "type", "actual"]), clean_text)
+def test_a_revised_event_keeps_its_id_so_it_replaces_its_row(item: dict, field: str, value: str) -> None:
+    """The numbers of an event are revised as its date nears; it is still the same event."""
     (first,), _ = calendar_.parse({"data": [item]})
-    (again,), _ = calendar_.parse({"data": [dict(item)]})
-    assert first.id == again.id
-    revised = {**item, field: value if field != "type" else "fomc" if item["type"] != "fomc" else "report"}
-    if revised[field] != item[field] and (field != "event" or value.strip()):
-        (changed,), _ = calendar_.parse({"data": [revised]})
-        assert changed.id != first.id
+    (revised,), _ = calendar_.parse({"data": [{**item, field: value}]})
+    assert revised.id == first.id
+    assert calendar_.SPEC.revisable
+
+
+@given(events(), clean_text.filter(str.strip), st.timedeltas(timedelta(seconds=1), timedelta(days=3)))
+def test_another_name_or_time_is_another_event(item: dict, name: str, later: timedelta) -> None:
+    (first,), _ = calendar_.parse({"data": [item]})
+    (moved,), _ = calendar_.parse({"data": [{**item, "time": (first.time + later).isoformat()}]})
+    assert moved.id != first.id
+    if name != item["event"]:
+        (renamed,), _ = calendar_.parse({"data": [{**item, "event": name}]})
+        assert renamed.id != first.id
 
 
 @given(_moments)
@@ -75,10 +83,35 @@ def test_both_timestamp_spellings_are_one_event(moment: datetime) -> None:
 def test_validation_reasons() -> None:
     (good,), _ = calendar_.parse({"data": [{"event": "FOMC", "time": "2026-03-11T18:00:00Z", "type": "fomc"}]})
     assert calendar_.validate(good, NOW) is None
-    assert "type" in calendar_.validate(attrs.evolve(good, type="rumour"), NOW)
     assert "empty" in calendar_.validate(attrs.evolve(good, event="  "), NOW)
     assert "days from now" in calendar_.validate(attrs.evolve(good, time=NOW + timedelta(days=400)), NOW)
     assert "NUL" in calendar_.validate(attrs.evolve(good, forecast="1\x00"), NOW)
+
+
+def test_an_event_type_the_description_does_not_list_is_stored_with_a_note() -> None:
+    """The live calendar sends "13F" (twice captured); the event is data, not a reject."""
+    items = [{"event": "13F filings due", "time": "2026-03-11T20:00:00Z", "type": "13F"},
+             {"event": "FOMC", "time": "2026-03-11T18:00:00Z", "type": "fomc"},
+             {"event": "Holdings", "time": "2026-03-12T20:00:00Z", "type": "13F"}]
+    records, rejects = calendar_.parse({"data": items})
+    assert rejects == [] and all(calendar_.validate(r, NOW) is None for r in records)
+    page = Page(request=calendar_.next_request(calendar_.Cursor(), None, None, calendar_.Settings()),
+                received=3, records=tuple(records))
+    (note,) = calendar_.warnings(calendar_.Cursor(), page, calendar_.Settings())
+    assert "'13F'" in note and "stored" in note
+
+
+@given(events())
+def test_a_blank_forecast_or_period_is_null(item: dict) -> None:
+    (record,), _ = calendar_.parse({"data": [{**item, "forecast": "", "prev": "", "reported_period": ""}]})
+    assert (record.forecast, record.prev, record.reported_period) == (None, None, None)
+
+
+def test_a_blank_event_name_or_time_is_still_a_reject_naming_it() -> None:
+    _, (no_time,) = calendar_.parse({"data": [{"event": "CPI", "time": ""}]})
+    assert "item.time" in no_time.reason
+    (no_name,), _ = calendar_.parse({"data": [{"event": "", "time": "2026-03-11T18:00:00Z"}]})
+    assert "event is empty" in calendar_.validate(no_name, NOW)
 
 
 @given(st.lists(st.lists(events(), max_size=4), max_size=4))

@@ -31,7 +31,7 @@ from strategies import (
 
 from vvv.collectors import options_flow
 from rescan import check_fold
-from vvv.collectors.base import Page, Request, record_row, warnings_over
+from vvv.collectors.base import HALT_MARK, Halt, Page, Request, record_row, warnings_over
 from vvv.collectors.convert import CONVERTER
 
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
@@ -152,6 +152,24 @@ def test_identity_changes_with_each_identifying_field(item, field):
                "created_at": z_spelling(record.created_at + timedelta(microseconds=1))}[field]
     other = {k: v for k, v in item.items() if k not in ("ticker", "expiry", "type", "strike")}
     assert _record({**other, field: changed}).id != record.id
+
+
+@given(alert_items(), st.uuids(), st.uuids(), st.uuids())
+def test_the_providers_id_is_the_identity_when_it_sent_one(item, one, other, rule):
+    """Live alerts carry `id`: two alerts of one rule on one contract at one instant are two alerts."""
+    first = _record({**item, "id": str(one), "rule_id": str(rule)})
+    second = _record({**item, "id": str(other), "rule_id": str(rule)})
+    assert (first.id, first.rule_id) == (str(one), str(rule))
+    assert (second.id != first.id) == (one != other)
+    assert "id" not in first.extra and "rule_id" not in first.extra
+
+
+@given(alert_items(), st.sampled_from([None, ""]))
+def test_without_the_providers_id_the_identity_is_the_hash(item, missing):
+    hashed = options_flow.alert_id(option_chain=item["option_chain"], alert_rule=item["alert_rule"],
+                                   created_at=_record(item).created_at)
+    assert _record(item).id == hashed
+    assert _record({**item, "id": missing, "rule_id": missing}).id == hashed
 
 
 @given(symbols)
@@ -437,3 +455,46 @@ def test_a_full_page_below_the_window_ends_the_sweep():
         if request is not None:
             bounds.append(int(request.param("older_than")))
     assert bounds == []
+
+
+# A page none of whose alerts can be read.
+
+UNREADABLE = "Invalid isoformat string: '12/01/2026 14:00:00 ET' @ item.created_at"
+
+
+@given(flow_settings, st.booleans(), gaps, st.integers(0, 5), st.booleans())
+def test_a_page_none_of_whose_alerts_can_be_read_stops_the_sweep_there_with_the_cursor_kept(
+    settings, inclusive, history, blind_at, cut_first
+):
+    """Wherever the unreadable page comes (a first pass, a hole, a top sweep), the pass stops there,
+    the cursor saved is the one saved before it, the next pass asks for that page again, and the pass
+    says why, naming the field and the value."""
+    feed, now = Feed(inclusive=inclusive), NOW
+    base = _ms(NOW - timedelta(minutes=30)) * 1000
+    feed.publish([base + sum(history[:i + 1]) for i in range(len(history))])
+    cursor = None
+    if cut_first:
+        cursor, *_ = collect(feed, None, attrs.evolve(settings, max_pages=1), now)
+        feed.publish([base + 10**8 + i * 1000 for i in range(7)])
+    start = options_flow.begin(cursor, "", now, settings)
+    saved, request = start, options_flow.next_request(start, None, None, settings)
+    for _ in range(blind_at):
+        if request is None:
+            return
+        payload = feed.respond(request)
+        page = Page(request, len(payload["data"]), tuple(options_flow.parse(payload)[0]))
+        saved = options_flow.advance(start, saved, page, settings)
+        request = options_flow.next_request(start, request, page, settings)
+    if request is None:
+        return
+    blind = Page(request, settings.page_size, (), rejected=UNREADABLE)
+    assert options_flow.next_request(start, request, blind, settings) is None
+    kept = options_flow.advance(start, saved, blind, settings)
+    assert kept == saved
+    again = options_flow.next_request(options_flow.begin(kept, "", now, settings), None, None, settings)
+    assert again.param("newer_than") is None or int(again.param("newer_than")) <= int(request.param("newer_than"))
+    assert int(again.param("older_than") or 2**62) >= int(request.param("older_than") or 2**62)
+    (halt,) = [w for w in options_flow.warnings(start, blind, settings) if isinstance(w, Halt)]
+    assert halt.startswith(f"a full page of {settings.page_size} alerts")
+    assert halt.endswith(f"could not be read (created_at: Invalid isoformat string: '12/01/2026 14:00:00 ET');"
+                         f" {HALT_MARK}")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +14,18 @@ from tests.conftest import TOKEN
 from vvv import __version__
 from vvv.collectors.base import Request
 from vvv.fake_api import FakeApi
-from vvv.http import ApiClient, ApiError, Budget, BudgetSpent, Pacer, daily_reset_after, parse_budget, retry_delay
+from vvv.http import (
+    ApiClient,
+    ApiError,
+    Budget,
+    BudgetSpent,
+    Pacer,
+    daily_reset_after,
+    page_problem,
+    parse_budget,
+    read_bounded,
+    retry_delay,
+)
 
 NEWS = Request("/api/news/headlines", (("limit", "5"), ("page", "0")))
 
@@ -194,3 +209,151 @@ def test_nan_and_infinity_in_a_body_are_kept_as_the_text_sent(fake_api: FakeApi)
     payload = client.get_json(NEWS)
     client.close()
     assert payload == {"data": [{"premium": "NaN", "size": "Infinity", "x": "-Infinity"}]}
+
+
+NOT_PAGES = ['{"data": null}', '{"data": "oops"}', "[1,2,3]", "null", '{"msg": "ok"}', '"data"', "{}"]
+
+
+@pytest.mark.parametrize("body", NOT_PAGES)
+def test_a_200_that_is_not_a_page_is_retried_like_a_5xx(fake_api: FakeApi, body: str) -> None:
+    sleeps: list[float] = []
+    fake_api.fail_next(200, body=body)
+    client = _client(fake_api, sleeps)
+    payload = client.get_json(NEWS)
+    client.close()
+    assert len(payload["data"]) == 5
+    assert len(sleeps) == 1 and client.requests == 2
+
+
+@pytest.mark.parametrize("body", NOT_PAGES)
+def test_a_200_that_is_never_a_page_fails_naming_what_came_back(fake_api: FakeApi, body: str) -> None:
+    fake_api.fail_next(200, body=body, times=3)
+    client = _client(fake_api, [], max_retries=2)
+    with pytest.raises(ApiError, match="after 3 attempts: got a 200 that is not a page") as failure:
+        client.get_json(NEWS)
+    client.close()
+    assert json.dumps(json.loads(body)) in str(failure.value)
+
+
+def test_what_a_body_that_is_not_a_page_held_is_shortened() -> None:
+    problem = page_problem({"data": None, "msg": "x" * 5000})
+    assert problem is not None and len(problem) < 200 and '{"data": null' in problem
+
+
+@given(items=st.lists(st.dictionaries(st.text(max_size=3), st.integers()), max_size=5))
+def test_a_data_list_is_a_page_whatever_its_items(items: list[dict]) -> None:
+    assert page_problem({"data": items}) is None
+    assert page_problem({"data": items, "other": 1}) is None
+
+
+class _Trickle:
+    """A local server whose first `times` answers send their body one byte every `every` seconds, then pages."""
+
+    def __init__(self, *, times: int, every: float, size: int = 200) -> None:
+        self.times, self.every, self.size, self.requests = times, every, size, 0
+        self.stopped = threading.Event()
+        trickle = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                trickle.requests += 1
+                slow = trickle.requests <= trickle.times
+                body = b" " * trickle.size if slow else b'{"data": [{"id": 1}]}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    for i in range(len(body) if slow else 0):
+                        if trickle.stopped.wait(trickle.every):
+                            return
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                    if not slow:
+                        self.wfile.write(body)
+                except OSError:  # the client gave up on the body: that is the point
+                    pass
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Trickle:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _big_page(megabytes: float) -> str:
+    item = '{"headline": "' + "x" * 1000 + '"}'
+    return '{"data": [' + ", ".join([item] * int(megabytes * 2**20 / 1000)) + "]}"
+
+
+def test_a_body_over_the_size_cap_is_retried_then_the_page_comes(fake_api: FakeApi) -> None:
+    sleeps: list[float] = []
+    fake_api.fail_next(200, body=_big_page(1.5))
+    client = _client(fake_api, sleeps, max_response_mb=1)
+    assert len(client.get_json(NEWS)["data"]) == 5
+    client.close()
+    assert len(sleeps) == 1
+
+
+def test_a_body_always_over_the_size_cap_fails_naming_the_bound(fake_api: FakeApi) -> None:
+    fake_api.fail_next(200, body=_big_page(1.5), times=3)
+    client = _client(fake_api, [], max_response_mb=1, max_retries=2)
+    with pytest.raises(ApiError, match=r"after 3 attempts: .*larger than api.max_response_mb \(1 MB\)"):
+        client.get_json(NEWS)
+    client.close()
+
+
+@given(chunks=st.lists(st.binary(min_size=1, max_size=64), max_size=40), cap=st.integers(1, 1000))
+def test_a_body_is_read_no_further_than_one_chunk_past_the_cap(chunks: list[bytes], cap: int) -> None:
+    taken: list[bytes] = []
+
+    def stream():
+        for chunk in chunks:
+            taken.append(chunk)
+            yield chunk
+
+    body = read_bounded(stream(), max_bytes=cap, deadline=float("inf"), clock=lambda: 0.0)
+    whole = b"".join(chunks)
+    if len(whole) <= cap:
+        assert body == whole
+    else:
+        assert body == "size"
+        assert sum(map(len, taken[:-1])) <= cap < sum(map(len, taken))
+
+
+def test_a_body_read_past_the_deadline_is_given_up() -> None:
+    times = iter([0.0, 0.5, 1.2, 9.0])
+    body = read_bounded(iter([b"a", b"b", b"c"]), max_bytes=100, deadline=1.0, clock=lambda: next(times))
+    assert body == "deadline"
+
+
+def test_a_trickling_body_is_cut_off_at_the_request_deadline_and_retried() -> None:
+    sleeps: list[float] = []
+    with _Trickle(times=1, every=0.3) as server:
+        client = ApiClient(base_url=server.url, token=TOKEN, sleep=sleeps.append, jitter=lambda: 1.0,
+                           read_timeout=5, request_timeout=1)
+        assert client.get_json(NEWS)["data"] == [{"id": 1}]
+        client.close()
+    assert len(sleeps) == 1 and server.requests == 2
+
+
+def test_a_body_that_always_trickles_fails_naming_the_deadline() -> None:
+    with _Trickle(times=2, every=0.3) as server:
+        client = ApiClient(base_url=server.url, token=TOKEN, sleep=lambda _: None, read_timeout=5,
+                           request_timeout=1, max_retries=1)
+        with pytest.raises(ApiError, match=r"after 2 attempts: .*longer than api.request_timeout \(1 s\)"):
+            client.get_json(NEWS)
+        client.close()

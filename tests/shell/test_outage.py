@@ -251,3 +251,66 @@ def test_a_database_lost_while_no_page_was_stored_still_ends_the_pass_with_its_r
     proxy.up()
     assert _pass(proxy.url, client, spool).status == "ok"
     assert sorted(_headlines(db_url)) == sorted(item["headline"] for item in fake_api.news)
+
+
+def _spooled(directory) -> set[str]:
+    from vvv.spool import decode
+
+    found = set()
+    for path in directory.glob("*.spool"):
+        batch, _ = decode(path.read_bytes())
+        found.update(item["headline"] for item in batch.payload.get("data", []))
+    return found
+
+
+def test_passes_that_start_with_the_database_away_collect_into_the_spool_and_lose_nothing(
+    db_url, proxy, cli_env, fake_api, tmp_path
+) -> None:
+    """What the API serves only while the database is away ends up stored once, with the cursor where it belongs."""
+    import subprocess
+    import sys
+
+    (tmp_path / "vvv.toml").write_text(
+        '[collectors.news]\ninterval = "1s"\nextended_interval = "1s"\nclosed_interval = "1s"\n'
+        + "".join(f"[collectors.{name}]\nenabled = false\n" for name in COLLECTORS if name != "news"),
+        encoding="utf-8")
+    env = {**cli_env, "VVV_DATABASE_URL": proxy.url}
+    spool_dir = tmp_path / "data" / "spool"
+    served = {item["headline"] for item in fake_api.news}
+    run = subprocess.Popen([sys.executable, "-m", "vvv", "run"], env=env, cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: any(status == "ok" for status, _ in _runs(db_url)), timeout=60)
+        proxy.down()  # between passes or during one: from here on every pass starts without a database
+        count = len(list(spool_dir.glob("*.spool")))
+        for burst in (12, 9):
+            fresh = {item["headline"] for item in fake_api.add_news(burst)}
+            served |= fresh
+            assert wait_for(lambda: fresh <= _spooled(spool_dir), timeout=30), "nothing spooled without the database"
+            fake_api.withdraw_news(fresh)  # served only while the database was away
+        assert len(list(spool_dir.glob("*.spool"))) > count
+        down = run_vvv("status", "--json", env=env, cwd=tmp_path)
+        report = json.loads(down.stdout)
+        assert down.returncode == 1
+        assert any("cannot connect to the database" in problem for problem in report["problems"])
+        assert any("wait in the spool" in problem for problem in report["problems"])
+
+        proxy.up()
+        assert wait_for(lambda: not any(spool_dir.glob("*.spool")) and "spooled" in {s for s, _ in _runs(db_url)},
+                        timeout=60)
+        served |= {item["headline"] for item in fake_api.add_news(5)}
+        assert wait_for(lambda: set(_headlines(db_url)) >= served, timeout=30)
+    finally:
+        run.terminate()
+        run.wait(timeout=15)
+    stderr = run.stderr.read()
+    assert run.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    headlines = _headlines(db_url)
+    assert len(headlines) == len(set(headlines)) and set(headlines) == served
+    with psycopg.connect(db_url) as conn:
+        (position,) = conn.execute("SELECT position FROM vvv.cursors WHERE collector = 'news'").fetchone()
+        newest = conn.execute("SELECT max(created_at) FROM trading.news_headlines").fetchone()[0]
+    cursor = store.CONVERTER.structure(position, news.Cursor)
+    assert cursor.resume_page is None and cursor.newest == newest
+    assert "running" not in {status for status, _ in _runs(db_url)}

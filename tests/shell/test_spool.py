@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.faults import dead_pid
+from vvv import spool as spool_module
 from vvv.spool import Batch, Spool, SpoolFull, decode, encode
 
 JSON = st.recursive(
@@ -100,8 +102,40 @@ def test_a_file_left_by_a_writer_that_died_is_replayed_as_cut_short(tmp_path: Pa
     assert spooled.batch.payload["data"] == ["a", "b"]
 
 
-def test_a_file_still_being_written_stops_the_replay_so_order_holds(tmp_path: Path) -> None:
+def test_a_file_still_being_written_by_another_process_stops_the_replay_so_order_holds(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=2**20)
-    _partial_file(spool, os.getpid(), _batch(), keep=10)
+    _partial_file(spool, os.getppid(), _batch(), keep=10)  # a live process, not this one
     spool.append(_batch({"data": ["later"]}))
     assert list(spool.pending("news")) == []
+
+
+def test_a_file_this_process_is_writing_right_now_stops_the_replay(tmp_path: Path, monkeypatch) -> None:
+    spool = Spool(tmp_path, max_bytes=2**20)
+    seen_while_writing: list = []
+    real_fsync = spool_module.os.fsync
+
+    def fsync_and_look(fd: int) -> None:
+        seen_while_writing.append(list(spool.pending("news")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(spool_module.os, "fsync", fsync_and_look)
+    spool.append(_batch())
+    assert seen_while_writing[0] == []
+
+
+def test_a_full_disk_leaves_no_partial_file_and_leaves_word_of_it_until_a_batch_is_written(
+    tmp_path: Path, monkeypatch
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=2**20)
+
+    def no_space(_: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool_module.os, "fsync", no_space)
+    with pytest.raises(SpoolFull, match="is full"):
+        spool.append(_batch())
+    assert spool.count() == 0 and not list(spool.directory.glob("*.tmp"))
+    assert spool.disk_full_since() is not None
+    monkeypatch.undo()
+    spool.append(_batch())
+    assert spool.count() == 1 and spool.disk_full_since() is None

@@ -88,7 +88,7 @@ def test_rows_rejects_counters_and_cursor_commit_together(conn: psycopg.Connecti
     )
     run_id = store.start_run(conn, "news")
     result = _store(conn, run_id, [good], [Reject({"headline": None}, "headline: expected a string")])
-    assert result == store.BatchResult(inserted=1, duplicates=0)
+    assert result == store.BatchResult(inserted=1, duplicates=0, rejects=1)
     assert store.load_cursor(conn, news.SPEC) == news.Cursor(newest=now)
     reject = conn.execute("SELECT reason, raw, run_id FROM vvv.rejects").fetchone()
     assert reject == ("headline: expected a string", '{"headline": null}', run_id)
@@ -159,7 +159,8 @@ def test_hostile_text_is_stored_byte_for_byte_or_rejected_with_a_reason(
     item = {"created_at": "2026-01-02T15:00:00Z", "headline": headline, "source": source, "tags": [tag],
             "meta": {key: tag}, key or "k": headline}
     records, rejects = news.parse({"data": [item]})
-    good, bad = validate_all(COLLECTORS["news"], records, datetime(2026, 1, 3, tzinfo=UTC))
+    good, bad = validate_all(COLLECTORS["news"], records, datetime(2026, 1, 3, tzinfo=UTC),
+                             payload={"data": [item]}, rejects=rejects)
     run_id = store.start_run(conn, "news")
     store.store_batch(conn, news.SPEC, run_id=run_id, records=good, rejects=[*rejects, *bad], received=1,
                       cursor=news.Cursor())

@@ -4,7 +4,9 @@ A collector module declares a `SPEC` and four pure functions:
 
 - `next_request(cursor, previous, page, settings) -> Request | None`: pagination as an
   unfold; `previous` and `page` are None for the first request of a pass.
-- `parse(payload) -> (records, rejects)`: never raises on bad data.
+- `parse(payload) -> (records, rejects)`: never raises on bad data. Each item of the
+  response's `data` list becomes one record or one `Reject` holding that very item, in
+  order, so the runner finds the raw item of a record that fails `validate` (`record_items`).
 - `validate(record, now) -> str | None`: a business-rule reason, or None when the record is fine.
 - `advance(cursor, saved, page, settings) -> cursor`: the position to save once `page` is
   stored, folded page by page: `cursor` is the one the pass started from, `saved` the one
@@ -68,11 +70,22 @@ class Reject:
 
 @frozen
 class Page:
-    """What the planner learns from one response: the request, the item count and the good records."""
+    """What the planner learns from one response: the request, the item count and the good records;
+    `rejected`, why its first rejected item was (a page none of whose items can be read says so)."""
 
     request: Request
     received: int
     records: tuple[Any, ...]
+    rejected: str | None = None
+
+
+HALT_MARK = "the sweep stops there and resumes from it next pass"
+
+
+class Halt(str):
+    """A warning that is an error: the sweep stopped at a page it cannot read, with the cursor kept
+    before it, and every pass stops there until it can. The runner makes it an error of the pass;
+    the text ends with `HALT_MARK`, by which `vvv status` knows the collector is stuck."""
 
 
 @frozen
@@ -89,6 +102,10 @@ class Spec:
     settings: type
     cursor: type
     needs_token: bool = True
+    # The API restates records after serving them (a print canceled, a forecast revised): a record
+    # served again with other content replaces the stored row, whose old version goes to vvv.revisions.
+    # Otherwise a record stored once is never changed, and serving it again is a duplicate.
+    revisable: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -159,6 +176,16 @@ def parse_data(payload: Any, parse_item: Callable[[Any], Any]) -> tuple[list[Any
         record = parse_item(raw)
         (rejects if isinstance(record, Reject) else records).append(record)
     return records, rejects
+
+
+def record_items(payload: Any, rejects: Iterable[Reject]) -> list[Any]:
+    """The raw items that became records, in the records' order, by the contract of `parse`:
+    the `data` items less the ones a parse reject holds. Looked up only when a record is rejected."""
+    items = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return []
+    rejected = {id(reject.raw) for reject in rejects}
+    return [item for item in items if id(item) not in rejected] if rejected else items
 
 
 def structure_item(raw: Any, item_type: type, documented: frozenset[str]) -> tuple[Any, dict[str, Any]] | Reject:

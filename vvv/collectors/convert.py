@@ -1,9 +1,11 @@
 """One cattrs converter for every collector, with strict hooks for the API's quirks.
 
 The API sends numbers as strings (`"premium": "121538.56"`), timestamps in two spellings
-(`2023-02-16 00:59:44+00:00`, `2023-02-16T00:59:44Z`), and nulls anywhere. The default
-cattrs hooks are lenient in the wrong places (`str(None)` is "None", `bool("false")` is
-True), so these hooks accept exactly what the API can mean and reject the rest.
+(`2023-02-16 00:59:44+00:00`, `2023-02-16T00:59:44Z`), and nulls anywhere, sometimes as
+`""` (an empty forecast, a missing price): for an optional number, decimal, date, time,
+boolean or text field `""` is null. A required field that is `""` is still an error naming
+it. The default cattrs hooks are lenient in the wrong places (`str(None)` is "None",
+`bool("false")` is True), so these hooks accept exactly what the API can mean and reject the rest.
 """
 
 from __future__ import annotations
@@ -122,15 +124,24 @@ def _is_optional(type_: Any) -> bool:
     return get_origin(type_) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args
 
 
+# Where the API writes a missing value as "" instead of null; not lists or objects, where "" is no value of theirs.
+_BLANK_IS_NULL = (str, int, Decimal, datetime, date, bool)
+
+
 def _optional(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
-    """`X | None` bound once to X's hook: cattrs' own looks X's hook up again for every value."""
+    """`X | None` bound once to X's hook: cattrs' own looks X's hook up again for every value.
+    For the scalar types of `_BLANK_IS_NULL`, `""` is null too."""
 
     def factory(type_: Any) -> Callable[[Any, Any], Any]:
         (inner,) = [arg for arg in get_args(type_) if arg is not type(None)]
         hook = converter.get_structure_hook(inner)
 
-        def structure(value: Any, _: Any) -> Any:
-            return None if value is None else hook(value, inner)
+        if inner in _BLANK_IS_NULL:
+            def structure(value: Any, _: Any) -> Any:
+                return None if value is None or value == "" else hook(value, inner)
+        else:
+            def structure(value: Any, _: Any) -> Any:
+                return None if value is None else hook(value, inner)
 
         return structure
 

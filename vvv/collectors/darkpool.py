@@ -5,10 +5,14 @@ request has no `older_than`; each next one sets it one millisecond above the old
 the page before, so the prints sharing that instant are read again whether the API's bounds
 are inclusive or not, and the overlap costs no duplicates (identity is `tracking_id`). A page
 whose prints all share one instant can only be stepped over, never read further: `warnings`
-names that instant. `older_than` drops on every request, so a sweep always ends.
+names that instant. A full page none of whose prints can be read tells nothing of where to go
+on: the sweep stops there with the cursor before it, and `warnings` says so as a `Halt`.
+`older_than` drops on every request, so a sweep always ends.
 
 An incremental sweep stops at the lookback behind the newest print stored, so prints
-reported late within it are caught. After midnight the previous market day is swept once
+reported late within it are caught, and so are prints restated within it: the data set is
+revisable, so a print served again canceled or corrected replaces its row (the old version
+goes to vvv.revisions); a print restated after it left the lookback keeps its last version. After midnight the previous market day is swept once
 more before the new one starts; days missed while vvv was down are collected in order.
 A sweep cut short (the page cap, a crash) is saved as the cut and the hole below it; the
 next pass fills the hole first, then sweeps from the top down to the cut.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -30,7 +35,9 @@ from attrs import frozen
 
 from vvv.calendar import NY, is_trading_day, last_trading_day
 from vvv.collectors.base import (
+    HALT_MARK,
     Column,
+    Halt,
     Page,
     Reject,
     Request,
@@ -52,6 +59,7 @@ from vvv.collectors.timepaging import fits_numeric as _fits_numeric
 from vvv.collectors.timepaging import instant as _instant
 from vvv.collectors.timepaging import ms as _ms
 from vvv.collectors.timepaging import spell as _spell
+from vvv.collectors.timepaging import unreadable_why
 
 PATH = "/api/darkpool/{ticker}"
 MAX_PAGE_SIZE = 500
@@ -216,6 +224,7 @@ SPEC = Spec(
     schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
     settings=Settings,
     cursor=Cursor,
+    revisable=True,
 )
 
 
@@ -249,6 +258,8 @@ def _live_times(rest: dict[str, Any]) -> tuple[dict[str, datetime | None], dict[
 
 def validate(record: Trade, now: datetime) -> str | None:
     """Business rules a parsed print must meet before it is stored."""
+    if record.tracking_id == 0:  # seen in published samples: stored, every such print would be one row
+        return "tracking_id 0 is not an identity: prints without a tracking id cannot be told apart"
     if record.price <= 0:
         return f"price {record.price} is not positive"
     if record.size <= 0:
@@ -300,6 +311,8 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     if number > settings.max_pages:
         return None
     step = _continuation(cursor, previous, page, settings)
+    if step.blind:  # nothing tells where below it the prints go on: stop there, read it again next pass
+        return None
     if step.bound is not None:
         return _request(cursor.ticker, _day_of(previous), settings, number=number,
                         newer_than=_bound(previous, "newer_than"), older_than=step.bound)
@@ -312,13 +325,17 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
 def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
     """The cursor to save once `page` is stored: `cursor` is where the pass started (from `begin`),
     `saved` the cursor saved after the page before (`cursor` for the first page). Safe after any
-    prefix of a pass; the newest print of a day is carried in `saved`, so no page is read twice."""
+    prefix of a pass; the newest print of a day is carried in `saved`, so no page is read twice.
+    An unreadable page moves nothing: what lies below it stays owed."""
+    step = _continuation(cursor, page.request, page, settings)
+    if step.blind:  # below a page with `older_than`, `saved` owes it already
+        return saved if _bound(page.request, "older_than") is not None else _owed_from_top(cursor, saved, page.request)
     day = _day_of(page.request)
     seen = [r.executed_at for r in page.records]
     if day == saved.day and saved.newest is not None:
         seen.append(saved.newest)
     at = Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
-    bound = _continuation(cursor, page.request, page, settings).bound
+    bound = step.bound
     if _segment(cursor, page.request) == "hole":
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
                             cut_at=cursor.cut_at)
@@ -326,6 +343,19 @@ def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cu
         return attrs.evolve(at, resume_before=bound, resume_after=_bound(page.request, "newer_than"), cut_at=bound)
     following = _following_day(cursor, day)
     return at if following is None else Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
+
+
+def _owed_from_top(cursor: Cursor, saved: Cursor, request: Request) -> Cursor:
+    """A cursor owing all of `request`'s day from its top down to the request's `newer_than`: a hole
+    whose top is the day's end, so the day is not taken as finished (a backfill would skip it)."""
+    day, top = _day_of(request), _day_end(_day_of(request))
+    return Cursor(ticker=cursor.ticker, day=day, newest=saved.newest if saved.day == day else None,
+                  resume_before=top, resume_after=_bound(request, "newer_than"), cut_at=top, target=cursor.target)
+
+
+def _day_end(day: date) -> int:
+    """The unix millisecond at which `day` ends in New York: no print of the day is at or above it."""
+    return _ms(datetime.combine(day + timedelta(days=1), dt_time(0), tzinfo=NY))
 
 
 def finished(cursor: Cursor | None) -> bool:
@@ -348,11 +378,11 @@ def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]
         )
     if step.blind:
         before = _bound(page.request, "older_than")
-        where = "" if before is None else f" older than {_spell(_instant(before))}"
-        found.append(
-            f"{cursor.ticker}: a full page of {page.received} items for {day} held no valid print, so the"
-            f" sweep cannot tell where to go on; prints of {day}{where} may be missing"
-        )
+        top = before is None or before >= _day_end(_day_of(page.request))
+        where = "" if top else f" older than {_spell(_instant(before))}"
+        why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
+        found.append(Halt(f"{cursor.ticker}: a full page of {page.received} prints for {day}{where} could not be"
+                          f" read{why}; {HALT_MARK}"))
     return found
 
 

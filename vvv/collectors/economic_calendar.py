@@ -1,15 +1,16 @@
 """The economic calendar: `GET /api/market/economic-calendar`, this week and next, one request.
 
 The endpoint takes no parameters and answers with the whole calendar, so a pass is one
-request and there is nothing to page. An event's forecast and previous value are revised
-as its date nears, so the identity covers every field: a revision is a new row, the old
-one is kept (the newest `collected_at` for an (event, time) is the current view), and
-nothing the API ever said is lost.
+request and there is nothing to page. An event is identified by its name and time; its
+forecast and previous value are revised as its date nears, so the data set is revisable:
+the table holds one current row per event, and each version a revision replaced is kept in
+`vvv.revisions`, so nothing the API ever said is lost. Event types beyond the ones the
+description lists (the live calendar sends "13F") are stored as sent, with a note on the run.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -30,7 +31,7 @@ from vvv.collectors.base import (
 from vvv.collectors.convert import JsonObject
 
 PATH = "/api/market/economic-calendar"
-EVENT_TYPES = ("fed-speaker", "fomc", "report")
+EVENT_TYPES = ("fed-speaker", "fomc", "report")  # the documented ones; others are stored too
 # The calendar covers this week and next; an event further out than that is not plausible.
 _HORIZON = timedelta(days=60)
 
@@ -64,7 +65,7 @@ _DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
 
 @frozen
 class Event:
-    """One stored version of an event; field order is the column order of `trading.economic_events`."""
+    """The current version of an event; field order is the column order of `trading.economic_events`."""
 
     id: str
     event: str
@@ -95,13 +96,16 @@ SPEC = Spec(
     schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
     settings=Settings,
     cursor=Cursor,
+    revisable=True,
 )
 
 
-def event_id(item: _Item, extra: JsonObject) -> str:
-    """Every field, the time in UTC: a revised forecast or an added field is a new version."""
-    return stable_id(item.event, item.time.isoformat(), item.type, item.reported_period, item.forecast, item.prev,
-                     sorted(extra.items(), key=lambda kv: kv[0]))
+def event_id(event: str, time: datetime) -> str:
+    """The identity of an event: its name and its time in UTC, not its numbers, which are revised.
+
+    sql/economic_calendar/002_one_row_per_event.sql computes the same id in SQL: keep them equal.
+    """
+    return stable_id(event, time.astimezone(UTC).isoformat())
 
 
 def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
@@ -119,18 +123,25 @@ def _parse_item(raw: Any) -> Event | Reject:
     if isinstance(parsed, Reject):
         return parsed
     item, extra = parsed
-    return Event(id=event_id(item, extra), extra=extra, **attrs.asdict(item, recurse=False))
+    return Event(id=event_id(item.event, item.time), extra=extra, **attrs.asdict(item, recurse=False))
 
 
 def validate(record: Event, now: datetime) -> str | None:
     """Business rules an event must meet before it is stored."""
     if not record.event.strip():
         return "event is empty"
-    if record.type is not None and record.type not in EVENT_TYPES:
-        return f"type {record.type!r} is not one of {', '.join(EVENT_TYPES)}"
     if abs(record.time - now) > _HORIZON:
         return f"time {record.time.isoformat()} is more than {_HORIZON.days} days from now"
     return unstorable_text(attrs.astuple(record, recurse=False))
+
+
+def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
+    """Event types the description does not list: stored as sent, noted on the run once each."""
+    if page is None:
+        return []
+    unknown = dict.fromkeys(r.type for r in page.records if r.type is not None and r.type not in EVENT_TYPES)
+    return [f"event type {kind!r} is not one the API documents ({', '.join(EVENT_TYPES)}); stored as sent"
+            for kind in unknown]
 
 
 def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:

@@ -1,10 +1,13 @@
 """Options flow alerts: `GET /api/option-trades/flow-alerts`, newest first, paged by time, one cursor.
 
-The API gives an alert no id, so its identity is a stable hash of what makes it one alert:
+Live alerts carry the provider's own `id` (a UUID), and that is their identity: two alerts
+of one rule on one contract at one instant are two alerts. An alert without one (the
+description documents none) is identified by a stable hash of what makes it one alert:
 the contract (`option_chain`), the rule that fired (`alert_rule`) and the instant it fired
 (`created_at`, to the microsecond, in UTC whatever its spelling). Everything else on an alert
 (premiums, sizes, volume, open interest, prices) measures it and may be restated; putting a
-measurement in the identity would turn a restated alert into a second row.
+measurement in the identity would turn a restated alert into a second row. The data set is
+insert-only: an alert served again is a duplicate.
 
 Paging follows the dark pool collector without its market days: the first request has no
 `older_than`, each next one sets it one millisecond above the oldest alert of the page before,
@@ -36,7 +39,9 @@ import attrs
 from attrs import frozen
 
 from vvv.collectors.base import (
+    HALT_MARK,
     Column,
+    Halt,
     Page,
     Reject,
     Request,
@@ -53,7 +58,7 @@ from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
 from vvv.collectors.timepaging import Numbered as _Numbered
 from vvv.collectors.timepaging import Step as _Step
 from vvv.collectors.timepaging import bound as _bound
-from vvv.collectors.timepaging import continuation
+from vvv.collectors.timepaging import continuation, unreadable_why
 from vvv.collectors.timepaging import fits_numeric as _fits_numeric
 from vvv.collectors.timepaging import instant as _instant
 from vvv.collectors.timepaging import ms as _ms
@@ -231,6 +236,8 @@ class _Item:
     created_at: datetime
     option_chain: str
     alert_rule: str
+    id: str | None = None  # the provider's own id (a UUID), on live alerts
+    rule_id: str | None = None  # the provider's id of the rule that fired
     ticker: str | None = None
     expiry: date | None = None
     type: str | None = None
@@ -317,6 +324,7 @@ class Alert:
     created_at: datetime
     option_chain: str
     alert_rule: str
+    rule_id: str | None
     underlying: str
     expiry: date
     option_type: str
@@ -369,8 +377,11 @@ SPEC = Spec(
 )
 
 
-def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime) -> str:
-    """The identity of an alert: every spelling and offset of one instant gives one id."""
+def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provider_id: str | None = None) -> str:
+    """The identity of an alert: the provider's id when it sent one; else a hash in which every
+    spelling and offset of one instant gives one id."""
+    if provider_id is not None:
+        return provider_id
     return stable_id(option_chain, alert_rule, created_at.astimezone(UTC).isoformat())
 
 
@@ -401,10 +412,11 @@ def _parse_item(raw: Any) -> Alert | Reject:
     if reason is not None:
         return Reject(raw, reason)
     fields = attrs.asdict(item, recurse=False)
-    for restated in ("expiry", "type", "strike"):
+    for restated in ("expiry", "type", "strike", "id"):
         del fields[restated]
     return Alert(
-        id=alert_id(option_chain=item.option_chain, alert_rule=item.alert_rule, created_at=item.created_at),
+        id=alert_id(option_chain=item.option_chain, alert_rule=item.alert_rule, created_at=item.created_at,
+                    provider_id=item.id),
         underlying=symbol.root, expiry=symbol.expiry, option_type=symbol.option_type, strike=symbol.strike,
         extra=extra, **fields,
     )
@@ -456,6 +468,8 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
     if number > settings.max_pages:
         return None
     step = _continuation(cursor, previous, page, settings)
+    if step.blind:  # nothing tells where below it the alerts go on: stop there, read it again next pass
+        return None
     if step.bound is not None:
         return _request(settings, number=number, newer_than=_bound(previous, "newer_than"), older_than=step.bound)
     return _top(cursor, settings, number=number) if _in_hole(cursor, previous) and cursor.window_end is None else None
@@ -463,12 +477,17 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
 
 def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
     """The cursor to save once `page` is stored: `cursor` is where the pass started (from `begin`),
-    `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix."""
+    `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix.
+    An unreadable page moves nothing: `saved` owes what lies below it already (a top sweep's first
+    page is read again from the top)."""
+    step = _continuation(cursor, page.request, page, settings)
+    if step.blind:
+        return saved
     seen = [r.created_at for r in page.records]
     if saved.newest is not None:
         seen.append(saved.newest)
     at = Cursor(newest=max(seen, default=None), window_end=cursor.window_end)
-    bound = _continuation(cursor, page.request, page, settings).bound
+    bound = step.bound
     if _in_hole(cursor, page.request):
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
                             cut_at=cursor.cut_at)
@@ -492,8 +511,8 @@ def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]
     if step.blind:
         before = _bound(page.request, "older_than")
         where = "" if before is None else f" older than {_spell(_instant(before))}"
-        found.append(f"a full page of {page.received} items held no valid alert, so the sweep cannot tell"
-                     f" where to go on; alerts{where} may be missing")
+        why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
+        found.append(Halt(f"a full page of {page.received} alerts{where} could not be read{why}; {HALT_MARK}"))
     return found
 
 

@@ -36,7 +36,9 @@ class Numbered(Request):
 @frozen
 class Step:
     """What one page says about the sweep: the next `older_than` (None: this sweep is over),
-    the instant some of whose prints may be out of reach, and whether the page was unreadable."""
+    the instant some of whose prints may be out of reach, and whether the page was unreadable:
+    a full page without one readable item tells nothing of where to go on, so the sweep stops
+    there (the collector keeps its cursor before the page) instead of taking it as the bottom."""
 
     bound: int | None
     gap: datetime | None = None
@@ -100,3 +102,15 @@ def continuation(
     if cut_at is not None and below <= cut_at and top_sweep:
         return Step(None, gap)
     return Step(below, gap)
+
+
+def unreadable_why(reason: str, limit: int = 160) -> str:
+    """A reject's reason told field first (`executed_at: Invalid isoformat string: '...'`), shortened:
+    what a stuck sweep's error shows of the items it could not read."""
+    parts = []
+    for part in reason.split("; "):
+        message, at, path = part.rpartition(" @ ")
+        field = path.removeprefix("item").lstrip(".") if at else ""
+        parts.append(f"{field}: {message}" if field else part)
+    text = "; ".join(parts)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
