@@ -306,14 +306,14 @@ def _located(error: Exception, prefix: str) -> str:
     for line in error_lines(error):
         message, _, path = line.rpartition(" @ ")
         key = ".".join(p for p in (prefix, path.removeprefix("item").lstrip(".")) if p)
-        named = _NAMED.match(message)  # a validator's "read_timeout must be ..." or "filters.x: ..."
+        named = _NAMED.match(message)  # a validator's "statement_timeout: ..." or "filters.x: ..."
         if key and named:
             key, message = f"{key}.{named[1]}", named[2]
         messages.append(f"{key}: {message}" if key else message)
     return "; ".join(messages)
 
 
-_NAMED = re.compile(r"^([a-z_][a-z0-9_.]*)(?::\s*| (?=must be ))(.*)$", re.DOTALL)
+_NAMED = re.compile(r"^([a-z_][a-z0-9_.]*):\s*(.*)$", re.DOTALL)
 
 
 def _config_path(env: Mapping[str, str], cwd: Path) -> Path | None:
