@@ -51,11 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Apply pending migrations, then collect every NYSE market day from "
                                "--from to --to (default: today), each day paged completely, ticker by ticker. "
                                "Progress is kept in the database: run the same command again after an "
-                               "interruption (Ctrl-C stops cleanly) and it skips what is finished. Weekends and "
+                               "interruption (Ctrl-C stops cleanly) and it skips what is finished. A day is "
+                               "finished only once its after-hours session has ended: today is collected as far as "
+                               "it goes, and each re-run collects what came since. Weekends and "
                                "holidays cost no request; the incremental cursor is never moved backward.")
     back.add_argument("--collector", required=True, metavar="NAME", help="the collector (see `vvv collectors`)")
     back.add_argument("--from", dest="start", required=True, type=_date, metavar="YYYY-MM-DD", help="first day")
-    back.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="last day (default: today)")
+    back.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+                      help="last day (default: today in New York; a later day is an error)")
     back.add_argument("--ticker", action="append", metavar="T", help="only these tickers (default: the watchlist)")
 
     cal = commands.add_parser("calendar", help="print the NYSE sessions vvv schedules around",
@@ -368,7 +371,7 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
     import threading
     from datetime import UTC, datetime
 
-    from vvv import backfill
+    from vvv import backfill, calendar
     from vvv.collectors import COLLECTORS
     from vvv.config import ConfigError
 
@@ -381,7 +384,12 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
         if collector.scopes is None:
             raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
         settings = _with_tickers(settings, args.ticker)
-    end = args.end or datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = now.astimezone(calendar.NY).date()
+    end = args.end or today
+    for flag, day in (("--from", args.start), ("--to", end)):
+        if backfill.is_future(day, now):
+            raise ConfigError(f"{flag} {day} is in the future (today is {today} in New York): nothing to collect yet")
     if end < args.start:
         raise ConfigError(f"--to {end} is before --from {args.start}")
     units = backfill.plan(args.start, end, collector.scopes(settings.options) if collector.scopes else [""])
@@ -406,6 +414,10 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
         finally:
             client.close()
     print(f"{args.collector} backfill {args.start}..{end}: {progress.line()}")
+    session = calendar.session(end)
+    if session is not None and not backfill.is_over(end, datetime.now(UTC)):
+        print(f"{end} is not over (after-hours ends {session.after_close:%H:%M} New York): collected so far,"
+              " not marked finished; run the same command again for what comes later", file=sys.stderr)
     if stop.is_set() and progress.done < progress.units:
         print("interrupted: run the same command again to resume", file=sys.stderr)
     return EXIT_OK if progress.done == progress.units else EXIT_FAILED

@@ -7,6 +7,7 @@ error names the setting (`VVV_UW_TOKEN`, `collectors.news.interval`, ...) and wh
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -21,13 +22,15 @@ from attrs import frozen
 
 from vvv.collectors import COLLECTORS
 from vvv.collectors.base import at_least, at_most, one_of
-from vvv.collectors.convert import CONVERTER, error_lines
+from vvv.collectors.convert import error_lines, make_converter
 from vvv.errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.unusualwhales.com"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SETTING_MAX = 2**31 - 1
+"""The largest number any setting takes (PostgreSQL's integer), durations counted in seconds."""
 
 
 class ConfigError(UsageError):
@@ -41,7 +44,55 @@ def parse_duration(value: Any) -> int | None:
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None or int(match[1]) == 0:
         raise ValueError(f'expected a duration like "30s", "1m", "2h" or "off", got {value!r}')
-    return int(match[1]) * _UNIT_SECONDS[match[2]]
+    seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
+    if seconds > SETTING_MAX:
+        raise ValueError(f"expected a duration of at most {SETTING_MAX} seconds, got {value!r}")
+    return seconds
+
+
+def _exact_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if abs(value) > SETTING_MAX:
+        raise ValueError(f"expected an integer of at most {SETTING_MAX}, got {value!r}")
+    return value
+
+
+def _exact_float(value: Any, _: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    if abs(value) > SETTING_MAX:
+        raise ValueError(f"expected a number of at most {SETTING_MAX}, got {value!r}")
+    return float(value)
+
+
+def _exact_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _exact_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _settings_converter():  # noqa: ANN202 (a cattrs.Converter; cattrs is imported by convert)
+    """The collectors' converter with exact hooks for the scalar types: the API writes numbers as
+    strings, a person writing TOML means `"500"` as text and `true` as a switch. Every attrs field
+    of the settings is checked by its declared type, so a key added later is checked too."""
+    converter = make_converter()
+    converter.register_structure_hook(int, _exact_int)
+    converter.register_structure_hook(float, _exact_float)
+    converter.register_structure_hook(bool, _exact_bool)
+    converter.register_structure_hook(str, _exact_str)
+    return converter
+
+
+_SETTINGS = _settings_converter()
 
 
 _KEYWORD_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
@@ -75,6 +126,14 @@ def _require_duration(value: Any) -> int:
     return seconds
 
 
+def _a_duration(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """An attrs validator: `value` is a duration other than "off"; the error names the field."""
+    try:
+        _require_duration(value)
+    except ValueError as error:
+        raise ValueError(f"{attribute.name}: {error}") from None
+
+
 def _number_in(low: float, high: float) -> Any:
     """An attrs validator for a number taken exactly as written: not a string, not a boolean, within range."""
 
@@ -105,7 +164,7 @@ class ApiConfig:
 @frozen
 class DatabaseConfig:
     url: str | None = attrs.field(default=None, repr=lambda u: "None" if u is None else mask_dsn(u))
-    statement_timeout: str = attrs.field(default="60s", validator=lambda _, __, v: _require_duration(v))
+    statement_timeout: str = attrs.field(default="60s", validator=_a_duration)
 
     @property
     def statement_timeout_seconds(self) -> int:
@@ -122,7 +181,7 @@ class LogConfig:
 class ServiceConfig:
     """`vvv run`: how long vvv.runs keeps its rows."""
 
-    runs_retention: str = attrs.field(default="90d", validator=lambda _, __, v: _require_duration(v))
+    runs_retention: str = attrs.field(default="90d", validator=_a_duration)
 
     @property
     def runs_retention_seconds(self) -> int:
@@ -202,7 +261,7 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
     raw = _read_toml(path) if path else {}
     where = f"{path}: " if path else ""
     try:
-        file = CONVERTER.structure(raw, _FileConfig)
+        file = _SETTINGS.structure(raw, _FileConfig)
     except Exception as error:
         raise ConfigError(where + _located(error, "")) from None
     try:
@@ -247,8 +306,14 @@ def _located(error: Exception, prefix: str) -> str:
     for line in error_lines(error):
         message, _, path = line.rpartition(" @ ")
         key = ".".join(p for p in (prefix, path.removeprefix("item").lstrip(".")) if p)
+        named = _NAMED.match(message)  # a validator's "statement_timeout: ..." or "filters.x: ..."
+        if key and named:
+            key, message = f"{key}.{named[1]}", named[2]
         messages.append(f"{key}: {message}" if key else message)
     return "; ".join(messages)
+
+
+_NAMED = re.compile(r"^([a-z_][a-z0-9_.]*):\s*(.*)$", re.DOTALL)
 
 
 def _config_path(env: Mapping[str, str], cwd: Path) -> Path | None:
@@ -397,7 +462,7 @@ def _collector(name: str, table: dict[str, Any], where: str) -> CollectorConfig:
         except ValueError as error:
             raise ConfigError(f"{where}collectors.{name}.{key}: {error}") from None
     try:
-        options = CONVERTER.structure(table, spec.settings)
+        options = _SETTINGS.structure(table, spec.settings)
     except Exception as error:
         raise ConfigError(where + _located(error, f"collectors.{name}")) from None
     return CollectorConfig(enabled=enabled, options=options, **intervals)

@@ -8,7 +8,7 @@ it cannot read, or whose newest record is older than its `stale_after` during th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from vvv import calendar
+from vvv.collectors import COLLECTORS
 from vvv.collectors.base import HALT_MARK, Spec
 from vvv.config import CollectorConfig
 from vvv.http import Budget, daily_pause
@@ -136,6 +137,7 @@ def _collector_status(
         "lag_seconds": None if newest is None else round((now - newest).total_seconds()),
     }
     entry["problems"] = _problems(spec.name, config, entry, now)
+    entry["problems"] += _silent_tickers(conn, spec, config, now)
     return entry
 
 
@@ -161,6 +163,56 @@ def _problems(name: str, config: CollectorConfig, entry: dict[str, Any], now: da
         age = "no records" if lag is None else f"newest record is {_age(lag)} old"
         found.append(f"{name}: stale during the regular session: {age} (stale_after {_age(config.stale_after)})")
     return found
+
+
+SILENT_DAYS = 5  # market days of collection without a single record before a ticker looks misspelled
+_CANDIDATE_DAYS = 15  # how far back (in market days) to look for those days of collection
+_NOUNS = {"darkpool": "prints"}
+_COLLECTED_DAYS = """
+SELECT day.lo FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS day(lo, hi)
+WHERE EXISTS (SELECT 1 FROM vvv.runs WHERE collector = %s AND status IN ('ok', 'partial')
+              AND started_at >= day.lo AND started_at < day.hi)
+ORDER BY day.lo DESC LIMIT %s
+"""
+_SILENT = """
+SELECT watch.ticker FROM unnest(%s::text[]) WITH ORDINALITY AS watch(ticker, n)
+WHERE EXISTS (SELECT 1 FROM vvv.cursors WHERE collector = %s AND scope = watch.ticker)
+  AND NOT EXISTS (SELECT 1 FROM {table} WHERE ticker = watch.ticker AND {time} >= %s)
+ORDER BY watch.n
+"""
+
+
+def _silent_tickers(conn: psycopg.Connection, spec: Spec, config: CollectorConfig, now: datetime) -> list[str]:
+    """Watchlist tickers with no record over the last SILENT_DAYS market days the collector ran:
+    a ticker the API spells otherwise (`BRK-B` for `BRK.B`) returns nothing, and looks "ok" forever.
+
+    Two queries whatever the watchlist: one probe of vvv.runs per candidate day, one probe of
+    the (ticker, time) index per ticker. Only tickers with a cursor count (they have been collected).
+    """
+    collector = COLLECTORS.get(spec.name)
+    if not config.enabled or collector is None or collector.scopes is None or "ticker" not in spec.column_names:
+        return []
+    days = _market_days_before(now, _CANDIDATE_DAYS)
+    starts = [datetime.combine(day, datetime.min.time(), tzinfo=calendar.NY) for day in days]
+    ends = [now, *starts[:-1]]  # a day's runs are those until the next market day begins (its weekend too)
+    collected = conn.execute(_COLLECTED_DAYS, (starts, ends, spec.name, SILENT_DAYS)).fetchall()
+    if len(collected) < SILENT_DAYS:
+        conn.rollback()
+        return []
+    query = sql.SQL(_SILENT).format(table=sql.Identifier(*spec.table.split(".")), time=sql.Identifier(spec.time_column))
+    silent = conn.execute(query, (list(collector.scopes(config.options)), spec.name, collected[-1][0])).fetchall()
+    conn.rollback()
+    noun = _NOUNS.get(spec.name, "records")
+    return [f"{spec.name}: {ticker} has returned no {noun} in {SILENT_DAYS} market days of collection;"
+            " is it spelled as the API spells it?" for (ticker,) in silent]
+
+
+def _market_days_before(now: datetime, count: int) -> list[date]:
+    """The last `count` market days up to `now` (New York), newest first."""
+    days = [calendar.last_trading_day(now.astimezone(calendar.NY).date())]
+    while len(days) < count:
+        days.append(calendar.previous_trading_day(days[-1]))
+    return days
 
 
 def render(report: dict[str, Any]) -> str:

@@ -267,3 +267,19 @@ def test_backfill_from_the_command_line(cli_env: dict, fake_api: FakeApi, tmp_pa
 def test_backfill_needs_a_collector_that_supports_it(cli_env: dict, tmp_path: Path) -> None:
     result = run_vvv("backfill", "--collector", "news", "--from", "2026-11-02", env=cli_env, cwd=tmp_path)
     assert result.returncode == 2 and "backfill" in result.stderr
+
+
+@pytest.mark.parametrize("flags", [["--from", "2999-01-04"], ["--from", "2026-11-02", "--to", "2999-01-04"]])
+def test_backfill_of_a_future_day_is_a_usage_error_naming_it(cli_env: dict, fake_api: FakeApi, tmp_path: Path,
+                                                             flags: list[str]) -> None:
+    result = run_vvv("backfill", "--collector", "darkpool", "--ticker", "SPY", *flags, env=cli_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "2999-01-04 is in the future" in result.stderr and "Traceback" not in result.stderr
+    assert fake_api.requests == []
+
+
+def test_a_string_where_a_number_belongs_exits_2_naming_the_key(cli_env: dict, tmp_path: Path) -> None:
+    (tmp_path / "vvv.toml").write_text('[collectors.darkpool]\npage_size = "500"\n')
+    result = run_vvv("collectors", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "vvv.toml: collectors.darkpool.page_size: expected an integer, got '500'" in result.stderr

@@ -100,13 +100,32 @@ def options_flow_warnings(cursor: options_flow.Cursor, pages: Sequence[Page],
 def news_advance(cursor: news.Cursor, pages: Sequence[Page], settings: news.Settings) -> news.Cursor:
     if not pages:
         return cursor
+    if cursor.newest is None:
+        return _news_first_run(cursor, pages, settings)
     seen = [r.created_at for p in pages for r in p.records]
     newest_seen = max([*seen, *news._present(cursor.pending_newest)], default=None)
-    first_run = cursor.newest is None and cursor.resume_page is None
-    if first_run or news._is_last(cursor, pages[-1], settings):
-        return news.Cursor(newest=max([*news._present(cursor.newest), *news._present(newest_seen)], default=None))
+    if news._is_last(cursor, pages[-1], settings):
+        return news.Cursor(newest=max([cursor.newest, *news._present(newest_seen)]))
     return attrs.evolve(cursor, resume_page=int(pages[-1].request.param("page") or 0) + 1,
                         pending_newest=newest_seen)
+
+
+def _news_first_run(cursor: news.Cursor, pages: Sequence[Page], settings: news.Settings) -> news.Cursor:
+    """Owed: what the cursor owed less the items of the pass below the oldest it had fetched; on the
+    page that first reaches below it, only the headlines older than it count."""
+    seen = [r.created_at for p in pages for r in p.records]
+    top = max([*seen, *news._present(cursor.pending_newest)], default=None)
+    if cursor.resume_page is None:
+        owed = settings.first_run_pages * settings.page_size - sum(p.received for p in pages)
+    else:
+        below = [i for i, p in enumerate(pages) if any(r.created_at < cursor.oldest for r in p.records)]
+        first = below[0] if below else len(pages)
+        owed = cursor.owed - sum(1 for p in pages[first:first + 1] for r in p.records if r.created_at < cursor.oldest)
+        owed -= sum(p.received for p in pages[first + 1:])
+    if pages[-1].received < settings.page_size or owed <= 0 or top is None:
+        return news.Cursor(newest=top)
+    return news.Cursor(resume_page=int(pages[-1].request.param("page")) + 1, pending_newest=top, owed=owed,
+                       oldest=min([*seen, *news._present(cursor.oldest)]))
 
 
 def economic_calendar_advance(cursor: economic_calendar.Cursor, pages: Sequence[Page],

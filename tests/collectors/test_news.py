@@ -431,3 +431,46 @@ def test_a_pass_over_an_unchanged_feed_fetches_down_to_the_first_page_older_than
     assert len(again.pages) == min(settings.max_pages, at_or_after // settings.page_size + 1)
     if at_or_after < settings.page_size:
         assert len(again.pages) == 1
+
+
+def _owed_by_the_first_run(feed: Feed, settings: news.Settings) -> set[str]:
+    """The headlines the first run owes as the feed stands when it starts: its configured depth
+    (the top `first_run_pages` pages) and every headline newer than the deepest of them."""
+    depth = feed.published[: settings.first_run_pages * settings.page_size]
+    deepest = min((at for _, at in depth), default=None)
+    return {identity for identity, _ in depth} | {identity for identity, at in feed.published
+                                                  if deepest is not None and at > deepest}
+
+
+@given(news_settings, st.lists(st.sampled_from([0, 0, 1, 2, 7]), min_size=1, max_size=25),
+       st.integers(min_value=1, max_value=3), histories())
+@example(news.Settings(page_size=2, max_pages=1, first_run_pages=3), [1] * 8, 1, [([1], None), ([1, 1, 1], 1)])
+@example(news.Settings(page_size=1, max_pages=1, first_run_pages=3), [0, 0, 0, 1], 1, [([0, 0], None)])
+def test_a_first_run_cut_after_any_page_still_reaches_its_configured_depth(settings, first, cut, later):
+    """A first run that dies after any page resumes there, whatever is published meanwhile
+    (it pushes the depth down as it pushes every page): passes while news arrives, then passes
+    once it stops, end with every headline of the configured depth and none skipped above it."""
+    collection = Collection(Feed(), settings)
+    collection.feed.publish(first)
+    owed = _owed_by_the_first_run(collection.feed, settings)
+    collection.run(stop_after=cut)
+    for gaps, stop in later:
+        collection.feed.publish(gaps)
+        collection.run(stop_after=stop)
+    collection.catch_up()
+    assert owed - collection.fetched == set()
+    assert collection.missing() == []
+
+
+def test_a_first_run_cut_after_its_first_page_saves_where_to_go_on_and_the_next_pass_finishes_it():
+    settings = news.Settings(page_size=2, max_pages=5, first_run_pages=3)
+    collection = Collection(Feed(), settings)
+    collection.feed.publish([1] * 10)
+    top, second = collection.feed.published[0][1], collection.feed.published[1][1]
+    collection.run(stop_after=1)
+    assert collection.cursor == news.Cursor(resume_page=1, pending_newest=top, owed=4, oldest=second)
+    collection.feed.publish([1])  # pushes every headline one place down: page 1 begins with one fetched already
+    resumed = collection.run()
+    assert resumed.numbers == [1, 2, 3]  # 1 repeat + 4 owed = 5 items: three pages of two
+    assert collection.cursor == news.Cursor(newest=top)  # what came meanwhile is the next pass's, from the top
+    assert {identity for identity, _ in collection.feed.published[1:7]} <= collection.fetched

@@ -117,3 +117,49 @@ def test_options_flow_backfills_one_time_window_per_market_day(conn) -> None:
     last_ms = int(datetime(2026, 3, 11, 5, 0, tzinfo=UTC).timestamp() * 1000)  # end of Mar 10 in New York
     assert all(bound <= last_ms for bound in window_ends)  # never above the window: no sweep from the top
     assert store.load_cursor(conn, FLOW.spec) is None  # the incremental cursor is untouched
+
+
+# Tuesday July 7, 2026 in New York: 14:00 (its after-hours session ends at 20:00), and the next morning.
+DURING = datetime(2026, 7, 7, 18, 0, tzinfo=UTC)
+AFTER = datetime(2026, 7, 8, 13, 0, tzinfo=UTC)
+TODAY = date(2026, 7, 7)
+
+
+def test_a_day_that_is_not_over_is_collected_but_never_finished(conn) -> None:
+    """Today can be backfilled; a re-run collects what came later, until one after the day's end finishes it."""
+    with FakeApi(token=TOKEN, seed=5, now=DURING, darkpool_count=450) as fake:
+        http = ApiClient(base_url=fake.url, token=TOKEN, sleep=lambda _: None)
+        units = backfill.plan(TODAY, TODAY, ["SPY"])
+        first = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=http, out=io.StringIO(),
+                                  now=lambda: DURING)
+        assert (first.done, first.skipped) == (1, 0)
+        fake.add_darkpool("SPY", 30, day=TODAY)
+        again = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=http, out=io.StringIO(),
+                                  now=lambda: DURING)
+        assert again.skipped == 0
+        assert _rows(conn) == {(int(p["tracking_id"]), "SPY") for p in fake.darkpool("SPY", TODAY)}
+        fake.add_darkpool("SPY", 20, day=TODAY)  # the rest of the evening
+        over = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=http, out=io.StringIO(),
+                                 now=lambda: AFTER)
+        assert (over.done, over.skipped) == (1, 0)
+        assert _rows(conn) == {(int(p["tracking_id"]), "SPY") for p in fake.darkpool("SPY", TODAY)}
+        before = len(fake.requests)
+        done = backfill.backfill(DARKPOOL, _config(), units, conn=conn, client=http, out=io.StringIO(),
+                                 now=lambda: AFTER)
+        http.close()
+    assert done.skipped == 1 and len(fake.requests) == before  # finished once its day was over
+
+
+def test_an_options_flow_window_of_a_day_not_over_is_read_again_by_a_re_run(conn) -> None:
+    with FakeApi(token=TOKEN, seed=5, now=DURING, flow_count=120) as fake:
+        http = ApiClient(base_url=fake.url, token=TOKEN, sleep=lambda _: None)
+        units = backfill.plan(TODAY, TODAY, [""])
+        backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO(), now=lambda: DURING)
+        fake.add_flow(15)
+        later = DURING.replace(minute=30)
+        again = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO(),
+                                  now=lambda: later)
+        served, _ = options_flow.parse({"data": fake.flow_alerts()})
+        http.close()
+    assert again.skipped == 0
+    assert {r[0] for r in conn.execute("SELECT id FROM trading.options_flow_alerts")} == {a.id for a in served}

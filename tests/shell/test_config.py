@@ -186,3 +186,70 @@ def test_options_flow_filters_are_checked_at_start_naming_the_filter(tmp_path: P
 def test_options_flow_filters_that_fit_are_kept(tmp_path: Path) -> None:
     conf = _load(tmp_path, '[collectors.options_flow]\nfilters = { min_premium = 50000, is_sweep = true }\n')
     assert conf.collectors["options_flow"].options.filters == {"min_premium": 50000, "is_sweep": True}
+
+
+_TOO_BIG = "12345678901234567890123"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[collectors.darkpool]\npage_size = "500"\n', "collectors.darkpool.page_size: expected an integer, got '500'"),
+        ('[collectors.news]\nmax_pages = "5"\n', "collectors.news.max_pages: expected an integer, got '5'"),
+        (f"[collectors.news]\nmax_pages = {_TOO_BIG}\n", "collectors.news.max_pages: expected an integer of at most"),
+        (f"[collectors.options_flow]\nmax_pages = {_TOO_BIG}\n", "collectors.options_flow.max_pages: expected an"),
+        ("[collectors.darkpool]\nlookback_seconds = true\n", "collectors.darkpool.lookback_seconds: expected an integer,"
+                                                             " got True"),
+        ("[api]\nread_timeout = true\n", "api.read_timeout: expected a number, got True"),
+        ('[api]\nconnect_timeout = "5"\n', "api.connect_timeout: expected a number, got '5'"),
+        ("[api]\nconnect_timeout = inf\n", "api.connect_timeout: expected a finite number"),
+        ("[api]\nread_timeout = nan\n", "api.read_timeout: expected a finite number"),
+        (f"[api]\nread_timeout = {_TOO_BIG}\n", "api.read_timeout: expected a number of at most"),
+        ('[api]\nmax_retries = "4"\n', "api.max_retries: expected an integer, got '4'"),
+        (f"[api]\nrequests_per_minute = {_TOO_BIG}\n", "api.requests_per_minute: expected an integer of at most"),
+        ("[api]\ndaily_reserve = 1.5\n", "api.daily_reserve: expected an integer, got 1.5"),
+        ("[api]\nbase_url = 1\n", "api.base_url: expected a string, got 1"),
+        ('[monitor]\nenabled = "true"\n', "monitor.enabled: expected true or false, got 'true'"),
+        ('[monitor]\nport = "9108"\n', "monitor.port: expected an integer, got '9108'"),
+        ("[monitor]\naddress = false\n", "monitor.address: expected a string, got False"),
+        ('[spool]\nmax_size_mb = "10"\n', "spool.max_size_mb: expected an integer, got '10'"),
+        (f"[spool]\nmax_size_mb = {_TOO_BIG}\n", "spool.max_size_mb: expected an integer of at most"),
+        ("[database]\nstatement_timeout = true\n", "database.statement_timeout: expected a string, got True"),
+        ("[service]\nruns_retention = 90\n", "service.runs_retention: expected a string, got 90"),
+        ("[log]\nlevel = 1\n", "log.level: expected a string, got 1"),
+        ("data_dir = true\n", "data_dir: expected a string, got True"),
+        ('[collectors.darkpool]\ntickers = "SPY"\n', "collectors.darkpool.tickers: expected a list"),
+        ("[collectors.news]\ninterval = true\n", "collectors.news.interval: expected a duration"),
+        ('[collectors.news]\nstale_after = "99999999999d"\n', "collectors.news.stale_after: expected a duration of"
+                                                              " at most"),
+        ('[database]\nstatement_timeout = "99999999999d"\n', "database.statement_timeout: expected a duration of"
+                                                             " at most"),
+    ],
+)
+def test_settings_take_exactly_their_type_and_range(tmp_path: Path, toml: str, message: str) -> None:
+    """No string for a number, no boolean for a number or duration, nothing beyond what the key can hold."""
+    assert message in _error(tmp_path, toml)
+
+
+def test_every_number_and_switch_setting_refuses_a_value_of_another_type(tmp_path: Path) -> None:
+    """Driven by the settings' own types, so a key added later is checked as well."""
+    for section, key, wrong in _typed_keys():
+        message = _error(tmp_path, f"[{section}]\n{key} = {wrong}\n")
+        assert f"{section}.{key}: expected" in message, message
+
+
+def _typed_keys() -> list[tuple[str, str, str]]:
+    import attrs
+
+    from vvv.collectors import COLLECTORS
+
+    sections = {"api": config.ApiConfig, "monitor": config.MonitorConfig, "spool": config.SpoolConfig,
+                **{f"collectors.{name}": c.spec.settings for name, c in COLLECTORS.items()}}
+    wrong = {int: '"1"', float: "true", bool: '"true"'}
+    return [(section, field.name, wrong[field.type]) for section, cls in sections.items()
+            for field in attrs.fields(attrs.resolve_types(cls)) if field.type in wrong]
+
+
+def test_a_number_setting_still_takes_an_integer_where_a_fraction_may_go(tmp_path: Path) -> None:
+    conf = _load(tmp_path, "[api]\nread_timeout = 12\nconnect_timeout = 2.5\n")
+    assert (conf.api.read_timeout, conf.api.connect_timeout) == (12.0, 2.5)

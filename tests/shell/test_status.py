@@ -97,3 +97,67 @@ def test_a_spent_daily_budget_is_a_problem_until_the_daily_reset(conn: psycopg.C
     assert not status.collect_status(conn, chosen, now=REGULAR, daily_reserve=100)["problems"]
     next_day = status.collect_status(conn, chosen, now=datetime(2026, 3, 11, 0, 1, tzinfo=UTC), daily_reserve=500)
     assert next_day["api_budget"]["paused_until"] is None
+
+
+# Monday March 9 to Friday March 13, 2026: five market days; the report is read that Saturday.
+WEEK = [datetime(2026, 3, day, 11, 0, tzinfo=NY).astimezone(UTC) for day in (9, 10, 11, 12, 13)]
+
+
+def _darkpool_config(tickers: tuple[str, ...] = ("SPY", "BRK-B"), enabled: bool = True) -> CollectorConfig:
+    from vvv.collectors import darkpool
+
+    return CollectorConfig(enabled=enabled, interval=60, extended_interval=300, closed_interval=1800,
+                           stale_after=None, options=darkpool.Settings(tickers=tickers))
+
+
+def _collected(conn: psycopg.Connection, days: list[datetime], tickers: tuple[str, ...] = ("SPY", "BRK-B")) -> None:
+    """Dark pool passes on `days`, each saving every ticker's cursor, as the runner does."""
+    for at in days:
+        conn.execute("INSERT INTO vvv.runs (collector, started_at, finished_at, status)"
+                     " VALUES ('darkpool', %s, %s, 'ok')", (at, at + timedelta(seconds=5)))
+    for ticker in tickers:
+        conn.execute("INSERT INTO vvv.cursors (collector, scope, position) VALUES ('darkpool', %s, %s)"
+                     " ON CONFLICT DO NOTHING", (ticker, Jsonb({"ticker": ticker})))
+
+
+def _print(conn: psycopg.Connection, ticker: str, at: datetime, tracking_id: int) -> None:
+    conn.execute("INSERT INTO trading.darkpool_trades (tracking_id, executed_at, ticker, price, size)"
+                 " VALUES (%s, %s, %s, 1, 1)", (tracking_id, at, ticker))
+
+
+def _darkpool_problems(conn: psycopg.Connection, config: CollectorConfig | None = None) -> list[str]:
+    from vvv.collectors import darkpool
+
+    conn.commit()
+    return status.collect_status(conn, [(darkpool.SPEC, config or _darkpool_config())], now=SATURDAY)["problems"]
+
+
+def test_a_watchlist_ticker_silent_for_five_market_days_of_collection_is_a_problem(conn: psycopg.Connection) -> None:
+    _collected(conn, WEEK)
+    _print(conn, "SPY", WEEK[2], 1)
+    assert _darkpool_problems(conn) == [
+        "darkpool: BRK-B has returned no prints in 5 market days of collection; is it spelled as the API spells it?"
+    ]
+
+
+def test_a_ticker_is_not_called_silent_before_five_market_days_of_collection(conn: psycopg.Connection) -> None:
+    _collected(conn, WEEK[1:] + [WEEK[1] + timedelta(hours=3)])  # four market days, one of them twice
+    assert _darkpool_problems(conn) == []
+
+
+def test_a_ticker_with_a_print_in_those_days_or_never_collected_is_no_problem(conn: psycopg.Connection) -> None:
+    _collected(conn, WEEK, tickers=("SPY",))  # BRK-B was added after the last pass: no cursor yet
+    _print(conn, "SPY", WEEK[0], 1)
+    assert _darkpool_problems(conn) == []
+    assert _darkpool_problems(conn, _darkpool_config(enabled=False)) == []
+    _collected(conn, [], tickers=("BRK-B",))
+    _print(conn, "BRK-B", WEEK[0] + timedelta(minutes=1), 2)
+    assert _darkpool_problems(conn) == []
+
+
+def test_a_print_older_than_the_five_days_does_not_hide_the_silence(conn: psycopg.Connection) -> None:
+    _collected(conn, [WEEK[0] - timedelta(days=3), *WEEK])  # the Friday before, then the week
+    _print(conn, "BRK-B", WEEK[0] - timedelta(days=3), 1)  # its last print, a week ago
+    _print(conn, "SPY", WEEK[4], 2)
+    (problem,) = _darkpool_problems(conn)
+    assert problem.startswith("darkpool: BRK-B has returned no prints in 5 market days")
