@@ -262,7 +262,9 @@ def _with_tickers(settings: CollectorConfig, tickers: list[str]) -> CollectorCon
 
 
 def _run(args: argparse.Namespace, conf: Config) -> int:
-    from vvv import embedded
+    from loguru import logger
+
+    from vvv import embedded, store
     from vvv.collectors import COLLECTORS
     from vvv.service import Service
 
@@ -280,10 +282,22 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         migrated=False,
     )
     with service.monitoring(conf.monitor, token=conf.monitor_token):  # /healthz and /readyz answer from here on
-        with _database(conf, url=url) as conn:
-            _apply_migrations(conn)
-        service.migrated = True
+        try:
+            _migrate_at(conf, url)
+        except store.DatabaseUnavailable as away:
+            if not service.can_collect_offline():
+                raise
+            logger.error("{}: starting without it, collecting into the spool from the cursors last known;"
+                         " the migrations are applied once it is back", away)
+            service.migrate_later = lambda: _migrate_at(conf, url)
+        else:
+            service.migrated = True
         return service.run()
+
+
+def _migrate_at(conf: Config, url: str) -> None:
+    with _database(conf, url=url) as conn:
+        _apply_migrations(conn)
 
 
 def _migrate(args: argparse.Namespace, conf: Config) -> int:

@@ -85,6 +85,8 @@ class Service:
         self._announced_offline = False
         self.paused_until: datetime | None = None
         self.migrated = migrated  # `vvv run` sets it once its migrations are applied: /readyz waits for it
+        # Started while the database was away: applies the migrations once it answers, before any pass uses it.
+        self.migrate_later: Callable[[], None] | None = None
         self._loop_at: float | None = None  # time.monotonic() when the loop last went round, for /healthz
         specs = [collector.spec for collector, _ in self._collectors.values()]
         self.metrics = Metrics(self._collectors, Sources(
@@ -144,9 +146,16 @@ class Service:
         # vvv reads its configuration and token once, at start; a stray SIGHUP must not end it.
         signal.signal(signal.SIGHUP, lambda *_: logger.warning("SIGHUP ignored: restart vvv to reload its configuration"))
 
+    def can_collect_offline(self) -> bool:
+        """Whether passes can go on without the database: the spool knows a cursor of some collector."""
+        return self.spool is not None and any(self.spool.known_cursors(name) for name in self._collectors)
+
     def _lead(self) -> None:
         was_active = self._leader.held
         active = self._leader.acquire()
+        if active and not self.migrated and not self._migrate_now():
+            self._leader.release()
+            active = False
         if active or self._leader.conn is not None:  # the database answered: leadership is known
             self._role = "active" if active else "standby"
         offline = self._offline()
@@ -167,6 +176,19 @@ class Service:
                                                      else "standby: another vvv run is active")
         notify.notify(f"STATUS={state}")
         self._publish()
+
+    def _migrate_now(self) -> bool:
+        """Apply the migrations deferred at start; False (logged) while they cannot be applied yet."""
+        if self.migrate_later is None:
+            return True
+        try:
+            self.migrate_later()
+        except Exception as error:  # the database went away again, or a migration is refused: try again later
+            logger.error("the migrations could not be applied yet: {}", one_line(error))
+            return False
+        logger.info("the database is back: migrations applied")
+        self.migrated, self.migrate_later = True, None
+        return True
 
     def _offline(self) -> bool:
         """Collect without the database: it is unreachable, and this instance was not a standby when it last answered.

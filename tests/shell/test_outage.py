@@ -314,3 +314,51 @@ def test_passes_that_start_with_the_database_away_collect_into_the_spool_and_los
     cursor = store.CONVERTER.structure(position, news.Cursor)
     assert cursor.resume_page is None and cursor.newest == newest
     assert "running" not in {status for status, _ in _runs(db_url)}
+
+
+def test_vvv_run_started_while_the_database_is_away_collects_into_the_spool_and_migrates_once_it_is_back(
+    db_url, proxy, cli_env, fake_api, tmp_path
+) -> None:
+    """A restart (a reboot, a crash) during a database outage keeps collecting from the cursors kept beside the spool."""
+    import subprocess
+    import sys
+
+    (tmp_path / "vvv.toml").write_text(
+        '[collectors.news]\ninterval = "1s"\nextended_interval = "1s"\nclosed_interval = "1s"\n'
+        + "".join(f"[collectors.{name}]\nenabled = false\n" for name in COLLECTORS if name != "news"),
+        encoding="utf-8")
+    env = {**cli_env, "VVV_DATABASE_URL": proxy.url}
+    spool_dir = tmp_path / "data" / "spool"
+    assert run_vvv("once", "--collector", "news", env=env, cwd=tmp_path).returncode == 0  # the cursor is known
+    served = {item["headline"] for item in fake_api.news}
+    proxy.down()
+    run = subprocess.Popen([sys.executable, "-m", "vvv", "run"], env=env, cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        fresh = {item["headline"] for item in fake_api.add_news(11)}
+        served |= fresh
+        assert wait_for(lambda: fresh <= _spooled(spool_dir) or run.poll() is not None, timeout=30)
+        assert run.poll() is None, run.communicate()[1][-2000:]
+        fake_api.withdraw_news(fresh)  # served only while the database was away
+        proxy.up()
+        assert wait_for(lambda: not any(spool_dir.glob("*.spool")) and set(_headlines(db_url)) >= served,
+                        timeout=60)
+    finally:
+        run.terminate()
+        run.wait(timeout=15)
+    stderr = run.stderr.read()
+    assert run.returncode == 0, stderr
+    assert "starting without it" in stderr and "Traceback" not in stderr
+    headlines = _headlines(db_url)
+    assert len(headlines) == len(set(headlines)) and set(headlines) == served
+    assert "running" not in {status for status, _ in _runs(db_url)}
+
+
+def test_vvv_run_started_while_the_database_is_away_with_no_cursor_kept_exits_1_naming_it(
+    proxy, cli_env, tmp_path
+) -> None:
+    env = {**cli_env, "VVV_DATABASE_URL": proxy.url}
+    proxy.down()
+    result = run_vvv("run", env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "cannot connect to the database" in result.stderr and "Traceback" not in result.stderr
