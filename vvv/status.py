@@ -25,11 +25,12 @@ from vvv.spool import Spool
 INSTANCE_ALIVE_S = 60  # an instance publishes every 10 s; silent this long, it is gone
 
 _LAST_RUN = """
-SELECT id, status, started_at, finished_at, inserted, duplicates, rejects, error
+SELECT id, status, started_at, finished_at, inserted, revised, duplicates, rejects, error
 FROM vvv.runs WHERE collector = %s ORDER BY started_at DESC, id DESC LIMIT 1
 """
 _LAST_DAY = """
-SELECT coalesce(sum(inserted), 0), coalesce(sum(rejects), 0), count(*) FILTER (WHERE status <> 'ok')
+SELECT coalesce(sum(inserted), 0), coalesce(sum(revised), 0), coalesce(sum(rejects), 0),
+       count(*) FILTER (WHERE status <> 'ok')
 FROM vvv.runs WHERE collector = %s AND started_at > %s - interval '24 hours'
 """
 _BUDGET = """
@@ -118,7 +119,7 @@ def _collector_status(
     conn: psycopg.Connection, spec: Spec, config: CollectorConfig, now: datetime, scheduled: dict[str, Any] | None
 ) -> dict[str, Any]:
     last = conn.execute(_LAST_RUN, (spec.name,)).fetchone()
-    rows_24h, rejects_24h, unsuccessful_24h = conn.execute(_LAST_DAY, (spec.name, now)).fetchone()
+    rows_24h, revised_24h, rejects_24h, unsuccessful_24h = conn.execute(_LAST_DAY, (spec.name, now)).fetchone()
     newest = conn.execute(
         sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(spec.time_column), sql.Identifier(*spec.table.split(".")))
     ).fetchone()[0]
@@ -127,10 +128,11 @@ def _collector_status(
         "state": _state(config, scheduled),
         "next_due": None if scheduled is None else scheduled.get("next_due"),
         "last_run": None if last is None else dict(zip(
-            ("id", "status", "started_at", "finished_at", "inserted", "duplicates", "rejects", "error"),
+            ("id", "status", "started_at", "finished_at", "inserted", "revised", "duplicates", "rejects", "error"),
             (last[0], last[1], _iso(last[2]), _iso(last[3]), *last[4:]), strict=True,
         )),
         "rows_24h": int(rows_24h),
+        "revised_24h": int(revised_24h),  # stored records replaced by a new version the API served
         "rejects_24h": int(rejects_24h),
         "unsuccessful_runs_24h": unsuccessful_24h,
         "newest_record_at": _iso(newest),
@@ -217,8 +219,8 @@ def _market_days_before(now: datetime, count: int) -> list[date]:
 
 def render(report: dict[str, Any]) -> str:
     """The status for a terminal: a row per collector, then instances, budget and problems."""
-    header = ("COLLECTOR", "STATE", "LAST RUN (UTC)", "OUTCOME", "ROWS LAST/24H", "NEWEST AGE", "REJECTS 24H",
-              "NEXT DUE (UTC)")
+    header = ("COLLECTOR", "STATE", "LAST RUN (UTC)", "OUTCOME", "ROWS LAST/24H", "REVISED 24H", "NEWEST AGE",
+              "REJECTS 24H", "NEXT DUE (UTC)")
     rows = [header]
     for name, entry in report["collectors"].items():
         last = entry["last_run"] or {}
@@ -228,6 +230,7 @@ def render(report: dict[str, Any]) -> str:
             _clock(last.get("started_at")),
             last.get("status", "never ran"),
             f"{last.get('inserted', 0)}/{entry['rows_24h']}",
+            str(entry["revised_24h"]),
             "-" if entry["lag_seconds"] is None else _age(entry["lag_seconds"]),
             str(entry["rejects_24h"]),
             _clock(entry["next_due"]),

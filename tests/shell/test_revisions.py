@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.shell.test_roles import _attempt, _connect, install_roles, roles_db  # noqa: F401 (a fixture)
-from vvv import check, migrate, store
+from vvv import check, migrate, status, store
 from vvv.collectors import COLLECTORS, darkpool, economic_calendar, options_flow
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
@@ -78,6 +78,12 @@ def test_a_print_canceled_after_it_was_reported_replaces_its_row_and_keeps_the_o
     assert result.duplicates == result.fetched - 1 and "1 revised" in result.summary()
     canceled, price, collected_at = _print(conn, newest["tracking_id"])
     assert (canceled, price) == (not canceled_before, Decimal("1.2345")) and collected_at > collected_before
+    config = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None,
+                             stale_after=None, options=darkpool.Settings(tickers=("SPY",)))
+    report = status.collect_status(conn, [(darkpool.SPEC, config)], now=datetime.now(UTC))["collectors"]["darkpool"]
+    assert (report["last_run"]["revised"], report["revised_24h"]) == (1, 1)
+    assert "REVISED 24H" in status.render({**status.collect_status(conn, [(darkpool.SPEC, config)],
+                                                                    now=datetime.now(UTC))})
     ((key, old_row, _),) = _revisions(conn, "darkpool")
     assert key == str(newest["tracking_id"])
     assert (old_row["canceled"], Decimal(str(old_row["price"]))) == (canceled_before, price_before)
