@@ -107,6 +107,14 @@ def validate_all(collector: Collector, records: list[Any], now: datetime, *, pay
     return good, bad
 
 
+def _broke_a_rule(records: list[Any], good: list[Any]) -> tuple[Any, ...]:
+    """The records validation refused: read, so their times still place the page."""
+    if len(good) == len(records):
+        return ()
+    kept = set(map(id, good))
+    return tuple(record for record in records if id(record) not in kept)
+
+
 def received_items(payload: Any) -> int:
     """How many items a `{"data": [...]}` response held, whatever became of them."""
     data = payload.get("data") if isinstance(payload, dict) else None
@@ -321,7 +329,7 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
             good, bad = validate_all(collector, records, fetched_at, payload=payload, rejects=rejects)
             refused = rejects or bad  # the first reason stands for a page none of whose items can be read
             page = Page(request=request, received=received, records=tuple(good),
-                        rejected=refused[0].reason if refused else None)
+                        rejected=refused[0].reason if refused else None, refused=_broke_a_rule(records, good))
             del records, good, refused
             saved = collector.advance(cursor, saved, page, options)
             following = collector.next_request(cursor, request, page, options)

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import TOKEN
 from vvv import status, store
 from vvv.collectors import COLLECTORS, darkpool, options_flow
+from vvv.collectors.convert import parse_timestamp
 from vvv.config import CollectorConfig
 from vvv.fake_api import FakeApi
 from vvv.http import ApiClient
@@ -213,3 +214,18 @@ def test_an_unreadable_page_of_flow_alerts_stops_the_sweep_until_it_can_be_read(
         served, _ = options_flow.parse({"data": api.flow_alerts()})
     assert result.status == "ok", result.error
     assert _alert_ids(conn) == {alert.id for alert in served}
+
+
+def test_a_full_page_of_prints_refused_by_a_rule_still_says_where_the_sweep_goes_on(conn, api, client) -> None:
+    """Found by scripts/bench: prints stamped beyond the clock's skew are refused, yet their times are
+    readable, so the sweep pages on below them instead of stopping (or, before, ending) there."""
+    prints = api.darkpool("SPY")
+    times = [parse_timestamp(item["executed_at"]) for item in prints]
+    clock = times[599] - darkpool.FUTURE_SKEW - timedelta(milliseconds=1)  # the newest 600 lie in its future
+    early = run_once(DARKPOOL, _config(tickers=["SPY"]), conn=conn, client=client, clock=lambda: clock)
+    assert early.status == "ok", early.error
+    readable = {int(item["tracking_id"]) for item, at in zip(prints, times) if at <= clock + darkpool.FUTURE_SKEW}
+    assert _stored(conn) == readable and len(readable) >= 1300
+    assert early.rejects == len(prints) - len(readable)
+    later = _pass(conn, client)  # the clock catches up: the prints it refused are read from the top
+    assert later.status == "ok" and _stored(conn) == _served(api)

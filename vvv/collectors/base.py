@@ -71,12 +71,15 @@ class Reject:
 @frozen
 class Page:
     """What the planner learns from one response: the request, the item count and the good records;
-    `rejected`, why its first rejected item was (a page none of whose items can be read says so)."""
+    `rejected`, why its first rejected item was (a page none of whose items can be read says so);
+    `refused`, the records that were read but broke a rule (a print beyond the clock's skew): not
+    stored, yet their times still say where a sweep goes on."""
 
     request: Request
     received: int
     records: tuple[Any, ...]
     rejected: str | None = None
+    refused: tuple[Any, ...] = ()
 
 
 HALT_MARK = "the sweep stops there and resumes from it next pass"

@@ -459,7 +459,7 @@ def _segment(cursor: Cursor, request: Request) -> _Segment:
 
 def _continuation(cursor: Cursor, request: Request, page: Page, settings: Settings) -> _Step:
     """Where the sweep goes after `page` (see timepaging.continuation)."""
-    return continuation(request, page, times=[record.executed_at for record in page.records],
+    return continuation(request, page, times=[record.executed_at for record in (*page.records, *page.refused)],
                         page_size=settings.page_size, cut_at=cursor.cut_at, top_sweep=_segment(cursor, request) == "top")
 
 

@@ -566,5 +566,5 @@ def _in_hole(cursor: Cursor, request: Request) -> bool:
 
 def _continuation(cursor: Cursor, request: Request, page: Page, settings: Settings) -> _Step:
     """Where the sweep goes after `page` (see timepaging.continuation)."""
-    return continuation(request, page, times=[record.created_at for record in page.records],
+    return continuation(request, page, times=[record.created_at for record in (*page.records, *page.refused)],
                         page_size=settings.page_size, cut_at=cursor.cut_at, top_sweep=not _in_hole(cursor, request))
