@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -263,19 +265,20 @@ def _spooled(directory) -> set[str]:
     return found
 
 
-def test_passes_that_start_with_the_database_away_collect_into_the_spool_and_lose_nothing(
-    db_url, proxy, cli_env, fake_api, tmp_path
-) -> None:
-    """What the API serves only while the database is away ends up stored once, with the cursor where it belongs."""
-    import subprocess
-    import sys
-
+def _news_every_second(cli_env: dict, proxy: DatabaseProxy, tmp_path) -> tuple[dict, object]:
+    """`vvv run` of news alone, a pass a second, through the proxy: its environment and spool directory."""
     (tmp_path / "vvv.toml").write_text(
         '[collectors.news]\ninterval = "1s"\nextended_interval = "1s"\nclosed_interval = "1s"\n'
         + "".join(f"[collectors.{name}]\nenabled = false\n" for name in COLLECTORS if name != "news"),
         encoding="utf-8")
-    env = {**cli_env, "VVV_DATABASE_URL": proxy.url}
-    spool_dir = tmp_path / "data" / "spool"
+    return {**cli_env, "VVV_DATABASE_URL": proxy.url}, tmp_path / "data" / "spool"
+
+
+def test_passes_that_start_with_the_database_away_collect_into_the_spool_and_lose_nothing(
+    db_url, proxy, cli_env, fake_api, tmp_path
+) -> None:
+    """What the API serves only while the database is away ends up stored once, with the cursor where it belongs."""
+    env, spool_dir = _news_every_second(cli_env, proxy, tmp_path)
     served = {item["headline"] for item in fake_api.news}
     run = subprocess.Popen([sys.executable, "-m", "vvv", "run"], env=env, cwd=tmp_path,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -320,15 +323,7 @@ def test_vvv_run_started_while_the_database_is_away_collects_into_the_spool_and_
     db_url, proxy, cli_env, fake_api, tmp_path
 ) -> None:
     """A restart (a reboot, a crash) during a database outage keeps collecting from the cursors kept beside the spool."""
-    import subprocess
-    import sys
-
-    (tmp_path / "vvv.toml").write_text(
-        '[collectors.news]\ninterval = "1s"\nextended_interval = "1s"\nclosed_interval = "1s"\n'
-        + "".join(f"[collectors.{name}]\nenabled = false\n" for name in COLLECTORS if name != "news"),
-        encoding="utf-8")
-    env = {**cli_env, "VVV_DATABASE_URL": proxy.url}
-    spool_dir = tmp_path / "data" / "spool"
+    env, spool_dir = _news_every_second(cli_env, proxy, tmp_path)
     assert run_vvv("once", "--collector", "news", env=env, cwd=tmp_path).returncode == 0  # the cursor is known
     served = {item["headline"] for item in fake_api.news}
     proxy.down()
