@@ -10,8 +10,8 @@ from typing import Any
 import attrs
 
 from vvv.collectors import darkpool, economic_calendar, news, options_flow
-from vvv.collectors.base import HALT_MARK, Page, advance_over, warnings_over
-from vvv.collectors.timepaging import unreadable_why
+from vvv.core.base import HALT_MARK, Page, advance_over, warnings_over
+from vvv.core.timepaging import unreadable_why
 
 
 def darkpool_advance(cursor: darkpool.Cursor, pages: Sequence[Page], settings: darkpool.Settings) -> darkpool.Cursor:

@@ -39,11 +39,11 @@ from strategies import (
     z_spelling,
 )
 
-from vvv.calendar import NY, is_trading_day, last_trading_day
+from vvv.core.calendar import NY, is_trading_day, last_trading_day
 from vvv.collectors import darkpool
 from rescan import check_fold
-from vvv.collectors.base import HALT_MARK, Halt, Page, Request, advance_over, record_row, warnings_over
-from vvv.collectors.convert import CONVERTER, describe_error, parse_timestamp
+from vvv.core.base import HALT_MARK, Halt, Page, Request, advance_over, record_row, warnings_over
+from vvv.core.convert import CONVERTER, describe_error, parse_timestamp
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

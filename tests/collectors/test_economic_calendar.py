@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from strategies import clean_text, json_values, spellings
 from vvv.collectors import economic_calendar as calendar_
 from rescan import check_fold
-from vvv.collectors.base import Page, Reject
+from vvv.core.base import Page, Reject
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 _moments = st.datetimes(datetime(2026, 2, 1), datetime(2026, 4, 1), timezones=st.just(UTC))

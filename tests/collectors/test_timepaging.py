@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vvv.collectors.base import Page, Request
-from vvv.collectors.timepaging import continuation, ms, unreadable_why
+from vvv.core.base import Page, Request
+from vvv.core.timepaging import continuation, ms, unreadable_why
 
 NOON = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 MS = timedelta(milliseconds=1)

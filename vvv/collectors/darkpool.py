@@ -33,8 +33,8 @@ from typing import Any, Literal
 import attrs
 from attrs import frozen
 
-from vvv.calendar import NY, is_trading_day, last_trading_day
-from vvv.collectors.base import (
+from vvv.core.calendar import NY, is_trading_day, last_trading_day
+from vvv.core.base import (
     HALT_MARK,
     Column,
     Halt,
@@ -50,16 +50,16 @@ from vvv.collectors.base import (
     structure_item,
     unstorable_text,
 )
-from vvv.collectors.convert import JsonObject, parse_timestamp
-from vvv.collectors.timepaging import Numbered as _Numbered
-from vvv.collectors.timepaging import Step as _Step
-from vvv.collectors.timepaging import bound as _bound
-from vvv.collectors.timepaging import continuation
-from vvv.collectors.timepaging import fits_numeric as _fits_numeric
-from vvv.collectors.timepaging import instant as _instant
-from vvv.collectors.timepaging import ms as _ms
-from vvv.collectors.timepaging import spell as _spell
-from vvv.collectors.timepaging import unreadable_why
+from vvv.core.convert import JsonObject, parse_timestamp
+from vvv.core.timepaging import Numbered as _Numbered
+from vvv.core.timepaging import Step as _Step
+from vvv.core.timepaging import bound as _bound
+from vvv.core.timepaging import continuation
+from vvv.core.timepaging import fits_numeric as _fits_numeric
+from vvv.core.timepaging import instant as _instant
+from vvv.core.timepaging import ms as _ms
+from vvv.core.timepaging import spell as _spell
+from vvv.core.timepaging import unreadable_why
 
 PATH = "/api/darkpool/{ticker}"
 MAX_PAGE_SIZE = 500

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.base import (
+from vvv.core.base import (
     Column,
     Page,
     Reject,
@@ -28,7 +28,7 @@ from vvv.collectors.base import (
     structure_item,
     unstorable_text,
 )
-from vvv.collectors.convert import JsonObject
+from vvv.core.convert import JsonObject
 
 PATH = "/api/market/economic-calendar"
 EVENT_TYPES = ("fed-speaker", "fomc", "report")  # the documented ones; others are stored too

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.base import (
+from vvv.core.base import (
     HALT_MARK,
     Column,
     Halt,
@@ -54,15 +54,15 @@ from vvv.collectors.base import (
     stable_id,
     unstorable_text,
 )
-from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
-from vvv.collectors.timepaging import Numbered as _Numbered
-from vvv.collectors.timepaging import Step as _Step
-from vvv.collectors.timepaging import bound as _bound
-from vvv.collectors.timepaging import continuation, unreadable_why
-from vvv.collectors.timepaging import fits_numeric as _fits_numeric
-from vvv.collectors.timepaging import instant as _instant
-from vvv.collectors.timepaging import ms as _ms
-from vvv.collectors.timepaging import spell as _spell
+from vvv.core.convert import CONVERTER, JsonObject, describe_error
+from vvv.core.timepaging import Numbered as _Numbered
+from vvv.core.timepaging import Step as _Step
+from vvv.core.timepaging import bound as _bound
+from vvv.core.timepaging import continuation, unreadable_why
+from vvv.core.timepaging import fits_numeric as _fits_numeric
+from vvv.core.timepaging import instant as _instant
+from vvv.core.timepaging import ms as _ms
+from vvv.core.timepaging import spell as _spell
 
 PATH = "/api/option-trades/flow-alerts"
 MAX_PAGE_SIZE = 200

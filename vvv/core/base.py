@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.convert import CONVERTER, describe_error
+from vvv.core.convert import CONVERTER, describe_error
 
 
 @frozen

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.base import Request
+from vvv.core.base import Request
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
