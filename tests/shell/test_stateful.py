@@ -159,7 +159,7 @@ class Outages(RuleBasedStateMachine):
         with psycopg.connect(self.db_url) as conn:
             cursor = store.load_cursor(conn, darkpool.SPEC, TICKER)
             if cursor is None or cursor.newest is None or cursor.cut_at is not None:
-                return  # a cut sweep does not read the band above its cut again: see darkpool._unread_lookback
+                return  # a cut sweep does not read the band above its cut again: see TimeSweep.unread_lookback
             floor = cursor.newest - timedelta(seconds=SETTINGS["darkpool"].lookback_seconds - 30)
             stored = [row[0] for row in conn.execute(
                 "SELECT tracking_id FROM trading.darkpool_trades WHERE executed_at >= %s AND executed_at <= %s"
