@@ -48,11 +48,12 @@ from vvv.core.base import (
     at_least,
     at_most,
     record_row,
-    split_extra,
+    parse_data,
     stable_id,
+    structure_item,
     unstorable_text,
 )
-from vvv.core.convert import CONVERTER, JsonObject, describe_error
+from vvv.core.convert import JsonObject
 from vvv.core.timepaging import TimeSweep, halt, window_bounds
 from vvv.core.timepaging import bound as _bound
 from vvv.core.timepaging import fits_numeric as _fits_numeric
@@ -383,24 +384,14 @@ def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provid
 
 def parse(payload: Any) -> tuple[list[Alert], list[Reject]]:
     """Typed alerts from one response; anything unreadable becomes a reject, never an exception."""
-    items = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        return [], [Reject(payload, "response has no `data` list")]
-    records, rejects = [], []
-    for raw in items:
-        record = _parse_item(raw)
-        (rejects if isinstance(record, Reject) else records).append(record)
-    return records, rejects
+    return parse_data(payload, _parse_item)
 
 
 def _parse_item(raw: Any) -> Alert | Reject:
-    if not isinstance(raw, dict):
-        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
-    documented, extra = split_extra(raw, _DOCUMENTED)
-    try:
-        item = CONVERTER.structure(documented, _Item)
-    except Exception as error:  # cattrs gathers every field error into one exception
-        return Reject(raw, describe_error(error))
+    parsed = structure_item(raw, _Item, _DOCUMENTED)
+    if isinstance(parsed, Reject):
+        return parsed
+    item, extra = parsed
     symbol = parse_option_symbol(item.option_chain)
     if isinstance(symbol, str):
         return Reject(raw, symbol)

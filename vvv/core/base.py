@@ -61,6 +61,20 @@ class Request:
 
 
 @frozen
+class Single:
+    """The paging strategy of an endpoint that answers with its whole data set: one request a pass.
+
+        >>> Single("/api/market/economic-calendar").next_request(None)
+        Request(path='/api/market/economic-calendar', params=())
+    """
+
+    path: str
+
+    def next_request(self, previous: Request | None) -> Request | None:
+        return Request(self.path) if previous is None else None
+
+
+@frozen
 class Reject:
     """An item the API sent that vvv could not accept, kept with the reason."""
 
