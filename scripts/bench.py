@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fake API lives in the checkout's tests/
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 TICKER = "SPY"
@@ -65,8 +67,8 @@ class Bench:
     def run(self) -> None:
         from loguru import logger
 
-        from vvv import embedded
-        from vvv.fake_api import FakeApi
+        from vvv.io import embedded
+        from tests.fakes.api import FakeApi
 
         logger.remove()  # the migrations of the template would log; the figures are what this prints
 
@@ -326,7 +328,7 @@ class Bench:
         import psycopg
         from psycopg.conninfo import make_conninfo
 
-        from vvv import migrate
+        from vvv.io import migrate
 
         with psycopg.connect(self.server, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")

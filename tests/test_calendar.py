@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from vvv.calendar import (
+from vvv.core.calendar import (
     NY,
     Session,
     holidays,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vvv import calendar
+from vvv.core import calendar
 from vvv.config import CollectorConfig
-from vvv.scheduling import Slot, decide, interval, next_due
+from vvv.core.scheduling import Slot, decide, interval, next_due
 
 NY = ZoneInfo("America/New_York")
 TUESDAY_NOON = datetime(2026, 3, 10, 12, 0, tzinfo=NY)

@@ -16,10 +16,10 @@ from vvv import __version__, build_commit
 if TYPE_CHECKING:
     import psycopg
 
-    from vvv.collectors.base import Collector
+    from vvv.core.base import Collector
     from vvv.config import CollectorConfig, Config
-    from vvv.http import ApiClient
-    from vvv.spool import Spool
+    from vvv.io.http import ApiClient
+    from vvv.io.spool import Spool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -150,7 +150,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except Exception as error:
         psycopg = sys.modules.get("psycopg")
         if psycopg is not None and isinstance(error, psycopg.Error):
-            from vvv.store import describe_db_error
+            from vvv.io.store import describe_db_error
 
             _report(args, describe_db_error(error))
             return EXIT_FAILED
@@ -173,7 +173,7 @@ def _print_json(value: Any) -> None:
 
 @contextmanager
 def _database(conf: Config, *, url: str | None = None) -> Iterator[psycopg.Connection]:
-    from vvv import embedded, store
+    from vvv.io import embedded, store
 
     url = url or conf.database.url or embedded.start(conf.data_dir)
     conn = store.connect(url, statement_timeout_s=conf.database.statement_timeout_seconds)
@@ -184,7 +184,7 @@ def _database(conf: Config, *, url: str | None = None) -> Iterator[psycopg.Conne
 
 
 def _apply_migrations(conn: psycopg.Connection, *, dry_run: bool = False) -> list[str]:
-    from vvv import migrate
+    from vvv.io import migrate
 
     return migrate.migrate(conn, migrate.discover(migrate.sql_dir()), dry_run=dry_run)
 
@@ -199,7 +199,7 @@ def _collector(name: str) -> Collector:
 
 
 def _client(conf: Config) -> ApiClient:
-    from vvv.http import ApiClient, Pacer
+    from vvv.io.http import ApiClient, Pacer
 
     return ApiClient(
         base_url=conf.api.base_url,
@@ -215,7 +215,7 @@ def _client(conf: Config) -> ApiClient:
 
 
 def _spool(conf: Config) -> Spool:
-    from vvv.spool import Spool
+    from vvv.io.spool import Spool
 
     return Spool(conf.data_dir / "spool", max_bytes=conf.spool.max_size_mb * 2**20)
 
@@ -231,7 +231,7 @@ def _once(args: argparse.Namespace, conf: Config) -> int:
         settings = _with_tickers(settings, args.ticker)
     conf.require_token()
 
-    from vvv import runner
+    from vvv.run import runner
 
     with _database(conf) as conn:
         _apply_migrations(conn)
@@ -264,9 +264,9 @@ def _with_tickers(settings: CollectorConfig, tickers: list[str]) -> CollectorCon
 def _run(args: argparse.Namespace, conf: Config) -> int:
     from loguru import logger
 
-    from vvv import embedded, store
+    from vvv.io import embedded, store
     from vvv.collectors import COLLECTORS
-    from vvv.service import Service
+    from vvv.run.service import Service
 
     names = args.collector or [n for n in COLLECTORS if conf.collectors[n].enabled]
     chosen = {name: (_collector(name), conf.collectors[name]) for name in names}
@@ -314,7 +314,7 @@ def _migrate(args: argparse.Namespace, conf: Config) -> int:
 
 
 def _check(args: argparse.Namespace, conf: Config) -> int:
-    from vvv import check
+    from vvv.ops import check
     from vvv.collectors import COLLECTORS
 
     with _database(conf) as conn:
@@ -329,11 +329,11 @@ def _check(args: argparse.Namespace, conf: Config) -> int:
 def _status(args: argparse.Namespace, conf: Config) -> int:
     from datetime import UTC, datetime
 
-    from vvv import status
+    from vvv.ops import status
     from vvv.collectors import COLLECTORS
     from vvv.errors import Fatal
 
-    from vvv.store import DatabaseUnavailable
+    from vvv.io.store import DatabaseUnavailable
 
     try:
         with _database(conf) as conn:
@@ -385,7 +385,8 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
     import threading
     from datetime import UTC, datetime
 
-    from vvv import backfill, calendar
+    from vvv.run import backfill
+    from vvv.core import calendar
     from vvv.collectors import COLLECTORS
     from vvv.config import ConfigError
 
@@ -438,7 +439,7 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
 
 
 def _calendar(args: argparse.Namespace, conf: Config) -> int:
-    from vvv import calendar
+    from vvv.core import calendar
     from vvv.config import ConfigError
 
     if args.end < args.start:

@@ -21,8 +21,8 @@ import attrs
 from attrs import frozen
 
 from vvv.collectors import COLLECTORS
-from vvv.collectors.base import at_least, at_most, one_of
-from vvv.collectors.convert import error_lines, make_converter
+from vvv.core.base import at_least, at_most, one_of
+from vvv.core.convert import error_lines, make_converter
 from vvv.errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.unusualwhales.com"

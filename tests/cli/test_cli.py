@@ -13,8 +13,10 @@ import psycopg
 import pytest
 
 from tests.conftest import DSN_PASSWORD, TOKEN, run_vvv
-from vvv import __version__, migrate
-from vvv.fake_api import FakeApi
+import vvv
+from vvv import __version__
+from vvv.io import migrate
+from tests.fakes.api import FakeApi
 
 COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar"]
 
@@ -129,7 +131,7 @@ def test_migrate_dry_run_then_migrate(cli_env: dict, empty_db_url: str, tmp_path
 def test_a_changed_migration_stops_the_next_start(cli_env: dict, tmp_path: Path) -> None:
     """Run a copy of the package whose news migration was edited after it was applied."""
     package = tmp_path / "pkg"
-    shutil.copytree(Path(migrate.__file__).parent, package / "vvv", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(vvv.__file__).parent, package / "vvv", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(migrate.sql_dir(), package / "vvv" / "sql")
     edited = package / "vvv" / "sql" / "news" / "001_news_headlines.sql"
     edited.write_text(edited.read_text() + "-- changed\n")

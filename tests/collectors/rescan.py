@@ -10,15 +10,20 @@ from typing import Any
 import attrs
 
 from vvv.collectors import darkpool, economic_calendar, news, options_flow
-from vvv.collectors.base import HALT_MARK, Page, advance_over, warnings_over
-from vvv.collectors.timepaging import unreadable_why
+from vvv.core.base import HALT_MARK, Page, advance_over, warnings_over
+from vvv.core.timepaging import day_end, market_day_after, unreadable_why
+
+
+def _darkpool_step(cursor: darkpool.Cursor, request: Any, page: Page, settings: darkpool.Settings) -> Any:
+    sweep = darkpool._sweep(settings, cursor.ticker)
+    return sweep.step(cursor, request, page, top_sweep=darkpool._segment(cursor, request) == "top")
 
 
 def darkpool_advance(cursor: darkpool.Cursor, pages: Sequence[Page], settings: darkpool.Settings) -> darkpool.Cursor:
     if not pages:
         return cursor
     last = pages[-1]
-    if darkpool._continuation(cursor, last.request, last, settings).blind:  # a pass stops at an unreadable page
+    if _darkpool_step(cursor, last.request, last, settings).blind:  # a pass stops at an unreadable page
         before = darkpool_advance(cursor, pages[:-1], settings)
         if darkpool._bound(last.request, "older_than") is not None:
             return before
@@ -28,21 +33,21 @@ def darkpool_advance(cursor: darkpool.Cursor, pages: Sequence[Page], settings: d
     if day == cursor.day and cursor.newest is not None:
         seen.append(cursor.newest)
     at = darkpool.Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
-    bound = darkpool._continuation(cursor, last.request, last, settings).bound
+    bound = _darkpool_step(cursor, last.request, last, settings).bound
     if darkpool._segment(cursor, last.request) == "hole":
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
                             cut_at=cursor.cut_at)
     if bound is not None:
         return attrs.evolve(at, resume_before=bound, resume_after=darkpool._bound(last.request, "newer_than"),
                             cut_at=bound)
-    following = darkpool._following_day(cursor, day)
+    following = market_day_after(day, cursor.target)
     return at if following is None else darkpool.Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
 
 
 def darkpool_warnings(cursor: darkpool.Cursor, pages: Sequence[Page], settings: darkpool.Settings) -> list[str]:
-    found = darkpool._unread_lookback(cursor, settings)
+    found = darkpool.warnings(cursor, None, settings)
     for page in pages:
-        step = darkpool._continuation(cursor, page.request, page, settings)
+        step = _darkpool_step(cursor, page.request, page, settings)
         day = darkpool._day_of(page.request).isoformat()
         if step.gap is not None:
             found.append(
@@ -51,7 +56,7 @@ def darkpool_warnings(cursor: darkpool.Cursor, pages: Sequence[Page], settings: 
             )
         if step.blind:
             before = darkpool._bound(page.request, "older_than")
-            top = before is None or before >= darkpool._day_end(darkpool._day_of(page.request))
+            top = before is None or before >= day_end(darkpool._day_of(page.request))
             where = "" if top else f" older than {darkpool._spell(darkpool._instant(before))}"
             why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
             found.append(f"{cursor.ticker}: a full page of {page.received} prints for {day}{where} could not be"
@@ -64,13 +69,13 @@ def options_flow_advance(cursor: options_flow.Cursor, pages: Sequence[Page],
     if not pages:
         return cursor
     last = pages[-1]
-    if options_flow._continuation(cursor, last.request, last, settings).blind:  # a pass stops at an unreadable page
+    if options_flow._sweep(settings).step(cursor, last.request, last).blind:  # a pass stops at an unreadable page
         return options_flow_advance(cursor, pages[:-1], settings)
     seen = [r.created_at for p in pages for r in p.records]
     at = options_flow.Cursor(newest=max([*seen, *([cursor.newest] if cursor.newest else [])], default=None),
                              window_end=cursor.window_end)
-    bound = options_flow._continuation(cursor, last.request, last, settings).bound
-    if options_flow._in_hole(cursor, last.request):
+    bound = options_flow._sweep(settings).step(cursor, last.request, last).bound
+    if options_flow._sweep(settings).in_hole(cursor, last.request):
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
                             cut_at=cursor.cut_at)
     if bound is not None:
@@ -81,9 +86,9 @@ def options_flow_advance(cursor: options_flow.Cursor, pages: Sequence[Page],
 
 def options_flow_warnings(cursor: options_flow.Cursor, pages: Sequence[Page],
                           settings: options_flow.Settings) -> list[str]:
-    found = options_flow._unread_lookback(cursor, settings)
+    found = options_flow.warnings(cursor, None, settings)
     for page in pages:
-        step = options_flow._continuation(cursor, page.request, page, settings)
+        step = options_flow._sweep(settings).step(cursor, page.request, page)
         if step.gap is not None:
             found.append(
                 f"at least {page.received} alerts share {options_flow._spell(step.gap)}, a whole page;"

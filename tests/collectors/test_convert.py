@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import aware_datetimes, json_values, space_spelling, spellings, z_spelling
 
-from vvv.collectors.convert import CONVERTER, describe_error, parse_timestamp
+from vvv.core.convert import CONVERTER, describe_error, parse_timestamp
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Below this many seconds (1973-03-03) a millisecond count is too small to tell from seconds.

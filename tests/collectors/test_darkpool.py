@@ -39,11 +39,11 @@ from strategies import (
     z_spelling,
 )
 
-from vvv.calendar import NY, is_trading_day, last_trading_day
+from vvv.core.calendar import NY, is_trading_day, last_trading_day
 from vvv.collectors import darkpool
 from rescan import check_fold
-from vvv.collectors.base import HALT_MARK, Halt, Page, Request, advance_over, record_row, warnings_over
-from vvv.collectors.convert import CONVERTER, describe_error, parse_timestamp
+from vvv.core.base import HALT_MARK, Halt, Page, Request, advance_over, record_row, warnings_over
+from vvv.core.convert import CONVERTER, describe_error, parse_timestamp
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -879,7 +879,7 @@ def test_a_page_none_of_whose_prints_can_be_read_stops_the_sweep_there_with_the_
     the field and the value: so the next pass reads that page again."""
     settings = darkpool.Settings(tickers=["SPY"], page_size=5, max_pages=max_pages)
     tape, cursor = Tape("SPY", inclusive=inclusive), None
-    now, opening = _ny(FIRST_DAY, time(21)), darkpool._ms(_ny(FIRST_DAY, time(4)))
+    now, opening = _ny(FIRST_DAY, time(21)), _ms(_ny(FIRST_DAY, time(4)))
     for offsets, stop_after in history:  # earlier passes, some cut short: the unreadable page may be in a hole
         tape.publish(FIRST_DAY, [opening + o for o in offsets])
         cursor = collect(tape, cursor, settings, now, stop_after=stop_after).saved or cursor
@@ -903,7 +903,7 @@ def test_a_page_none_of_whose_prints_can_be_read_stops_the_sweep_there_with_the_
         assert kept == saved
     again = darkpool.next_request(darkpool.begin(kept, "SPY", now, settings), None, None, settings)
     assert (again.param("date"), again.param("newer_than")) == (request.param("date"), request.param("newer_than"))
-    day_end = str(darkpool._ms(_ny(FIRST_DAY + timedelta(days=1), time(0))))  # no print of the day is above it
+    day_end = str(_ms(_ny(FIRST_DAY + timedelta(days=1), time(0))))  # no print of the day is above it
     assert int(again.param("older_than") or day_end) >= int(request.param("older_than") or day_end)
     (halt,) = [w for w in darkpool.warnings(start, blind, settings) if isinstance(w, Halt)]
     day = darkpool._day_of(request).isoformat()
@@ -920,7 +920,7 @@ def test_the_unreadable_page_of_a_first_pass_leaves_the_day_to_be_read_from_the_
     assert not darkpool.finished(saved)
     again = darkpool.next_request(darkpool.begin(saved, "SPY", _ny(FIRST_DAY, time(22)), settings), None, None,
                                   settings)
-    assert again.params == (*request.params, ("older_than", str(darkpool._ms(_ny(FIRST_DAY + timedelta(days=1),
+    assert again.params == (*request.params, ("older_than", str(_ms(_ny(FIRST_DAY + timedelta(days=1),
                                                                                   time(0))))))
     assert darkpool.warnings(start, _blind(request, settings), settings) == [
         f"SPY: a full page of 500 prints for {FIRST_DAY} could not be read (executed_at: Invalid isoformat string:"

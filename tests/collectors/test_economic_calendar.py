@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from strategies import clean_text, json_values, spellings
 from vvv.collectors import economic_calendar as calendar_
 from rescan import check_fold
-from vvv.collectors.base import Page, Reject
+from vvv.core.base import Page, Reject, Request
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 _moments = st.datetimes(datetime(2026, 2, 1), datetime(2026, 4, 1), timezones=st.just(UTC))
@@ -127,3 +127,10 @@ def test_one_request_a_pass_and_the_cursor_never_goes_back(answers: list[list[di
         check_fold(calendar_, cursor, saved, [page], settings)
         assert cursor.latest is None or (saved.latest is not None and saved.latest >= cursor.latest)
         cursor = saved
+
+
+def test_the_calendar_is_one_request_a_pass_whatever_the_page_said() -> None:
+    first = calendar_.next_request(calendar_.Cursor(), None, None, calendar_.Settings())
+    assert first == Request(calendar_.PATH)
+    page = Page(first, 0, records=())
+    assert calendar_.next_request(calendar_.Cursor(), first, page, calendar_.Settings()) is None

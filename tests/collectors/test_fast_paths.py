@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from strategies import darkpool_items, decodable_text, headline_items, json_values_of
 
 from vvv.collectors import darkpool, news
-from vvv.collectors.base import record_row, split_extra, unstorable_text
-from vvv.collectors.convert import CONVERTER, JsonObject
+from vvv.core.base import record_row, split_extra, unstorable_text
+from vvv.core.convert import CONVERTER, JsonObject
 
 _hostile_text = decodable_text | st.text(st.sampled_from("a\x00é\ud800\udfff\U0001f600 "), max_size=6)
 _values = json_values_of(_hostile_text)

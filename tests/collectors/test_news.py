@@ -34,8 +34,8 @@ from strategies import (
 
 from vvv.collectors import news
 from rescan import check_fold
-from vvv.collectors.base import Page, Request, advance_over
-from vvv.collectors.convert import parse_timestamp
+from vvv.core.base import Page, Request, advance_over
+from vvv.core.convert import parse_timestamp
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
 
@@ -289,7 +289,7 @@ _RUNAWAY = 200
 
 
 def collect(feed: Feed, cursor: news.Cursor, settings: news.Settings, *, stop_after: int | None = None) -> Pass:
-    """One pass composed as vvv/runner.py does: plan from the starting cursor, fold advance over the pages."""
+    """One pass composed as vvv/run/runner.py does: plan from the starting cursor, fold advance over the pages."""
     pages: list[Page] = []
     saved = cursor
     request = news.next_request(cursor, None, None, settings)

@@ -31,8 +31,8 @@ from strategies import (
 
 from vvv.collectors import options_flow
 from rescan import check_fold
-from vvv.collectors.base import HALT_MARK, Halt, Page, Request, record_row, warnings_over
-from vvv.collectors.convert import CONVERTER
+from vvv.core.base import HALT_MARK, Halt, Page, Request, record_row, warnings_over
+from vvv.core.convert import CONVERTER
 
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from strategies import darkpool_items, headline_items, json_values
 from test_economic_calendar import events
 from test_options_flow import alert_items
 from vvv.collectors import COLLECTORS
-from vvv.collectors.base import record_items
+from vvv.core.base import record_items
 
 ITEMS = {"news": headline_items(), "darkpool": darkpool_items(), "options_flow": alert_items(),
          "economic_calendar": events()}

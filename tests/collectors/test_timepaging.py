@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vvv.collectors.base import Page, Request
-from vvv.collectors.timepaging import continuation, ms, unreadable_why
+from vvv.core.base import Page, Request
+from vvv.core.timepaging import TimeSweep, continuation, day_end, market_day_after, ms, unreadable_why
 
 NOON = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
@@ -59,3 +60,60 @@ def test_a_reject_reason_is_told_field_first() -> None:
         "price: required field missing; size: expected a number, got 'x'")
     assert unreadable_why("price -1 is not positive") == "price -1 is not positive"
     assert len(unreadable_why("x" * 1000 + " @ item.ticker")) < 200
+
+
+@frozen
+class _Cursor:
+    """A collector's own cursor type: the sweep needs only these four fields on it."""
+
+    newest: datetime | None = None
+    resume_before: int | None = None
+    resume_after: int | None = None
+    cut_at: int | None = None
+    label: str = "kept"
+
+
+SWEEP = TimeSweep(path="/x", time_field="at", page_size=PAGE, lookback_seconds=300, max_pages=3)
+
+
+@frozen
+class _Record:
+    at: datetime
+
+
+def _page(request: Request, times: list[datetime]) -> Page:
+    return Page(request, len(times), records=tuple(_Record(t) for t in times))
+
+
+def test_a_sweep_request_puts_the_collectors_params_around_the_limit_and_the_bounds() -> None:
+    request = SWEEP.request(number=2, newer_than=5, older_than=9, lead=(("date", "2026-03-10"),), tail=(("f", "1"),))
+    assert request.params == (("date", "2026-03-10"), ("limit", "500"), ("newer_than", "5"), ("older_than", "9"),
+                              ("f", "1"))
+    assert request.number == 2
+
+
+@given(offsets=st.lists(st.integers(1, 10**6), min_size=PAGE, max_size=PAGE))
+def test_a_top_sweep_cut_short_owes_the_hole_below_its_cut_on_the_collectors_own_cursor(offsets: list[int]) -> None:
+    top = SWEEP.request(number=1, newer_than=ms(NOON) - 1)
+    page = _page(top, [NOON + offset * MS for offset in offsets])
+    step = SWEEP.step(_Cursor(), top, page)
+    assert step.bound is not None
+    moved = SWEEP.moved(_Cursor(), _Cursor(newest=SWEEP.newest(page, None)), page, step, in_hole=False)
+    assert moved == _Cursor(newest=max(r.at for r in page.records), resume_before=step.bound,
+                            resume_after=ms(NOON) - 1, cut_at=step.bound)
+
+
+def test_a_sweep_stops_at_its_page_cap() -> None:
+    times = [NOON + i * MS for i in range(PAGE)]
+    third = SWEEP.request(number=3)
+    assert SWEEP.onward(_Cursor(), third, _page(third, times)) is None
+    second = SWEEP.request(number=2)
+    assert SWEEP.onward(_Cursor(), second, _page(second, times)) == (3, SWEEP.step(_Cursor(), second,
+                                                                                  _page(second, times)))
+
+
+def test_a_sweep_partitioned_by_market_day_goes_on_to_the_next_session_up_to_the_last() -> None:
+    friday, monday = date(2026, 3, 6), date(2026, 3, 9)
+    assert market_day_after(friday, monday) == monday
+    assert market_day_after(friday, friday) is None
+    assert day_end(friday) == ms(datetime(2026, 3, 7, 5, 0, tzinfo=UTC))  # midnight in New York, EST

@@ -10,11 +10,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv import backfill, store
+from vvv.run import backfill
+from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool, options_flow
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
 
 DARKPOOL = COLLECTORS["darkpool"]
 NOW = datetime(2026, 7, 10, 20, 0, tzinfo=UTC)

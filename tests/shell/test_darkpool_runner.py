@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
-from vvv import store
+from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool
-from vvv.collectors.convert import parse_timestamp
+from vvv.core.convert import parse_timestamp
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_once
 
 DARKPOOL = COLLECTORS["darkpool"]
 # A Tuesday afternoon in New York: the fake serves that market day's prints. vvv's clock runs

@@ -7,9 +7,9 @@ import psycopg
 from tests.conftest import TOKEN
 from vvv.collectors import COLLECTORS, economic_calendar
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_once
 
 CALENDAR = COLLECTORS["economic_calendar"]
 CONFIG = CollectorConfig(enabled=True, interval=3600, extended_interval=3600, closed_interval=None, stale_after=None,

@@ -21,7 +21,7 @@ import pgserver
 import psycopg
 import pytest
 
-from vvv import embedded
+from vvv.io import embedded
 
 
 def _leave(data_dir: Path) -> None:

@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vvv.calendar import NY
+from vvv.core.calendar import NY
 from vvv.collectors import darkpool as darkpool_collector
-from vvv.collectors.base import Page, advance_over, warnings_over
+from vvv.core.base import Page, advance_over, warnings_over
 from vvv.collectors import options_flow as flow_collector
-from vvv.fake_api import DARKPOOL_PREFIX, FLOW_PATH, NEWS_PATH, FakeApi
-from vvv.http import ApiClient
+from tests.fakes.api import DARKPOOL_PREFIX, FLOW_PATH, NEWS_PATH, FakeApi
+from vvv.io.http import ApiClient
 
 TOKEN = "test-token"
 NOW = datetime(2025, 10, 22, 21, 30, tzinfo=UTC)
@@ -312,7 +312,7 @@ def _cli(*args: str) -> subprocess.Popen:
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen(
-        [sys.executable, "-m", "vvv.fake_api", *args],
+        [sys.executable, "-m", "tests.fakes.api", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
 from vvv import __version__
-from vvv.collectors.base import Request
-from vvv.fake_api import FakeApi
-from vvv.http import (
+from vvv.core.base import Request
+from tests.fakes.api import FakeApi
+from vvv.io.http import (
     ApiClient,
     ApiError,
     Budget,

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from vvv import migrate
+from vvv.io import migrate
 
 
 def _connect(url: str) -> psycopg.Connection:

@@ -8,12 +8,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv import store
+from vvv.io import store
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import RunResult, run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import RunResult, run_once
 
 NEWS = COLLECTORS["news"]
 SETTINGS = news.Settings(page_size=100, max_pages=20, first_run_pages=3)

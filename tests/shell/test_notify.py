@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vvv.notify import notify, watchdog_interval_s
+from vvv.ops.notify import notify, watchdog_interval_s
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv import store
+from vvv.io import store
 from vvv.collectors import COLLECTORS, options_flow
 from vvv.config import CollectorConfig
-from vvv.fake_api import FLOW_PATH, FakeApi
-from vvv.http import ApiClient
-from vvv.runner import run_once
+from tests.fakes.api import FLOW_PATH, FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_once
 
 FLOW = COLLECTORS["options_flow"]
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)

@@ -15,13 +15,13 @@ import pytest
 
 from tests.conftest import TOKEN, run_vvv
 from tests.faults import DatabaseProxy, wait_for
-from vvv import store
+from vvv.io import store
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import RunResult, run_once
-from vvv.spool import Spool
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import RunResult, run_once
+from vvv.io.spool import Spool
 
 NEWS = COLLECTORS["news"]
 CONFIG = CollectorConfig(enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,
@@ -136,7 +136,7 @@ def test_status_shows_the_spool_while_the_database_is_down(db_url, proxy, cli_en
 
 def test_a_real_postgresql_stopped_mid_pass_and_restarted_loses_nothing(fake_api, tmp_path) -> None:
     """The embedded server itself is stopped during `vvv once`; the next `vvv once` starts it again."""
-    from vvv import embedded
+    from vvv.io import embedded
 
     data = tmp_path / "data"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VVV_DATA_DIR": str(data),
@@ -256,7 +256,7 @@ def test_a_database_lost_while_no_page_was_stored_still_ends_the_pass_with_its_r
 
 
 def _spooled(directory) -> set[str]:
-    from vvv.spool import decode
+    from vvv.io.spool import decode
 
     found = set()
     for path in directory.glob("*.spool"):

@@ -13,11 +13,12 @@ import time
 from datetime import UTC, date, datetime
 
 from tests.conftest import TOKEN
-from vvv import backfill, store
+from vvv.run import backfill
+from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient, Pacer
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient, Pacer
 
 DARKPOOL = COLLECTORS["darkpool"]
 CONFIG = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None, stale_after=None,

@@ -11,13 +11,14 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv import status, store
+from vvv.ops import status
+from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool, options_flow
-from vvv.collectors.convert import parse_timestamp
+from vvv.core.convert import parse_timestamp
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import RunResult, run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import RunResult, run_once
 
 DARKPOOL = COLLECTORS["darkpool"]
 NOW = datetime(2026, 3, 11, 2, 0, tzinfo=UTC)  # a Tuesday night in New York: the day's 2,000 prints are out

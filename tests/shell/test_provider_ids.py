@@ -9,12 +9,13 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv import check, migrate
+from vvv.ops import check
+from vvv.io import migrate
 from vvv.collectors import COLLECTORS, options_flow
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import RunResult, run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import RunResult, run_once
 
 FLOW = COLLECTORS["options_flow"]
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)

@@ -15,13 +15,13 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv import migrate, store
+from vvv.io import migrate, store
 from vvv.collectors import COLLECTORS, news
-from vvv.collectors.base import Reject
+from vvv.core.base import Reject
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import RunResult, run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import RunResult, run_once
 
 NEWS = COLLECTORS["news"]
 NOW = datetime(2026, 1, 2, 15, 0, tzinfo=UTC)

@@ -17,12 +17,13 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.shell.test_roles import _attempt, _connect, install_roles, roles_db  # noqa: F401 (a fixture)
-from vvv import check, migrate, status, store
+from vvv.ops import check, status
+from vvv.io import migrate, store
 from vvv.collectors import COLLECTORS, darkpool, economic_calendar, options_flow
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import RunResult, run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import RunResult, run_once
 
 DARKPOOL, CALENDAR = COLLECTORS["darkpool"], COLLECTORS["economic_calendar"]
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)  # a Tuesday afternoon in New York

@@ -23,13 +23,13 @@ from loguru import logger
 from psycopg.conninfo import make_conninfo
 
 from tests.conftest import ROOT, TOKEN, run_vvv
-from vvv import migrate, store
+from vvv.io import migrate, store
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import run_once
-from vvv.service import Service
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_once
+from vvv.run.service import Service
 
 ROLES_SQL = ROOT / "sql" / "roles.sql"
 ROLES = ("vvv_owner", "vvv_collector", "vvv_reader")
@@ -386,7 +386,7 @@ def test_schema_migrations_made_by_the_script_equals_the_migrators(roles_db: str
                 " AND tablename = 'schema_migrations' ORDER BY 1"
             ).fetchall()
 
-    assert shape(roles_db) == shape(db_url)  # db_url: migrated by vvv/migrate.py's own bootstrap
+    assert shape(roles_db) == shape(db_url)  # db_url: migrated by vvv/io/migrate.py's own bootstrap
 
 
 def test_a_database_migrated_by_another_role_changes_hands(db_url: str, fake_api: FakeApi, client: ApiClient) -> None:

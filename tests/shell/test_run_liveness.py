@@ -12,12 +12,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN, run_vvv
-from vvv import store
+from vvv.io import store
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_once
 
 NEWS = COLLECTORS["news"]
 CONFIG = CollectorConfig(enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,

@@ -17,9 +17,9 @@ from tests.conftest import TOKEN
 from tests.faults import wait_for
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.service import Service
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.service import Service
 
 NEWS = COLLECTORS["news"]
 EVERY_SECOND = CollectorConfig(enabled=True, interval=1, extended_interval=1, closed_interval=1, stale_after=None,

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.faults import dead_pid
-from vvv import spool as spool_module
-from vvv.spool import Batch, Spool, SpoolFull, decode, encode
+from vvv.io import spool as spool_module
+from vvv.io.spool import Batch, Spool, SpoolFull, decode, encode
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

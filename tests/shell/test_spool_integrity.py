@@ -13,14 +13,16 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.faults import DatabaseProxy
-from vvv import runner, status, store
-from vvv import spool as spool_module
+from vvv.run import runner
+from vvv.ops import status
+from vvv.io import store
+from vvv.io import spool as spool_module
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import RunResult, run_once
-from vvv.spool import Spool, decode
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import RunResult, run_once
+from vvv.io.spool import Spool, decode
 
 NEWS = COLLECTORS["news"]
 CONFIG = CollectorConfig(enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,

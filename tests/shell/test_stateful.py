@@ -31,15 +31,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 
 from tests.conftest import TOKEN
 from tests.faults import DatabaseProxy, dead_pid
-from vvv import spool as spool_module
-from vvv import store
+from vvv.io import spool as spool_module
+from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool, news, options_flow
-from vvv.collectors.convert import parse_timestamp
+from vvv.core.convert import parse_timestamp
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import run_offline, run_once
-from vvv.spool import Spool, encode
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_offline, run_once
+from vvv.io.spool import Spool, encode
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday, 11:00 in New York: room for hours of prints
 LATER = NOW + timedelta(hours=1)
@@ -159,7 +159,7 @@ class Outages(RuleBasedStateMachine):
         with psycopg.connect(self.db_url) as conn:
             cursor = store.load_cursor(conn, darkpool.SPEC, TICKER)
             if cursor is None or cursor.newest is None or cursor.cut_at is not None:
-                return  # a cut sweep does not read the band above its cut again: see darkpool._unread_lookback
+                return  # a cut sweep does not read the band above its cut again: see TimeSweep.unread_lookback
             floor = cursor.newest - timedelta(seconds=SETTINGS["darkpool"].lookback_seconds - 30)
             stored = [row[0] for row in conn.execute(
                 "SELECT tracking_id FROM trading.darkpool_trades WHERE executed_at >= %s AND executed_at <= %s"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.types.json import Jsonb
 
-from vvv import status
+from vvv.ops import status
 from vvv.collectors import news
 from vvv.config import CollectorConfig
 

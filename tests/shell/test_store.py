@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import DSN_PASSWORD
-from vvv import store
+from vvv.io import store
 from vvv.collectors import COLLECTORS
-from vvv.runner import validate_all
+from vvv.run.runner import validate_all
 from vvv.collectors import news
-from vvv.collectors.base import Reject
+from vvv.core.base import Reject
 
 _text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=1, max_size=40)
 

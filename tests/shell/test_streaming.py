@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
-from vvv import store
+from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool
-from vvv.collectors.base import record_row
+from vvv.core.base import record_row
 from vvv.config import CollectorConfig
-from vvv.fake_api import FakeApi
-from vvv.http import ApiClient
-from vvv.runner import run_once
+from tests.fakes.api import FakeApi
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_once
 
 DARKPOOL = COLLECTORS["darkpool"]
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vvv import charts
+from vvv.ops import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 counts = st.one_of(st.none(), st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**40),

@@ -10,8 +10,8 @@ from attrs import frozen
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
-from vvv.http import Budget
-from vvv.metrics import Freshness, Metrics, Sources
+from vvv.io.http import Budget
+from vvv.ops.metrics import Freshness, Metrics, Sources
 
 DASHBOARD = ROOT / "docs" / "grafana" / "vvv.json"
 NOW = 1_800_000_000.0

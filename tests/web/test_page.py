@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from vvv import page, web
+from vvv.ops import page, web
 
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
 HOURS = [NOW.replace(minute=0) - timedelta(hours=47 - i) for i in range(48)]

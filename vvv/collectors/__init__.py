@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from vvv.collectors import darkpool, economic_calendar, news, options_flow
-from vvv.collectors.base import Collector
+from vvv.core.base import Collector
 
 
 def _bind(module: ModuleType) -> Collector:

@@ -26,18 +26,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
 from attrs import frozen
 
-from vvv.calendar import NY, is_trading_day, last_trading_day
-from vvv.collectors.base import (
-    HALT_MARK,
+from vvv.core.calendar import NY, last_trading_day
+from vvv.core.base import (
     Column,
-    Halt,
     Page,
     Reject,
     Request,
@@ -50,16 +47,12 @@ from vvv.collectors.base import (
     structure_item,
     unstorable_text,
 )
-from vvv.collectors.convert import JsonObject, parse_timestamp
-from vvv.collectors.timepaging import Numbered as _Numbered
-from vvv.collectors.timepaging import Step as _Step
-from vvv.collectors.timepaging import bound as _bound
-from vvv.collectors.timepaging import continuation
-from vvv.collectors.timepaging import fits_numeric as _fits_numeric
-from vvv.collectors.timepaging import instant as _instant
-from vvv.collectors.timepaging import ms as _ms
-from vvv.collectors.timepaging import spell as _spell
-from vvv.collectors.timepaging import unreadable_why
+from vvv.core.convert import JsonObject, parse_timestamp
+from vvv.core.timepaging import TimeSweep, day_end, halt, market_day_after
+from vvv.core.timepaging import bound as _bound
+from vvv.core.timepaging import fits_numeric as _fits_numeric
+from vvv.core.timepaging import instant as _instant
+from vvv.core.timepaging import spell as _spell
 
 PATH = "/api/darkpool/{ticker}"
 MAX_PAGE_SIZE = 500
@@ -305,21 +298,20 @@ _Segment = Literal["hole", "top", "day"]
 def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
     """The next request of the pass that started from `cursor` (from `begin`), or None when it is done."""
     _require_begun(cursor)
+    sweep = _sweep(settings, cursor.ticker)
     if previous is None or page is None:
-        return _opening(cursor, cursor.day, settings, number=1)
-    number = getattr(previous, "number", 1) + 1
-    if number > settings.max_pages:
+        return _opening(cursor, cursor.day, sweep, number=1)
+    onward = sweep.onward(cursor, previous, page, top_sweep=_segment(cursor, previous) == "top")
+    if onward is None:  # the page cap, or an unreadable page: stop there, read on from it next pass
         return None
-    step = _continuation(cursor, previous, page, settings)
-    if step.blind:  # nothing tells where below it the prints go on: stop there, read it again next pass
-        return None
+    number, step = onward
     if step.bound is not None:
-        return _request(cursor.ticker, _day_of(previous), settings, number=number,
-                        newer_than=_bound(previous, "newer_than"), older_than=step.bound)
+        return _request(sweep, _day_of(previous), number=number, newer_than=_bound(previous, "newer_than"),
+                        older_than=step.bound)
     if _segment(cursor, previous) == "hole":
-        return _top(cursor, settings, number=number)
-    following = _following_day(cursor, _day_of(previous))
-    return None if following is None else _opening(cursor, following, settings, number=number)
+        return _top(cursor, sweep, number=number)
+    following = market_day_after(_day_of(previous), cursor.target)
+    return None if following is None else _opening(cursor, following, sweep, number=number)
 
 
 def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
@@ -327,35 +319,26 @@ def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cu
     `saved` the cursor saved after the page before (`cursor` for the first page). Safe after any
     prefix of a pass; the newest print of a day is carried in `saved`, so no page is read twice.
     An unreadable page moves nothing: what lies below it stays owed."""
-    step = _continuation(cursor, page.request, page, settings)
+    sweep, segment = _sweep(settings, cursor.ticker), _segment(cursor, page.request)
+    step = sweep.step(cursor, page.request, page, top_sweep=segment == "top")
     if step.blind:  # below a page with `older_than`, `saved` owes it already
         return saved if _bound(page.request, "older_than") is not None else _owed_from_top(cursor, saved, page.request)
     day = _day_of(page.request)
-    seen = [r.executed_at for r in page.records]
-    if day == saved.day and saved.newest is not None:
-        seen.append(saved.newest)
-    at = Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
-    bound = step.bound
-    if _segment(cursor, page.request) == "hole":
-        return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
-                            cut_at=cursor.cut_at)
-    if bound is not None:  # a sweep from the top, cut short: it owes what lies below
-        return attrs.evolve(at, resume_before=bound, resume_after=_bound(page.request, "newer_than"), cut_at=bound)
-    following = _following_day(cursor, day)
+    newest = sweep.newest(page, saved.newest if day == saved.day else None)
+    at = Cursor(ticker=cursor.ticker, day=day, newest=newest, target=cursor.target)
+    moved = sweep.moved(cursor, at, page, step, in_hole=segment == "hole")
+    if moved is not None:
+        return moved
+    following = market_day_after(day, cursor.target)
     return at if following is None else Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
 
 
 def _owed_from_top(cursor: Cursor, saved: Cursor, request: Request) -> Cursor:
     """A cursor owing all of `request`'s day from its top down to the request's `newer_than`: a hole
     whose top is the day's end, so the day is not taken as finished (a backfill would skip it)."""
-    day, top = _day_of(request), _day_end(_day_of(request))
+    day, top = _day_of(request), day_end(_day_of(request))
     return Cursor(ticker=cursor.ticker, day=day, newest=saved.newest if saved.day == day else None,
                   resume_before=top, resume_after=_bound(request, "newer_than"), cut_at=top, target=cursor.target)
-
-
-def _day_end(day: date) -> int:
-    """The unix millisecond at which `day` ends in New York: no print of the day is at or above it."""
-    return _ms(datetime.combine(day + timedelta(days=1), dt_time(0), tzinfo=NY))
 
 
 def finished(cursor: Cursor | None) -> bool:
@@ -366,45 +349,18 @@ def finished(cursor: Cursor | None) -> bool:
 def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
     """Possible gaps of the pass that started from `cursor`, for the run's log and status: with
     `page` None those its starting cursor reveals, else those `page` reveals."""
+    sweep = _sweep(settings, cursor.ticker)
     if page is None:
-        return _unread_lookback(cursor, settings)
-    found = []
-    step = _continuation(cursor, page.request, page, settings)
-    day = _day_of(page.request).isoformat()
-    if step.gap is not None:
-        found.append(
-            f"{cursor.ticker}: at least {page.received} prints share {_spell(step.gap)} ({day}), a whole page;"
-            " the API pages by time only, so some of them may be unreachable"
-        )
+        return sweep.unread_lookback(cursor, what=f"{cursor.ticker}: prints of {cursor.day} reported late")
+    step = sweep.step(cursor, page.request, page, top_sweep=_segment(cursor, page.request) == "top")
+    day, who = _day_of(page.request).isoformat(), f"{cursor.ticker}: "
+    found = sweep.gap_warning(page, step, noun="prints", who=who, when=f" ({day})")
     if step.blind:
         before = _bound(page.request, "older_than")
-        top = before is None or before >= _day_end(_day_of(page.request))
+        top = before is None or before >= day_end(_day_of(page.request))
         where = "" if top else f" older than {_spell(_instant(before))}"
-        why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
-        found.append(Halt(f"{cursor.ticker}: a full page of {page.received} prints for {day}{where} could not be"
-                          f" read{why}; {HALT_MARK}"))
+        found.append(halt(page, noun="prints", who=who, when=f" for {day}", where=where))
     return found
-
-
-def _unread_lookback(cursor: Cursor, settings: Settings) -> list[str]:
-    """A sweep cut short inside the lookback leaves a band this pass will not read again.
-
-    Passes fill the hole below the cut, then sweep from the top down to the cut: prints reported
-    late into the band between the lookback and the cut, after the hole passed them, are missed.
-    This happens only when the lookback holds more prints than `max_pages` pages (or after a crash).
-    """
-    if cursor.cut_at is None or cursor.newest is None:
-        return []
-    low = _lookback_floor(cursor, settings)
-    if cursor.resume_before is not None:
-        low = max(low, cursor.resume_before)
-    if cursor.cut_at <= low:
-        return []
-    return [
-        f"{cursor.ticker}: prints of {cursor.day} reported late between {_spell(_instant(low))} and"
-        f" {_spell(_instant(cursor.cut_at))} may be missed: a pass was cut short inside the lookback window;"
-        f" raise max_pages ({settings.max_pages}) or lower lookback_seconds ({settings.lookback_seconds})"
-    ]
 
 
 def _require_begun(cursor: Cursor) -> None:
@@ -412,36 +368,32 @@ def _require_begun(cursor: Cursor) -> None:
         raise ValueError("darkpool.next_request needs the cursor returned by darkpool.begin")
 
 
-def _opening(cursor: Cursor, day: date, settings: Settings, *, number: int) -> Request:
+def _sweep(settings: Settings, ticker: str) -> TimeSweep:
+    """One ticker's sweep, newest first by `executed_at`, within one market day per request."""
+    return TimeSweep(path=PATH.format(ticker=ticker), time_field="executed_at", page_size=settings.page_size,
+                     lookback_seconds=settings.lookback_seconds, max_pages=settings.max_pages)
+
+
+def _opening(cursor: Cursor, day: date, sweep: TimeSweep, *, number: int) -> Request:
     """The first request for `day`: the hole a cut-short pass left, else the newest prints."""
     if day == cursor.day and cursor.resume_before is not None:
-        return _request(cursor.ticker, day, settings, number=number,
-                        newer_than=cursor.resume_after, older_than=cursor.resume_before)
+        return _request(sweep, day, number=number, newer_than=cursor.resume_after, older_than=cursor.resume_before)
     if day == cursor.day:
-        return _top(cursor, settings, number=number)
-    return _request(cursor.ticker, day, settings, number=number)
+        return _top(cursor, sweep, number=number)
+    return _request(sweep, day, number=number)
 
 
-def _top(cursor: Cursor, settings: Settings, *, number: int) -> Request:
-    """From the newest print of `cursor.day` down to the lookback behind the newest one stored."""
-    floor = None if cursor.newest is None else _lookback_floor(cursor, settings) - 1
-    return _request(cursor.ticker, cursor.day, settings, number=number, newer_than=floor)
+def _top(cursor: Cursor, sweep: TimeSweep, *, number: int) -> Request:
+    """From the newest print of `cursor.day` down to the lookback behind the newest one stored; `newer_than`
+    is one below the floor, so either reading includes it."""
+    floor = None if cursor.newest is None else sweep.floor(cursor) - 1
+    return _request(sweep, cursor.day, number=number, newer_than=floor)
 
 
-def _lookback_floor(cursor: Cursor, settings: Settings) -> int:
-    """The oldest millisecond a top sweep reads again; `newer_than` is one below, so either reading includes it."""
-    assert cursor.newest is not None
-    return _ms(cursor.newest) - settings.lookback_seconds * 1000
-
-
-def _request(
-    ticker: str, day: date, settings: Settings, *, number: int, newer_than: int | None = None,
-    older_than: int | None = None,
-) -> Request:
-    params = [("date", day.isoformat()), ("limit", str(settings.page_size))]
-    params += [(name, str(value)) for name, value in (("newer_than", newer_than), ("older_than", older_than))
-               if value is not None]
-    return _Numbered(PATH.format(ticker=ticker), tuple(params), number=number)
+def _request(sweep: TimeSweep, day: date, *, number: int, newer_than: int | None = None,
+             older_than: int | None = None) -> Request:
+    return sweep.request(number=number, newer_than=newer_than, older_than=older_than,
+                         lead=(("date", day.isoformat()),))
 
 
 def _segment(cursor: Cursor, request: Request) -> _Segment:
@@ -457,21 +409,5 @@ def _segment(cursor: Cursor, request: Request) -> _Segment:
     return "hole" if hole is not None and older_than is not None and older_than <= hole else "top"
 
 
-def _continuation(cursor: Cursor, request: Request, page: Page, settings: Settings) -> _Step:
-    """Where the sweep goes after `page` (see timepaging.continuation)."""
-    return continuation(request, page, times=[record.executed_at for record in (*page.records, *page.refused)],
-                        page_size=settings.page_size, cut_at=cursor.cut_at, top_sweep=_segment(cursor, request) == "top")
-
-
-def _following_day(cursor: Cursor, day: date) -> date | None:
-    """The market day after `day`, when the pass still owes it."""
-    following = day + timedelta(days=1)
-    while not is_trading_day(following):
-        following += timedelta(days=1)
-    return following if cursor.target is not None and following <= cursor.target else None
-
-
 def _day_of(request: Request) -> date:
     return date.fromisoformat(request.param("date") or "")
-
-

@@ -16,21 +16,23 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.base import (
+from vvv.core.base import (
     Column,
     Page,
     Reject,
     Request,
     Schedule,
+    Single,
     Spec,
     parse_data,
     stable_id,
     structure_item,
     unstorable_text,
 )
-from vvv.collectors.convert import JsonObject
+from vvv.core.convert import JsonObject
 
 PATH = "/api/market/economic-calendar"
+PAGING = Single(PATH)  # the endpoint answers with the whole calendar
 EVENT_TYPES = ("fed-speaker", "fomc", "report")  # the documented ones; others are stored too
 # The calendar covers this week and next; an event further out than that is not plausible.
 _HORIZON = timedelta(days=60)
@@ -110,7 +112,7 @@ def event_id(event: str, time: datetime) -> str:
 
 def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
     """One request per pass: the endpoint answers with the whole calendar."""
-    return Request(PATH) if previous is None else None
+    return PAGING.next_request(previous)
 
 
 def parse(payload: Any) -> tuple[list[Event], list[Reject]]:

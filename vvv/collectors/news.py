@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.base import (
+from vvv.core.base import (
     Column,
     Page,
     Reject,
@@ -31,7 +31,7 @@ from vvv.collectors.base import (
     unstorable_text,
     stable_id,
 )
-from vvv.collectors.convert import JsonObject
+from vvv.core.convert import JsonObject
 
 PATH = "/api/news/headlines"
 MAX_PAGE_SIZE = 100

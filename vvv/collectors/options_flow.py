@@ -38,10 +38,8 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.base import (
-    HALT_MARK,
+from vvv.core.base import (
     Column,
-    Halt,
     Page,
     Reject,
     Request,
@@ -50,19 +48,18 @@ from vvv.collectors.base import (
     at_least,
     at_most,
     record_row,
-    split_extra,
+    parse_data,
     stable_id,
+    structure_item,
     unstorable_text,
 )
-from vvv.collectors.convert import CONVERTER, JsonObject, describe_error
-from vvv.collectors.timepaging import Numbered as _Numbered
-from vvv.collectors.timepaging import Step as _Step
-from vvv.collectors.timepaging import bound as _bound
-from vvv.collectors.timepaging import continuation, unreadable_why
-from vvv.collectors.timepaging import fits_numeric as _fits_numeric
-from vvv.collectors.timepaging import instant as _instant
-from vvv.collectors.timepaging import ms as _ms
-from vvv.collectors.timepaging import spell as _spell
+from vvv.core.convert import JsonObject
+from vvv.core.timepaging import TimeSweep, halt, window_bounds
+from vvv.core.timepaging import bound as _bound
+from vvv.core.timepaging import fits_numeric as _fits_numeric
+from vvv.core.timepaging import instant as _instant
+from vvv.core.timepaging import ms as _ms
+from vvv.core.timepaging import spell as _spell
 
 PATH = "/api/option-trades/flow-alerts"
 MAX_PAGE_SIZE = 200
@@ -387,24 +384,14 @@ def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provid
 
 def parse(payload: Any) -> tuple[list[Alert], list[Reject]]:
     """Typed alerts from one response; anything unreadable becomes a reject, never an exception."""
-    items = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        return [], [Reject(payload, "response has no `data` list")]
-    records, rejects = [], []
-    for raw in items:
-        record = _parse_item(raw)
-        (rejects if isinstance(record, Reject) else records).append(record)
-    return records, rejects
+    return parse_data(payload, _parse_item)
 
 
 def _parse_item(raw: Any) -> Alert | Reject:
-    if not isinstance(raw, dict):
-        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
-    documented, extra = split_extra(raw, _DOCUMENTED)
-    try:
-        item = CONVERTER.structure(documented, _Item)
-    except Exception as error:  # cattrs gathers every field error into one exception
-        return Reject(raw, describe_error(error))
+    parsed = structure_item(raw, _Item, _DOCUMENTED)
+    if isinstance(parsed, Reject):
+        return parsed
+    item, extra = parsed
     symbol = parse_option_symbol(item.option_chain)
     if isinstance(symbol, str):
         return Reject(raw, symbol)
@@ -439,7 +426,7 @@ def validate(record: Alert, now: datetime) -> str | None:
 
 def window(start: datetime, end: datetime) -> Cursor:
     """A backfill of the alerts created in [start, end]: one hole to fill, nothing above it."""
-    return Cursor(resume_before=_ms(end) + 1, resume_after=_ms(start) - 1, since=_ms(start), window_end=_ms(end))
+    return Cursor(**window_bounds(start, end), since=_ms(start), window_end=_ms(end))
 
 
 def finished(cursor: Cursor | None) -> bool:
@@ -462,17 +449,18 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
         raise ValueError("options_flow.next_request needs the cursor returned by options_flow.begin")
     if cursor.window_end is not None and cursor.resume_before is None:
         return None  # the backfill window is complete
+    sweep = _sweep(settings)
     if previous is None or page is None:
-        return _opening(cursor, settings)
-    number = getattr(previous, "number", 1) + 1
-    if number > settings.max_pages:
+        return _opening(cursor, sweep, settings)
+    onward = sweep.onward(cursor, previous, page)
+    if onward is None:  # the page cap, or an unreadable page: stop there, read on from it next pass
         return None
-    step = _continuation(cursor, previous, page, settings)
-    if step.blind:  # nothing tells where below it the alerts go on: stop there, read it again next pass
-        return None
+    number, step = onward
     if step.bound is not None:
-        return _request(settings, number=number, newer_than=_bound(previous, "newer_than"), older_than=step.bound)
-    return _top(cursor, settings, number=number) if _in_hole(cursor, previous) and cursor.window_end is None else None
+        return _request(sweep, settings, number=number, newer_than=_bound(previous, "newer_than"),
+                        older_than=step.bound)
+    in_hole = sweep.in_hole(cursor, previous)
+    return _top(cursor, sweep, settings, number=number) if in_hole and cursor.window_end is None else None
 
 
 def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
@@ -480,91 +468,54 @@ def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cu
     `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix.
     An unreadable page moves nothing: `saved` owes what lies below it already (a top sweep's first
     page is read again from the top)."""
-    step = _continuation(cursor, page.request, page, settings)
+    sweep = _sweep(settings)
+    step = sweep.step(cursor, page.request, page)
     if step.blind:
         return saved
-    seen = [r.created_at for r in page.records]
-    if saved.newest is not None:
-        seen.append(saved.newest)
-    at = Cursor(newest=max(seen, default=None), window_end=cursor.window_end)
-    bound = step.bound
-    if _in_hole(cursor, page.request):
-        return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
-                            cut_at=cursor.cut_at)
-    if bound is not None:  # a sweep from the top, cut short: it owes what lies below
-        return attrs.evolve(at, resume_before=bound, resume_after=_bound(page.request, "newer_than"), cut_at=bound)
-    return at
+    at = Cursor(newest=sweep.newest(page, saved.newest), window_end=cursor.window_end)
+    moved = sweep.moved(cursor, at, page, step, in_hole=sweep.in_hole(cursor, page.request))
+    return at if moved is None else moved
 
 
 def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
     """Possible gaps of the pass that started from `cursor`, for the run's log and status: with
     `page` None those its starting cursor reveals, else those `page` reveals."""
+    sweep = _sweep(settings)
     if page is None:
-        return _unread_lookback(cursor, settings)
-    found = []
-    step = _continuation(cursor, page.request, page, settings)
-    if step.gap is not None:
-        found.append(
-            f"at least {page.received} alerts share {_spell(step.gap)}, a whole page;"
-            " the API pages by time only, so some of them may be unreachable"
-        )
+        return sweep.unread_lookback(cursor, what="alerts published late")
+    step = sweep.step(cursor, page.request, page)
+    found = sweep.gap_warning(page, step, noun="alerts")
     if step.blind:
         before = _bound(page.request, "older_than")
         where = "" if before is None else f" older than {_spell(_instant(before))}"
-        why = "" if page.rejected is None else f" ({unreadable_why(page.rejected)})"
-        found.append(Halt(f"a full page of {page.received} alerts{where} could not be read{why}; {HALT_MARK}"))
+        found.append(halt(page, noun="alerts", where=where))
     return found
 
 
-def _unread_lookback(cursor: Cursor, settings: Settings) -> list[str]:
-    """A sweep cut short inside the lookback leaves a band this pass will not read again (as in darkpool)."""
-    if cursor.cut_at is None or cursor.newest is None:
-        return []
-    low = _ms(cursor.newest) - settings.lookback_seconds * 1000
-    if cursor.resume_before is not None:
-        low = max(low, cursor.resume_before)
-    if cursor.cut_at <= low:
-        return []
-    return [
-        f"alerts published late between {_spell(_instant(low))} and {_spell(_instant(cursor.cut_at))} may be"
-        f" missed: a pass was cut short inside the lookback window; raise max_pages ({settings.max_pages})"
-        f" or lower lookback_seconds ({settings.lookback_seconds})"
-    ]
+def _sweep(settings: Settings) -> TimeSweep:
+    """One sweep over all alerts, newest first by `created_at`."""
+    return TimeSweep(path=PATH, time_field="created_at", page_size=settings.page_size,
+                     lookback_seconds=settings.lookback_seconds, max_pages=settings.max_pages)
 
 
-def _opening(cursor: Cursor, settings: Settings) -> Request:
+def _opening(cursor: Cursor, sweep: TimeSweep, settings: Settings) -> Request:
     """The hole a cut-short pass left, else the newest alerts."""
     if cursor.resume_before is not None:
-        return _request(settings, number=1, newer_than=cursor.resume_after, older_than=cursor.resume_before)
-    return _top(cursor, settings, number=1)
+        return _request(sweep, settings, number=1, newer_than=cursor.resume_after, older_than=cursor.resume_before)
+    return _top(cursor, sweep, settings, number=1)
 
 
-def _top(cursor: Cursor, settings: Settings, *, number: int) -> Request:
+def _top(cursor: Cursor, sweep: TimeSweep, settings: Settings, *, number: int) -> Request:
     """From the newest alert down to the lookback behind the newest stored (a first pass: `since`).
 
     `newer_than` is one below the floor, so either reading of the bound includes the floor itself.
     """
     assert cursor.since is not None
-    floor = cursor.since if cursor.newest is None else _ms(cursor.newest) - settings.lookback_seconds * 1000
-    return _request(settings, number=number, newer_than=floor - 1)
+    floor = cursor.since if cursor.newest is None else sweep.floor(cursor)
+    return _request(sweep, settings, number=number, newer_than=floor - 1)
 
 
-def _request(settings: Settings, *, number: int, newer_than: int | None = None,
+def _request(sweep: TimeSweep, settings: Settings, *, number: int, newer_than: int | None = None,
              older_than: int | None = None) -> Request:
-    params: list[tuple[str, Any]] = [("limit", str(settings.page_size))]
-    params += [(name, str(value)) for name, value in (("newer_than", newer_than), ("older_than", older_than))
-               if value is not None]
-    return _Numbered(PATH, (*params, *filter_params(settings.filters)), number=number)
-
-
-def _in_hole(cursor: Cursor, request: Request) -> bool:
-    """The hole's requests are the only ones bounded at or below its top; a top sweep stops at `cut_at`."""
-    older_than = _bound(request, "older_than")
-    hole = cursor.resume_before
-    return hole is not None and older_than is not None and older_than <= hole
-
-
-def _continuation(cursor: Cursor, request: Request, page: Page, settings: Settings) -> _Step:
-    """Where the sweep goes after `page` (see timepaging.continuation)."""
-    return continuation(request, page, times=[record.created_at for record in (*page.records, *page.refused)],
-                        page_size=settings.page_size, cut_at=cursor.cut_at, top_sweep=not _in_hole(cursor, request))
+    return sweep.request(number=number, newer_than=newer_than, older_than=older_than,
+                         tail=filter_params(settings.filters))

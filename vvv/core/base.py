@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.collectors.convert import CONVERTER, describe_error
+from vvv.core.convert import CONVERTER, describe_error
 
 
 @frozen
@@ -58,6 +58,20 @@ class Request:
 
     def param(self, name: str) -> str | None:
         return dict(self.params).get(name)
+
+
+@frozen
+class Single:
+    """The paging strategy of an endpoint that answers with its whole data set: one request a pass.
+
+        >>> Single("/api/market/economic-calendar").next_request(None)
+        Request(path='/api/market/economic-calendar', params=())
+    """
+
+    path: str
+
+    def next_request(self, previous: Request | None) -> Request | None:
+        return Request(self.path) if previous is None else None
 
 
 @frozen

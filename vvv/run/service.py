@@ -24,14 +24,17 @@ import schedule
 from loguru import logger
 from psycopg.types.json import Jsonb
 
-from vvv import calendar, notify, probes, runner, scheduling, store
-from vvv.collectors.base import Collector
+from vvv.core import calendar, scheduling
+from vvv.ops import notify, probes
+from vvv.run import runner
+from vvv.io import store
+from vvv.core.base import Collector
 from vvv.config import CollectorConfig, MonitorConfig
 from vvv.errors import Fatal, one_line
-from vvv.http import ApiClient
-from vvv.leader import Leadership
-from vvv.spool import Spool
-from vvv.metrics import Metrics, Sources
+from vvv.io.http import ApiClient
+from vvv.run.leader import Leadership
+from vvv.io.spool import Spool
+from vvv.ops.metrics import Metrics, Sources
 
 SHUTDOWN_GRACE_S = 7.0  # in-flight passes get this long to finish a page; exit stays under 10 s
 STANDBY_POLL_S = 5
@@ -317,7 +320,7 @@ class Service:
             logger.info("monitoring endpoints off (monitor.enabled = false)")
             yield
             return
-        from vvv import web
+        from vvv.ops import web
 
         target = web.Target(url=self._url, collectors=tuple((c.spec, conf) for c, conf in self._collectors.values()),
                             metrics=self.metrics, health=self.health, instance=self.name, clock=self._clock,
@@ -339,7 +342,7 @@ class Service:
 
     def health(self) -> Any:
         """What /healthz and /readyz report: the loop's last round, leadership, migrations."""
-        from vvv.web import Health
+        from vvv.ops.web import Health
 
         loop_at = self._loop_at
         return Health(loop_age_s=None if loop_at is None else time.monotonic() - loop_at,

@@ -13,7 +13,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from vvv import __version__, charts
+from vvv import __version__
+from vvv.ops import charts
 
 REFRESH_S = 30
 _KNOWN = {"ok", "collectors", "instances", "api_budget", "problems", "spool"}

@@ -15,12 +15,12 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from vvv import calendar
+from vvv.core import calendar
 from vvv.collectors import COLLECTORS
-from vvv.collectors.base import HALT_MARK, Spec
+from vvv.core.base import HALT_MARK, Spec
 from vvv.config import CollectorConfig
-from vvv.http import Budget, daily_pause
-from vvv.spool import Spool
+from vvv.io.http import Budget, daily_pause
+from vvv.io.spool import Spool
 
 INSTANCE_ALIVE_S = 60  # an instance publishes every 10 s; silent this long, it is gone
 

@@ -40,9 +40,9 @@ class Migration:
 
 def sql_dir() -> Path:
     """The migrations shipped with this vvv: inside the package when installed or frozen, else the repo's."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "sql"
-    return packaged if packaged.is_dir() else here.parent / "sql"
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "sql"
+    return packaged if packaged.is_dir() else package.parent / "sql"
 
 
 def migration_order(name: str) -> tuple[int, str, str]:

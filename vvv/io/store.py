@@ -27,8 +27,8 @@ from attrs import frozen
 from psycopg import sql
 from psycopg.types.json import Jsonb, JsonbDumper
 
-from vvv.collectors.base import Reject, Spec, record_row
-from vvv.collectors.convert import CONVERTER
+from vvv.core.base import Reject, Spec, record_row
+from vvv.core.convert import CONVERTER
 from vvv.config import mask_dsn
 from vvv.errors import Fatal, one_line
 

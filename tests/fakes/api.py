@@ -7,7 +7,7 @@ numbers as strings, nulls, extra fields, shared seconds, rate-limit headers)
 and knobs to inject faults. Stdlib and vvv's own calendar only, so it runs
 anywhere the package does and never needs the internet.
 
-Run it alone with `python -m vvv.fake_api --port 0`: it prints its URL on one
+Run it alone with `python -m tests.fakes.api --port 0`: it prints its URL on one
 line and serves until SIGTERM or SIGINT.
 """
 
@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from vvv.calendar import NY, last_trading_day, session
+from vvv.core.calendar import NY, last_trading_day, session
 
 NEWS_PATH = "/api/news/headlines"
 DARKPOOL_PREFIX = "/api/darkpool/"
@@ -1325,7 +1325,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m vvv.fake_api",
+        prog="python -m tests.fakes.api",
         description="Serve a local fake of the Unusual Whales API; prints its URL, then serves until SIGTERM/SIGINT.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")

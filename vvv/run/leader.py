@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 from loguru import logger
 
-from vvv import store
+from vvv.io import store
 from vvv.errors import one_line
 
 ACTIVE_LOCK = 0x767676_52554E  # "vvv" "RUN": any constant unique to vvv's scheduler

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import psycopg
 
-from vvv.collectors.base import Column, Spec
+from vvv.core.base import Column, Spec
 
 CORE_TABLES: dict[str, tuple[tuple[Column, ...], tuple[str, ...]]] = {
     "vvv.schema_migrations": ((Column("name", "text"), Column("checksum", "text")), ("name",)),

@@ -25,11 +25,12 @@ import psycopg
 from attrs import frozen
 from loguru import logger
 
-from vvv import calendar, store
-from vvv.collectors.base import Collector
+from vvv.core import calendar
+from vvv.io import store
+from vvv.core.base import Collector
 from vvv.config import CollectorConfig
-from vvv.http import ApiClient
-from vvv.runner import run_once
+from vvv.io.http import ApiClient
+from vvv.run.runner import run_once
 
 _LOG_EVERY_S = 30.0
 _END_OF_DAY = clock_time(23, 59, 59)

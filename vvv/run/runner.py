@@ -20,12 +20,12 @@ import psycopg
 from attrs import frozen
 from loguru import logger
 
-from vvv import store
-from vvv.collectors.convert import CONVERTER
-from vvv.spool import Batch, Spool, SpoolFull, SpoolStuck
-from vvv.collectors.base import Collector, Halt, Page, Reject, Request, record_items
+from vvv.io import store
+from vvv.core.convert import CONVERTER
+from vvv.io.spool import Batch, Spool, SpoolFull, SpoolStuck
+from vvv.core.base import Collector, Halt, Page, Reject, Request, record_items
 from vvv.config import CollectorConfig
-from vvv.http import ApiAuthError, ApiClient, ApiError
+from vvv.io.http import ApiAuthError, ApiClient, ApiError
 
 
 @frozen

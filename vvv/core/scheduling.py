@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from attrs import frozen
 
-from vvv import calendar
+from vvv.core import calendar
 from vvv.config import CollectorConfig
 
 _LOOKAHEAD_PHASES = 12  # enough to cross a long weekend of phases that are "off"

@@ -24,7 +24,7 @@ from attrs import frozen
 from loguru import logger
 
 from vvv import __version__
-from vvv.collectors.base import Request
+from vvv.core.base import Request
 
 USER_AGENT = f"vvv/{__version__} (+market data collector)"
 _BACKOFF_BASE_S = 0.5

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vvv import store
-from vvv.collectors.base import Spec
+from vvv.io import store
+from vvv.core.base import Spec
 from vvv.errors import one_line
-from vvv.metrics import Freshness
+from vvv.ops.metrics import Freshness
 
 TIMEOUT_S = 3
 HOURS = 48
