@@ -57,7 +57,10 @@ def start(data_dir: Path, *, source: Path | None = None) -> str:
         pginstall = install(data_dir, source or Path(pgserver.__file__).parent / "pginstall", _version())
         _run_from(pgserver, pginstall / "bin")
         try:
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            # One process at a time creates or joins the server: two first starts at once would
+            # both run initdb on one directory (FileExistsError for the second).
+            with _locked(data_dir / ".pgserver-start.lock"):
+                server = pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as error:
             raise EmbeddedError(
                 f"the embedded PostgreSQL in {pgdata} did not start ({error.__class__.__name__}: {error})"
