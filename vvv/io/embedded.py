@@ -59,7 +59,7 @@ def start(data_dir: Path, *, source: Path | None = None) -> str:
         try:
             # One process at a time creates or joins the server: two first starts at once would
             # both run initdb on one directory (FileExistsError for the second).
-            with _locked(data_dir / ".pgserver-start.lock"):
+            with _locked(data_dir / ".pgserver-install.lock"):
                 server = pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as error:
             raise EmbeddedError(
