@@ -66,6 +66,18 @@ def start(data_dir: Path, *, source: Path | None = None) -> str:
     return server.get_uri()
 
 
+def psql(data_dir: Path | None) -> Path:
+    """The psql to run: the installed copy's for the embedded server (after `start`), else pgserver's own,
+    so `vvv psql` needs no PostgreSQL on the machine, from the single executable too."""
+    if data_dir is not None:
+        return data_dir / f"pgserver-{_version()}" / "pgserver" / "pginstall" / "bin" / "psql"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+
+
 def install(data_dir: Path, source: Path, version: str) -> Path:
     """The pginstall to run the server from: `<data dir>/pgserver-<version>`, copied from `source` if missing.
 

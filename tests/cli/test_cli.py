@@ -16,7 +16,8 @@ from tests.conftest import DSN_PASSWORD, TOKEN, run_vvv
 from vvv import __version__, migrate
 from vvv.fake_api import FakeApi
 
-COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar"]
+COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar", "psql", "sql", "db",
+            "export"]
 
 
 def test_version(tmp_path: Path) -> None:
