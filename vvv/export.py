@@ -65,7 +65,8 @@ def _require_pyarrow() -> None:
         import pyarrow  # noqa: F401
         import pyarrow.parquet  # noqa: F401
     except ImportError:
-        raise UsageError("--format parquet needs pyarrow, which is not installed: pip install 'vvv[parquet]'") from None
+        raise UsageError("--format parquet needs pyarrow, which is not installed: pip install 'vvv[parquet]'"
+                         " (the single executable has none: export csv or jsonl there)") from None
 
 
 def _check_table(conn: psycopg.Connection, table: str) -> tuple[str, str]:
