@@ -234,7 +234,7 @@ def _print_json(value: Any) -> None:
 def _database(conf: Config, *, url: str | None = None) -> Iterator[psycopg.Connection]:
     from vvv import embedded, store
 
-    url = url or conf.database.url or embedded.start(conf.data_dir)
+    url = url or conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
     conn = store.connect(url, statement_timeout_s=conf.database.statement_timeout_seconds)
     try:
         yield conn
@@ -328,7 +328,7 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
     names = args.collector or [n for n in COLLECTORS if conf.collectors[n].enabled]
     chosen = {name: (_collector(name), conf.collectors[name]) for name in names}
     conf.require_token()
-    url = conf.database.url or embedded.start(conf.data_dir)
+    url = conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
     service = Service(
         url=url,
         collectors=chosen,
@@ -504,7 +504,7 @@ def _calendar(args: argparse.Namespace, conf: Config) -> int:
 def _database_url(conf: Config) -> str:
     from vvv import embedded
 
-    return conf.database.url or embedded.start(conf.data_dir)
+    return conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
 
 
 def _psql(args: argparse.Namespace, conf: Config) -> int:
@@ -546,11 +546,23 @@ def _sql(args: argparse.Namespace, conf: Config) -> int:
 def _db_url(args: argparse.Namespace, conf: Config) -> int:
     from vvv import query
 
+    from vvv import embedded
+
     url = query.display_url(_database_url(conf), show_password=args.show_password)
+    tcp = None
+    if not conf.database.url and conf.database.listen_port is not None:
+        tcp = embedded.tcp_url(conf.data_dir)
+        if tcp is None:
+            from loguru import logger
+
+            logger.warning("database.listen_port is set, but the embedded server was started without it by a vvv"
+                           " still running: it listens on TCP once every vvv using it has exited and it starts again")
+        else:
+            tcp = query.display_url(tcp, show_password=args.show_password)
     if args.json:
-        _print_json({"ok": True, "url": url, "embedded": not conf.database.url})
+        _print_json({"ok": True, "url": url, "tcp_url": tcp, "embedded": not conf.database.url})
     else:
-        print(url)
+        print(url if tcp is None else f"{url}\n{tcp}")
     return EXIT_OK
 
 

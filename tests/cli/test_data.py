@@ -119,7 +119,8 @@ def test_db_url_redacts_the_password_unless_asked(cli_env: dict, tmp_path: Path)
     shown = run_vvv("db", "url", "--show-password", env=env, cwd=tmp_path).stdout.strip()
     assert shown == "postgresql://reader:hunter2@db.example:5432/market"
     report = json.loads(run_vvv("db", "url", "--json", env=env, cwd=tmp_path).stdout)
-    assert report == {"ok": True, "url": "postgresql://reader:***@db.example:5432/market", "embedded": False}
+    assert report == {"ok": True, "url": "postgresql://reader:***@db.example:5432/market", "tcp_url": None,
+                      "embedded": False}
 
 
 def test_db_url_of_the_embedded_server_is_its_socket_and_works(cli_env: dict, tmp_path: Path) -> None:
@@ -251,3 +252,27 @@ def test_export_times_in_utc_even_with_another_session_zone(cli_env: dict, db_ur
     first = min(csv.DictReader((tmp_path / "p.csv").open()), key=lambda r: int(r["tracking_id"]))
     assert first["executed_at"] == "2026-03-02 14:30:00+00"
     assert datetime.fromisoformat(first["executed_at"]) == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+def test_db_url_names_the_loopback_port_when_listen_port_is_set(cli_env: dict, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "vvv.toml").write_text(f"[database]\nlisten_port = {port}\n")
+    env = _embedded(cli_env)
+    report = json.loads(run_vvv("db", "url", "--json", env=env, cwd=tmp_path, timeout=120).stdout)
+    assert report["tcp_url"] == f"postgresql://postgres:***@127.0.0.1:{port}/postgres"
+    assert f"port={port}" in report["url"]  # the socket is named after the port
+    password = (tmp_path / "data" / "pg-password").read_text().strip()
+    shown = run_vvv("db", "url", "--show-password", env=env, cwd=tmp_path, timeout=120).stdout.splitlines()
+    assert shown[1] == f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
+
+
+@pytest.mark.parametrize("value", ['"5433"', "70000", "true"])
+def test_a_bad_listen_port_exits_2_naming_it(cli_env: dict, tmp_path: Path, value: str) -> None:
+    (tmp_path / "vvv.toml").write_text(f"[database]\nlisten_port = {value}\n")
+    result = run_vvv("db", "url", env=_embedded(cli_env), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "listen_port" in result.stderr
