@@ -142,6 +142,7 @@ def display_url(url: str, *, show_password: bool) -> str:
 
     if "://" not in url:  # a key=value string: as a URI, which every client takes
         url = make_conninfo_uri(conninfo_to_dict(url))
+    url = re.sub(r"^(postgres(?:ql)?://[^:/@?]*):@", r"\1@", url)  # pgserver's `postgres:@`: no password at all
     return url if show_password else mask_dsn(url)
 
 
@@ -158,7 +159,7 @@ def make_conninfo_uri(params: Mapping[str, Any]) -> str:
     password = params.get("password")
     auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
     port = f":{params['port']}" if params.get("port") and host else ""
-    query = f"?{urlencode(rest)}" if rest else ""
+    query = f"?{urlencode(rest, safe='/')}" if rest else ""
     if params.get("port") and not host:
         query = f"{query}{'&' if query else '?'}port={params['port']}"
     return f"postgresql://{auth}{host}{port}/{quote(params.get('dbname') or '', safe='')}{query}"

@@ -123,10 +123,16 @@ def test_db_url_redacts_the_password_unless_asked(cli_env: dict, tmp_path: Path)
                       "embedded": False}
 
 
+def test_db_url_of_a_key_value_string_is_a_uri(cli_env: dict, tmp_path: Path) -> None:
+    env = dict(cli_env, VVV_DATABASE_URL="host=/run/pg dbname=market user=reader password=hunter2 port=5433")
+    url = run_vvv("db", "url", env=env, cwd=tmp_path).stdout.strip()
+    assert url == "postgresql://reader:***@/market?host=/run/pg&port=5433"
+
+
 def test_db_url_of_the_embedded_server_is_its_socket_and_works(cli_env: dict, tmp_path: Path) -> None:
     env = _embedded(cli_env)
     url = run_vvv("db", "url", env=env, cwd=tmp_path, timeout=120).stdout.strip()
-    assert url.startswith("postgresql://") and f"host={tmp_path / 'data' / 'pg'}" in url
+    assert url.startswith("postgresql://postgres@/") and f"host={tmp_path / 'data' / 'pg'}" in url  # no password
     assert run_vvv("migrate", env=env, cwd=tmp_path, timeout=120).returncode == 0  # keeps the server up a moment
     with psycopg.connect(_start_embedded(tmp_path / "data")) as conn:
         assert conn.execute("SELECT current_setting('listen_addresses')").fetchone()[0] == ""
