@@ -31,9 +31,10 @@ SELECT underlying,
 FROM trading.options_flow_alerts
 GROUP BY underlying, (created_at AT TIME ZONE 'America/New_York')::date;
 
--- One row per headline and ticker it names: the news of one ticker is a WHERE away.
+-- One row per headline and ticker it names: the news of one ticker is a WHERE away. Few
+-- columns: a view pins the columns it names (join on id for the rest).
 CREATE VIEW trading.news_by_ticker AS
-SELECT t.ticker, n.created_at, n.source, n.headline, n.sentiment, n.is_major, n.id
+SELECT t.ticker, n.created_at, n.source, n.headline, n.id
 FROM trading.news_headlines n
 CROSS JOIN LATERAL unnest(n.tickers) AS t(ticker);
 
