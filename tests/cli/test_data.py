@@ -282,3 +282,33 @@ def test_a_bad_listen_port_exits_2_naming_it(cli_env: dict, tmp_path: Path, valu
     result = run_vvv("db", "url", env=_embedded(cli_env), cwd=tmp_path)
     assert result.returncode == 2
     assert "listen_port" in result.stderr
+
+
+def test_export_shows_a_progress_line_on_a_terminal(cli_env: dict, db_url: str, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    with psycopg.connect(db_url) as conn:  # enough rows for a few batches, and a second of work on a slow box
+        conn.execute("INSERT INTO trading.darkpool_trades (tracking_id, executed_at, ticker, price, size)"
+                     " SELECT g, timestamptz '2026-03-02 14:30Z' + g * interval '1 ms', 'SPY', 500, 1"
+                     " FROM generate_series(1, 200000) g")
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "vvv", "export", "--collector", "darkpool", "--format", "jsonl",
+                           "--out", "p.jsonl"], env=cli_env, cwd=tmp_path, stderr=slave, stdout=subprocess.PIPE,
+                          text=True, timeout=120, check=False)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert "wrote 200000 rows" in proc.stdout
+    assert b"\rexporting: " in shown and b"rows" in shown
