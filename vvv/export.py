@@ -1,7 +1,8 @@
 """`vvv export`: a trading.* or vvv.* table (or view) to CSV, JSON lines or Parquet, streamed.
 
-CSV is PostgreSQL's own `COPY (...) TO STDOUT`, written as it arrives; JSON lines and Parquet
-read a server-side cursor in batches. Memory stays flat in the table's size. The session runs
+CSV is PostgreSQL's own `COPY (...) TO STDOUT`, written to the file by psql's `\\copy` (the
+embedded PostgreSQL's psql, at C speed); JSON lines and Parquet read a server-side cursor in
+batches. Memory stays flat in the table's size. No statement timeout applies. The session runs
 in UTC, so every time is written in UTC; `--from`/`--to` are New York days of the table's time
 column (the collector's, else a date column `day`, else its first timestamptz column).
 """
@@ -36,6 +37,7 @@ def export(conn: psycopg.Connection, *, table: str, start: date | None, end: dat
         _require_pyarrow()
     schema, name = _check_table(conn, table)
     conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute("SET statement_timeout = 0")  # the numeric digits' scan and the COPY take what they take
     conn.commit()
     time_column = _time_column(conn, schema, name) if (start or end or by_day) else None
     if (start or end or by_day) and time_column is None:
@@ -158,7 +160,6 @@ def _write_csv(conn: psycopg.Connection, query: sql.Composed, path: Path, meter:
         raise UsageError(f"--out {str(path)!r}: a CSV file name cannot hold a quote or a newline")
     select = query.as_string(conn)
     dsn, env = queries.psql_environment(_dsn(conn), os.environ)
-    env["PGOPTIONS"] = "-c statement_timeout=0"  # one statement however long the table
     env["PGTZ"] = "UTC"  # every time written in UTC
     copy = f"\\copy ({select}) TO '{path.resolve()}' WITH (FORMAT csv, HEADER)"
     command = [str(embedded.psql(None)), "-X", "-v", "ON_ERROR_STOP=1", "--dbname", dsn, "-c", copy]
@@ -183,6 +184,8 @@ def _dsn(conn: psycopg.Connection) -> str:
     from psycopg.conninfo import make_conninfo
 
     params = conn.info.get_parameters()
+    # one statement however long the table: the last -c wins over vvv's statement_timeout
+    params["options"] = f"{params.get('options', '')} -c statement_timeout=0".strip()
     password = conn.info.password
     return make_conninfo(**params, **({"password": password} if password else {}))
 

@@ -312,3 +312,12 @@ def test_export_shows_a_progress_line_on_a_terminal(cli_env: dict, db_url: str, 
     assert proc.returncode == 0
     assert "wrote 200000 rows" in proc.stdout
     assert b"\rexporting: " in shown and b"rows" in shown
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_export_outlasts_the_statement_timeout(cli_env: dict, db_url: str, tmp_path: Path, fmt: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("CREATE VIEW trading.slow AS SELECT 1 AS x FROM pg_sleep(1.5)")
+    (tmp_path / "vvv.toml").write_text('[database]\nstatement_timeout = "1s"\n')
+    report = _exported(cli_env, tmp_path, "--table", "trading.slow", "--format", fmt, "--out", f"slow.{fmt}")
+    assert report["files"][0]["rows"] == 1
