@@ -46,7 +46,10 @@ def export(conn: psycopg.Connection, *, table: str, start: date | None, end: dat
         raise UsageError(f"--to {end} is before --from {start}")
     meter = _Progress(enabled=progress)
     if not by_day:
-        written = [_write(conn, _select(schema, name, time_column, start, end), Path(out), fmt, meter)]
+        whole = start is None and end is None and _is_plain_table(conn, schema, name)
+        query = _select(schema, name, time_column, start, end)
+        # COPY of a plain table reads it straight, faster than COPY of the same rows as a query
+        written = [_write(conn, query, Path(out), fmt, meter, table=(schema, name) if whole else None)]
         meter.done()
         return written
     directory = Path(out)
@@ -141,15 +144,25 @@ def _days(conn: psycopg.Connection, schema: str, name: str, column: str, start: 
         day += timedelta(days=1)
 
 
-def _write(conn: psycopg.Connection, query: sql.Composed, path: Path, fmt: str, meter: _Progress) -> dict[str, Any]:
+def _is_plain_table(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (f"{schema}.{name}",)).fetchone()[0]
+    conn.rollback()
+    return kind == "r"
+
+
+def _write(conn: psycopg.Connection, query: sql.Composed, path: Path, fmt: str, meter: _Progress, *,
+           table: tuple[str, str] | None = None) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = {"csv": _write_csv, "jsonl": _write_jsonl, "parquet": _write_parquet}[fmt]
-    rows = writer(conn, query, path, meter)
+    if fmt == "csv":
+        source = sql.SQL("{}.{}").format(*map(sql.Identifier, table)) if table else sql.SQL("({})").format(query)
+        rows = _write_csv(conn, source, path, meter)
+    else:
+        rows = {"jsonl": _write_jsonl, "parquet": _write_parquet}[fmt](conn, query, path, meter)
     conn.rollback()
     return {"path": str(path), "rows": rows}
 
 
-def _write_csv(conn: psycopg.Connection, query: sql.Composed, path: Path, meter: _Progress) -> int:
+def _write_csv(conn: psycopg.Connection, source: sql.Composed, path: Path, meter: _Progress) -> int:
     """PostgreSQL's COPY TO STDOUT, written to the file by the embedded PostgreSQL's own psql (`\\copy`):
     psycopg hands COPY data over a row at a time, which costs more than the COPY itself."""
     import subprocess
@@ -158,10 +171,10 @@ def _write_csv(conn: psycopg.Connection, query: sql.Composed, path: Path, meter:
 
     if "'" in str(path) or "\n" in str(path):
         raise UsageError(f"--out {str(path)!r}: a CSV file name cannot hold a quote or a newline")
-    select = query.as_string(conn)
+    select = source.as_string(conn)  # a table, or a (query)
     dsn, env = queries.psql_environment(_dsn(conn), os.environ)
     env["PGTZ"] = "UTC"  # every time written in UTC
-    copy = f"\\copy ({select}) TO '{path.resolve()}' WITH (FORMAT csv, HEADER)"
+    copy = f"\\copy {select} TO '{path.resolve()}' WITH (FORMAT csv, HEADER)"
     command = [str(embedded.psql(None)), "-X", "-v", "ON_ERROR_STOP=1", "--dbname", dsn, "-c", copy]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as psql:
         while True:
