@@ -43,8 +43,8 @@ def main() -> int:
     parser.add_argument("--passes", type=int, help="`vvv run` passes for the memory figure (default 1000; quick 60)")
     parser.add_argument("--history", type=int, help="rows stored for the history figure (default 10M; quick 300k)")
     parser.add_argument("--sample", type=int, default=5000, help="records for the row-by-row figure (default 5000)")
-    parser.add_argument("--only", default="startup,ingest,history,memory",
-                        help="sections to run, comma separated (default all: startup,ingest,history,memory)")
+    parser.add_argument("--only", default="startup,ingest,history,memory,export",
+                        help="sections to run, comma separated (default all: startup,ingest,history,memory,export)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -92,6 +92,8 @@ class Bench:
                     self._history(small)
                 if "memory" in only:
                     self._memory(small)
+                if "export" in only:
+                    self._export(small)
         finally:
             shutil.rmtree(self.work, ignore_errors=True)
         self._report()
@@ -226,6 +228,37 @@ class Bench:
         with psycopg.connect(db) as conn:
             return conn.execute("SELECT extract(epoch FROM finished_at - started_at)::float FROM vvv.runs WHERE id = %s",
                                 (run_id,)).fetchone()[0]
+
+    # -- export: `vvv export --format csv` against psql's \\copy, and its memory in the table's size ------
+
+    def _export(self, api: Any) -> None:
+        from vvv.io import embedded
+
+        config = self._config({})
+        sizes = [100_000, 300_000] if self.args.quick else [1_000_000, 3_000_000]
+        psql = str(embedded.psql(None))
+        peaks = {}
+        for size in sizes:
+            name = f"vvv_bench_export_{size}"
+            db = self._fresh(name)
+            self._history_rows(db, size)
+            out = self.work / "export.csv"
+            runs = [self._vvv(["export", "--table", "trading.darkpool_trades", "--format", "csv", "--out", str(out),
+                               "--json"], db, api, config) for _ in range(self.args.runs)]
+            ours = _median([r["wall"] for r in runs])
+            copy = _median([_timed([psql, "-X", "-q", "--dbname", db, "-c",
+                                    f"\\copy trading.darkpool_trades TO '{out}' WITH (FORMAT csv, HEADER)"])
+                            for _ in range(self.args.runs)])
+            peaks[size] = max(r["rss_mb"] for r in runs)
+            ratio = size / ours / (size / copy)
+            self._row(f"export csv, {size:,} rows", size / ours, "rows/s",
+                      f"psql \\copy {size / copy:,.0f} rows/s ({ratio:.2f} x); peak RSS {peaks[size]:.0f} MB")
+            if size == sizes[-1]:
+                self._target("`vvv export --format csv` >= 0.8 x psql's \\copy", f"{ratio:.2f} x", ratio >= 0.8)
+            self._drop(name)
+        growth = peaks[sizes[1]] / peaks[sizes[0]]
+        self._row(f"export memory: {sizes[1]:,} / {sizes[0]:,} rows", growth, "x", "flat: target <= 1.2")
+        self._target("export peak RSS flat in the table's size (<= 1.2 x)", f"{growth:.2f} x", growth <= 1.2)
 
     # -- memory over time: `vvv run` ---------------------------------------------------------
 

@@ -91,7 +91,56 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="List every collector with its table, whether it is enabled, "
                                   "and its intervals (regular, extended hours, closed).")
     listing.add_argument("--json", action="store_true", help="print the list as one JSON object on stdout")
+    _add_data_commands(commands)
     return parser
+
+
+def _add_data_commands(commands: Any) -> None:
+    psql = commands.add_parser("psql", help="an interactive psql on the database vvv uses",
+                               description="Run psql on the database vvv uses: VVV_DATABASE_URL, or the embedded "
+                               "PostgreSQL (started if needed, kept up while psql runs). Every argument after "
+                               "`psql` goes to psql, e.g. `vvv psql -c 'select count(*) from trading.news_headlines'`."
+                               " Uses the embedded PostgreSQL's own psql: no PostgreSQL needs to be installed.")
+    psql.add_argument("args", nargs=argparse.REMAINDER, metavar="PSQL ARGS", help="passed to psql as they are")
+
+    sql = commands.add_parser("sql", help="run one read-only query and print its rows",
+                              description="Run one SQL statement in a READ ONLY transaction and print its rows "
+                              "as an aligned table (or JSON, or CSV). A statement that writes fails with "
+                              "PostgreSQL's error and exit 1, and changes nothing. Bind values with "
+                              "--param NAME=VALUE and %%(NAME)s in the query: they are never pasted into its text.")
+    sql.add_argument("query", metavar="QUERY", help="one SQL statement, e.g. \"SELECT * FROM trading.darkpool_daily\"")
+    out = sql.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the rows as one JSON object on stdout")
+    out.add_argument("--csv", action="store_true", help="print the rows as CSV with a header line")
+    sql.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a bound parameter, used as %%(NAME)s in the query (repeatable)")
+
+    db = commands.add_parser("db", help="where the database is: a URL other programs can use",
+                             description="Print the database vvv uses as a connection URI for psql, pandas, "
+                             "Grafana or DBeaver: VVV_DATABASE_URL, or the embedded server's unix socket under the "
+                             "data dir (and its loopback TCP port when database.listen_port is set).")
+    db_commands = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+    url = db_commands.add_parser("url", help="print the connection URI (password redacted)",
+                                 description="Print the connection URI of the database vvv uses, its password "
+                                 "replaced by *** unless --show-password.")
+    url.add_argument("--show-password", action="store_true", help="print the password as it is")
+    url.add_argument("--json", action="store_true", help="print the URIs as one JSON object on stdout")
+
+    export = commands.add_parser("export", help="write a table to CSV, JSON lines or Parquet, streamed",
+                                 description="Write a collector's table (or any trading.* or vvv.* table or view) "
+                                 "to a file, streamed: COPY for CSV, a server-side cursor for JSON lines and Parquet, "
+                                 "never the whole table in memory. --from/--to are New York days of the table's time "
+                                 "column; --by-day writes one file per New York day into the directory --out. "
+                                 "Parquet needs pyarrow: pip install 'vvv[parquet]'.")
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--collector", metavar="NAME", help="the collector's table (see `vvv collectors`)")
+    which.add_argument("--table", metavar="SCHEMA.TABLE", help="a trading.* or vvv.* table or view")
+    export.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD", help="first New York day")
+    export.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="last New York day (inclusive)")
+    export.add_argument("--format", required=True, choices=("csv", "jsonl", "parquet"), help="the file format")
+    export.add_argument("--out", required=True, metavar="PATH", help="the file (with --by-day: a directory)")
+    export.add_argument("--by-day", action="store_true", help="one file per New York day, named TABLE-DAY.EXT")
+    export.add_argument("--json", action="store_true", help="print what was written as one JSON object on stdout")
 
 
 def _date(text: str) -> date:
@@ -102,7 +151,13 @@ def _date(text: str) -> date:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    passed = None
+    if argv[:1] == ["psql"] and argv[1:] not in (["-h"], ["--help"]):  # psql's options are psql's, -c and -h too
+        passed, argv = argv[1:], ["psql"]
     args = build_parser().parse_args(argv)
+    if passed is not None:
+        args.args = passed
     if args.command is None:
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
@@ -144,6 +199,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         "collectors": _collectors,
         "calendar": _calendar,
         "backfill": _backfill,
+        "psql": _psql,
+        "sql": _sql,
+        "db": _db_url,
+        "export": _export,
     }[args.command]
     try:
         return command(args, conf)
@@ -175,7 +234,7 @@ def _print_json(value: Any) -> None:
 def _database(conf: Config, *, url: str | None = None) -> Iterator[psycopg.Connection]:
     from vvv.io import embedded, store
 
-    url = url or conf.database.url or embedded.start(conf.data_dir)
+    url = url or conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
     conn = store.connect(url, statement_timeout_s=conf.database.statement_timeout_seconds)
     try:
         yield conn
@@ -271,7 +330,7 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
     names = args.collector or [n for n in COLLECTORS if conf.collectors[n].enabled]
     chosen = {name: (_collector(name), conf.collectors[name]) for name in names}
     conf.require_token()
-    url = conf.database.url or embedded.start(conf.data_dir)
+    url = conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
     service = Service(
         url=url,
         collectors=chosen,
@@ -454,6 +513,87 @@ def _calendar(args: argparse.Namespace, conf: Config) -> int:
     for s in found:
         note = "  early close" if s.early_close else ""
         print(f"{s.day}  {s.pre_open:%H:%M}       {s.open:%H:%M}  {s.close:%H:%M}  {s.after_close:%H:%M}{note}")
+    return EXIT_OK
+
+
+def _database_url(conf: Config) -> str:
+    from vvv.io import embedded
+
+    return conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
+
+
+def _psql(args: argparse.Namespace, conf: Config) -> int:
+    import signal
+    import subprocess
+
+    from vvv.io import embedded
+    from vvv.ops import query
+
+    url = _database_url(conf)  # the embedded server stays up while this process, psql's parent, lives
+    program = embedded.psql(None if conf.database.url else conf.data_dir)
+    dsn, env = query.psql_environment(url, os.environ)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is psql's to handle
+    try:
+        return subprocess.call([str(program), "--dbname", dsn, *args.args], env=env)
+    except OSError as error:
+        from vvv.errors import Fatal
+
+        raise Fatal(f"cannot run psql ({program}): {error.strerror}") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _sql(args: argparse.Namespace, conf: Config) -> int:
+    from vvv.ops import query
+
+    params = query.parse_params(args.param)
+    query.bind(args.query, params)  # a placeholder without its --param is exit 2 before any connection
+    with _database(conf) as conn:
+        result = query.run_query(conn, args.query, params)
+    if args.json:
+        _print_json(query.as_json(result))
+    elif args.csv:
+        sys.stdout.write(query.render_csv(result))
+    else:
+        print(query.render_table(result))
+    return EXIT_OK
+
+
+def _db_url(args: argparse.Namespace, conf: Config) -> int:
+    from vvv.ops import query
+
+    from vvv.io import embedded
+
+    url = query.display_url(_database_url(conf), show_password=args.show_password)
+    tcp = None
+    if not conf.database.url and conf.database.listen_port is not None:
+        tcp = embedded.tcp_url(conf.data_dir)
+        if tcp is None:
+            from loguru import logger
+
+            logger.warning("database.listen_port is set, but the embedded server was started without it by a vvv"
+                           " still running: it listens on TCP once every vvv using it has exited and it starts again")
+        else:
+            tcp = query.display_url(tcp, show_password=args.show_password)
+    if args.json:
+        _print_json({"ok": True, "url": url, "tcp_url": tcp, "embedded": not conf.database.url})
+    else:
+        print(url if tcp is None else f"{url}\n{tcp}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, conf: Config) -> int:
+    from vvv.ops import export
+
+    table = _collector(args.collector).spec.table if args.collector else args.table
+    with _database(conf) as conn:
+        written = export.export(conn, table=table, start=args.start, end=args.end, fmt=args.format,
+                                out=args.out, by_day=args.by_day, progress=sys.stderr.isatty())
+    if args.json:
+        _print_json({"ok": True, "table": table, "files": written})
+    else:
+        for item in written:
+            print(f"wrote {item['rows']} rows to {item['path']}")
     return EXIT_OK
 
 

@@ -165,6 +165,10 @@ class ApiConfig:
 class DatabaseConfig:
     url: str | None = attrs.field(default=None, repr=lambda u: "None" if u is None else mask_dsn(u))
     statement_timeout: str = attrs.field(default="60s", validator=_a_duration)
+    # The embedded server's TCP port on 127.0.0.1 (never another address), for Grafana or a
+    # notebook while `vvv run` runs; off (unix socket only) by default. Ignored with `url`.
+    listen_port: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional([at_least(1), at_most(65535)]))
 
     @property
     def statement_timeout_seconds(self) -> int:

@@ -18,7 +18,8 @@ from vvv import __version__
 from vvv.io import migrate
 from tests.fakes.api import FakeApi
 
-COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar"]
+COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar", "psql", "sql", "db",
+            "export"]
 
 
 def test_version(tmp_path: Path) -> None:

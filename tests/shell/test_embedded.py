@@ -135,3 +135,44 @@ def test_a_server_an_older_vvv_started_from_elsewhere_is_reused(data) -> None:
         older.send_signal(signal.SIGTERM)
         older.wait(timeout=60)
     assert not (data / "pg" / "postmaster.pid").exists()  # the last one out stopped it
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_no_tcp_port_by_default(data) -> None:
+    url = embedded.start(data)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT current_setting('listen_addresses')").fetchone()[0] == ""
+    assert embedded.tcp_url(data) is None
+
+
+def test_listen_port_serves_loopback_only_and_asks_for_the_password(data) -> None:
+    port = _free_port()
+    url = embedded.start(data, listen_port=port)
+    with psycopg.connect(url) as conn:  # the unix socket still works, without a password
+        assert conn.execute("SELECT current_setting('listen_addresses')").fetchone()[0] == "127.0.0.1"
+    tcp = embedded.tcp_url(data)
+    assert tcp is not None and f"@127.0.0.1:{port}/" in tcp
+    with psycopg.connect(tcp) as conn:
+        assert conn.execute("SELECT inet_server_addr()::text").fetchone()[0] == "127.0.0.1/32"
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=5).close()
+    assert stat.S_IMODE((data / "pg-password").stat().st_mode) == 0o600
+
+
+def test_listen_port_on_a_data_dir_that_trusted_tcp_asks_for_the_password(data) -> None:
+    embedded.start(data)
+    _leave(data)
+    hba = data / "pg" / "pg_hba.conf"
+    hba.write_text(hba.read_text() + "host all all 127.0.0.1/32 trust\n")  # what older data dirs hold
+    port = _free_port()
+    embedded.start(data, listen_port=port)
+    assert "trust" not in [line.split()[-1] for line in hba.read_text().splitlines() if line.startswith("host")]
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=5).close()

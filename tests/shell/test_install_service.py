@@ -306,9 +306,10 @@ def test_the_template_shows_every_key_of_every_collector(tmp_path: Path) -> None
     assert "data_dir" in shown
     for section, cls in (("api", config.ApiConfig), ("database", config.DatabaseConfig),
                          ("log", config.LogConfig), ("service", config.ServiceConfig)):
-        expected = {field.name for field in attrs.fields(cls)} - {"url"}
+        expected = {field.name for field in attrs.fields(cls)} - {"url", "listen_port"}
         assert set(shown.get(section, {})) == expected, section
     assert 'url = "postgresql://' in text, "database.url has no default: the template shows an example"
+    assert "listen_port = 5433" in text, "database.listen_port has no default: the template shows an example"
     for name, collector in COLLECTORS.items():
         expected = {"enabled", "interval", "extended_interval", "closed_interval", "stale_after"}
         expected |= {field.name for field in attrs.fields(collector.spec.settings)}

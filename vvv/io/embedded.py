@@ -35,10 +35,12 @@ class EmbeddedError(Fatal):
     """The embedded PostgreSQL could not start; the message says where its log is."""
 
 
-def start(data_dir: Path, *, source: Path | None = None) -> str:
-    """Start (or join) the server for `data_dir` and return its connection URL.
+def start(data_dir: Path, *, source: Path | None = None, listen_port: int | None = None) -> str:
+    """Start (or join) the server for `data_dir` and return its connection URL (its unix socket).
 
     `source` is where the server's files are installed from: pgserver's own pginstall by default.
+    With `listen_port`, a server this call starts listens on 127.0.0.1 at that port too, where
+    only the password in `<data dir>/pg-password` lets a client in (see `tcp_url`).
     """
     pgdata = data_dir / "pg"
     try:
@@ -56,6 +58,9 @@ def start(data_dir: Path, *, source: Path | None = None) -> str:
 
         pginstall = install(data_dir, source or Path(pgserver.__file__).parent / "pginstall", _version())
         _run_from(pgserver, pginstall / "bin")
+        _listen(pgserver, listen_port)
+        if listen_port is not None:
+            _no_trust_over_tcp(pgdata)
         try:
             # One process at a time creates or joins the server: two first starts at once would
             # both run initdb on one directory (FileExistsError for the second).
@@ -66,7 +71,93 @@ def start(data_dir: Path, *, source: Path | None = None) -> str:
                 f"the embedded PostgreSQL in {pgdata} did not start ({error.__class__.__name__}: {error})"
                 f"{failures.detail()}; see {pgdata / 'log'}"
             ) from None
-    return server.get_uri()
+    info = server.get_postmaster_info()
+    url = server.get_uri()
+    if info.port and info.port != 5432:  # the socket is named after the port: .s.PGSQL.<port>
+        url += f"&port={info.port}"
+    if listen_port is not None:
+        _set_password(url, data_dir)
+    return url
+
+
+def tcp_url(data_dir: Path) -> str | None:
+    """The loopback TCP URL of the running server for `data_dir`, with its password; None when it
+    listens on no TCP port (database.listen_port unset when it started)."""
+    lines = (data_dir / "pg" / "postmaster.pid").read_text(encoding="utf-8").splitlines()
+    if len(lines) < 6 or lines[5].strip() in ("", "*") or not lines[3].strip():
+        return None
+    password = (data_dir / _PASSWORD).read_text(encoding="utf-8").strip()
+    return f"postgresql://postgres:{password}@{lines[5].strip()}:{lines[3].strip()}/postgres"
+
+
+_PASSWORD = "pg-password"
+
+
+def _listen(pgserver: ModuleType, port: int | None) -> None:
+    """pgserver starts PostgreSQL with `-h ""` (no TCP) and its default port: with a port, 127.0.0.1:<port>.
+    Its initdb trusts TCP clients: vvv's asks for a password on TCP (the unix socket, mode 0700 under
+    the data dir, stays trusted)."""
+    server = pgserver.postgres_server
+    pg_ctl = getattr(server, "_vvv_pg_ctl", server.pg_ctl)
+    initdb = getattr(server, "_vvv_initdb", server.initdb)
+    server._vvv_pg_ctl, server._vvv_initdb = pg_ctl, initdb
+
+    def start(args: list[str], **kwargs: object) -> str:
+        if port is not None and "start" in args:
+            args = ["-o", f"-p {port}", *("-h 127.0.0.1" if a == '-h ""' else a for a in args)]
+        return pg_ctl(args, **kwargs)
+
+    def init(args: list[str], **kwargs: object) -> str:
+        return initdb(["--auth-host=scram-sha-256" if a == "--auth=trust" else a for a in args], **kwargs)
+
+    server.pg_ctl, server.initdb = start, init
+
+
+def _no_trust_over_tcp(pgdata: Path) -> None:
+    """A data dir an older vvv made trusts TCP clients; before it listens on TCP, it no longer does."""
+    hba = pgdata / "pg_hba.conf"
+    if not hba.is_file():
+        return
+    text = hba.read_text(encoding="utf-8")
+    fixed = "\n".join(_scram(line) for line in text.split("\n"))
+    if fixed != text:
+        hba.write_text(fixed, encoding="utf-8")
+
+
+def _scram(line: str) -> str:
+    words = line.split()
+    if words and words[0].startswith("host") and words[-1] == "trust":
+        return line[: line.rstrip().rfind("trust")] + "scram-sha-256"
+    return line
+
+
+def _set_password(url: str, data_dir: Path) -> None:
+    """The password TCP clients need: made once, kept 0600 in the data dir, set at every start."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql
+
+    path = data_dir / _PASSWORD
+    if not path.is_file():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24) + "\n", encoding="utf-8")
+    password = path.read_text(encoding="utf-8").strip()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
+        conn.execute("SELECT pg_reload_conf()")  # pg_hba.conf as _no_trust_over_tcp left it
+
+
+def psql(data_dir: Path | None) -> Path:
+    """The psql to run: the installed copy's for the embedded server (after `start`), else pgserver's own,
+    so `vvv psql` needs no PostgreSQL on the machine, from the single executable too."""
+    if data_dir is not None:
+        return data_dir / f"pgserver-{_version()}" / "pgserver" / "pginstall" / "bin" / "psql"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
 
 
 def install(data_dir: Path, source: Path, version: str) -> Path:
