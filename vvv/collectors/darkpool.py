@@ -337,8 +337,13 @@ def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cu
     at = Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
     bound = step.bound
     if _segment(cursor, page.request) == "hole":
+        cut = saved.cut_at if saved.day == day else cursor.cut_at
+        if (_bound(page.request, "older_than") or 0) >= _day_end(day):
+            # the day's top, owed since an unreadable page stood there: read from the top, like a sweep
+            # from the top cut short, so prints published above it before the hole is filled are read
+            cut = bound
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
-                            cut_at=cursor.cut_at)
+                            cut_at=cut)
     if bound is not None:  # a sweep from the top, cut short: it owes what lies below
         return attrs.evolve(at, resume_before=bound, resume_after=_bound(page.request, "newer_than"), cut_at=bound)
     following = _following_day(cursor, day)
