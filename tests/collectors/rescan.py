@@ -35,8 +35,12 @@ def darkpool_advance(cursor: darkpool.Cursor, pages: Sequence[Page], settings: d
     at = darkpool.Cursor(ticker=cursor.ticker, day=day, newest=max(seen, default=None), target=cursor.target)
     bound = _darkpool_step(cursor, last.request, last, settings).bound
     if darkpool._segment(cursor, last.request) == "hole":
+        cut = cursor.cut_at
+        for page in pages:  # the day's top, owed since an unreadable page: read like a sweep from the top
+            if (darkpool._bound(page.request, "older_than") or 0) >= day_end(day):
+                cut = _darkpool_step(cursor, page.request, page, settings).bound
         return attrs.evolve(at, resume_before=bound, resume_after=None if bound is None else cursor.resume_after,
-                            cut_at=cursor.cut_at)
+                            cut_at=cut)
     if bound is not None:
         return attrs.evolve(at, resume_before=bound, resume_after=darkpool._bound(last.request, "newer_than"),
                             cut_at=bound)

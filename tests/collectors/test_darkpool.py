@@ -926,3 +926,22 @@ def test_the_unreadable_page_of_a_first_pass_leaves_the_day_to_be_read_from_the_
         f"SPY: a full page of 500 prints for {FIRST_DAY} could not be read (executed_at: Invalid isoformat string:"
         f" '12/01/2026 14:00:00 ET'); {HALT_MARK}"
     ]
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+def test_prints_published_while_the_owed_top_of_a_day_is_read_in_parts_are_read(inclusive):
+    """An unreadable first page leaves the day owed from its top; a pass reading it is cut short after a
+    page, more than a page of prints is published, and the next pass reads every one of them."""
+    settings = darkpool.Settings(tickers=["SPY"], page_size=5)
+    tape, now = Tape("SPY", inclusive=inclusive), _ny(FIRST_DAY, time(21))
+    opening = _ms(_ny(FIRST_DAY, time(10)))
+    tape.publish(FIRST_DAY, [opening + 1000 * i for i in range(8)])
+    start = darkpool.begin(None, "SPY", now, settings)
+    owed = darkpool.advance(start, start, _blind(darkpool.next_request(start, None, None, settings), settings),
+                            settings)
+    part = collect(tape, owed, settings, now, stop_after=1)
+    later = tape.publish(FIRST_DAY, [opening + 60_000 + 1000 * i for i in range(12)])
+    rest = collect(tape, part.saved, settings, now)
+    read = {r.tracking_id for p in (*part.pages, *rest.pages) for r in p.records}
+    assert {tracking_id for _, tracking_id in later} <= read
+    assert darkpool.finished(rest.saved)

@@ -134,9 +134,9 @@ class Outages(RuleBasedStateMachine):
         any restatement, so a mended print is owed as a row or as its unreadable reject.
         """
         added = {item["tracking_id"] for item in self.api.unreadable_darkpool(TICKER, prints)}
-        for item in self.api.served("darkpool", TICKER):
-            if isinstance(item, dict) and item.get("tracking_id") in added:
-                self.unreadable.setdefault(item["tracking_id"], set()).add(json.dumps(item, default=str))
+        for tracking_id, item in self._served_prints():  # a malformed form may lack its tracking_id
+            if tracking_id in added:
+                self.unreadable.setdefault(tracking_id, set()).add(json.dumps(item, default=str))
 
     @rule(every=st.sampled_from([1, 2, 3]))
     def the_api_mends_the_burst(self, every: int) -> None:
@@ -332,9 +332,16 @@ class Outages(RuleBasedStateMachine):
                 assert not missing, f"{name}: malformed items not in vvv.rejects: {missing[:2]}"
             self._check_last_versions(conn)
 
+    def _served_prints(self) -> list[tuple[int, object]]:
+        """Each print's tracking id with the form the API serves it in (malformed or not)."""
+        return [(print_["tracking_id"], served) for print_, served in
+                zip(self.api.darkpool(TICKER), self.api.served("darkpool", TICKER), strict=True)]
+
     def _kept_unreadable(self, raw: object, kept: list[str]) -> bool:
         """A malformed print read while unreadable, and mended since, is owed as the reject of that form."""
-        return isinstance(raw, dict) and bool(self.unreadable.get(raw.get("tracking_id"), set()) & set(kept))
+        served = json.dumps(raw, default=str)
+        ids = {tracking_id for tracking_id, item in self._served_prints() if json.dumps(item, default=str) == served}
+        return any(self.unreadable.get(tracking_id, set()) & set(kept) for tracking_id in ids)
 
     def _check_last_versions(self, conn: psycopg.Connection) -> None:
         """Every print is stored as the API serves it now; each restated one has its old version kept."""

@@ -328,9 +328,20 @@ def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cu
     at = Cursor(ticker=cursor.ticker, day=day, newest=newest, target=cursor.target)
     moved = sweep.moved(cursor, at, page, step, in_hole=segment == "hole")
     if moved is not None:
-        return moved
+        return _reading_the_owed_top(saved, page.request, moved, step) if segment == "hole" else moved
     following = market_day_after(day, cursor.target)
     return at if following is None else Cursor(ticker=cursor.ticker, day=following, target=cursor.target)
+
+
+def _reading_the_owed_top(saved: Cursor, request: Request, moved: Cursor, step: Any) -> Cursor:
+    """Inside the hole, the cut carried from the page before; on the day's top, owed since an
+    unreadable page stood there, the cut of a sweep from the top cut short, so the prints published
+    above it before the hole is filled are read by the next top sweep."""
+    day = _day_of(request)
+    cut = saved.cut_at if saved.day == day else moved.cut_at
+    if (_bound(request, "older_than") or 0) >= day_end(day):
+        cut = step.bound
+    return attrs.evolve(moved, cut_at=cut)
 
 
 def _owed_from_top(cursor: Cursor, saved: Cursor, request: Request) -> Cursor:
