@@ -81,10 +81,10 @@ def test_a_print_canceled_after_it_was_reported_replaces_its_row_and_keeps_the_o
     assert (canceled, price) == (not canceled_before, Decimal("1.2345")) and collected_at > collected_before
     config = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None,
                              stale_after=None, options=darkpool.Settings(tickers=("SPY",)))
-    report = status.collect_status(conn, [(darkpool.SPEC, config)], now=datetime.now(UTC))["collectors"]["darkpool"]
-    assert (report["last_run"]["revised"], report["revised_24h"]) == (1, 1)
-    assert "REVISED 24H" in status.render({**status.collect_status(conn, [(darkpool.SPEC, config)],
-                                                                    now=datetime.now(UTC))})
+    report = status.collect_status(conn, [(darkpool.SPEC, config)], now=datetime.now(UTC))
+    entry = report["collectors"]["darkpool"]
+    assert (entry["last_run"]["revised"], entry["revised_24h"]) == (1, 1)
+    assert "REVISED 24H" in status.render(report)
     ((key, old_row, _),) = _revisions(conn, "darkpool")
     assert key == str(newest["tracking_id"])
     assert (old_row["canceled"], Decimal(str(old_row["price"]))) == (canceled_before, price_before)
