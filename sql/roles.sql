@@ -114,7 +114,9 @@ DO $$
 DECLARE
     rel text;
 BEGIN
-    FOREACH rel IN ARRAY ARRAY['trading.darkpool_trades', 'trading.economic_events'] LOOP
+    FOREACH rel IN ARRAY ARRAY['trading.darkpool_trades', 'trading.economic_events', 'trading.earnings',
+                               'trading.market_tide', 'trading.ohlc', 'trading.insider_transactions',
+                               'trading.congress_trades', 'trading.fda_events'] LOOP
         IF to_regclass(rel) IS NOT NULL THEN
             EXECUTE format('GRANT UPDATE ON %s TO vvv_collector', rel);
         END IF;

@@ -415,3 +415,23 @@ def test_a_database_migrated_by_another_role_changes_hands(db_url: str, fake_api
         conn.rollback()
     assert _attempt(db_url, "vvv_collector", "DELETE FROM trading.later") == DENIED.__name__
     assert _attempt(db_url, "vvv_reader", "SELECT * FROM vvv.later_ops") == DENIED.__name__
+
+
+REVISABLE = {"darkpool_trades", "economic_events", "earnings", "market_tide", "ohlc", "insider_transactions",
+             "congress_trades", "fda_events"}
+
+
+def _updatable(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {name for (name,) in conn.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = 'trading'::regnamespace AND relkind IN ('r', 'p')"
+            " AND NOT relispartition AND has_table_privilege('vvv_collector', oid, 'UPDATE')")}
+
+
+@pytest.mark.parametrize("script_again", [False, True], ids=["migrations alone", "then the script"])
+def test_the_collector_may_update_the_revisable_tables_only(roles_db: str, script_again: bool) -> None:
+    with _connect(roles_db, "vvv_owner") as conn:
+        migrate.migrate(conn, _all_migrations())
+    if script_again:
+        run_roles_sql(roles_db)
+    assert _updatable(roles_db) == REVISABLE
