@@ -19,17 +19,14 @@ import json
 import signal
 import sys
 import threading
-from datetime import datetime
 from typing import Any
 
-from tests.fakes import darkpool, flow, news
 from tests.fakes.calendar import ECONOMIC_CALENDAR_PATH, FDA_CALENDAR_PATH, CalendarFeeds
 from tests.fakes.darkpool import DARKPOOL_MAX_LIMIT, DARKPOOL_PREFIX, DARKPOOL_RECENT_PATH, DarkpoolFeed
 from tests.fakes.earnings import EARNINGS_PREFIX, EarningsFeed
 from tests.fakes.filings import CONGRESS_PATH, INSIDER_PATH, FilingFeeds
 from tests.fakes.flow import FLOW_MAX_LIMIT, FLOW_PATH, FlowFeed
 from tests.fakes.news import NEWS_PATH, NewsFeed
-from tests.fakes.quirks import malformed
 from tests.fakes.records import Records
 from tests.fakes.server import FakeServer, RecordedRequest, require_loopback
 from tests.fakes.ticks import MARKET_TIDE_PATH, STOCK_PREFIX, TickFeeds
@@ -49,29 +46,10 @@ class FakeApi(Records, DarkpoolFeed, NewsFeed, FlowFeed, CalendarFeeds, Earnings
     (`records`, `add_records`, `restate_record` for the feeds of earnings, ticks, filings, FDA).
     """
 
-    def __init__(
-        self,
-        *,
-        token: str = "test-token",
-        seed: int = 0,
-        news_count: int = 250,
-        now: datetime | None = None,
-        port: int = 0,
-        host: str = "127.0.0.1",
-        per_minute_limit: int = 120,
-        minute_s: float = 60.0,
-        daily_limit: int = 20000,
-        darkpool_count: int = 1200,
-        darkpool_burst: int = 0,
-        bounds_inclusive: bool = False,
-        flow_count: int = 300,
-    ) -> None:
-        super().__init__(token=token, seed=seed, now=now, port=port, host=host, per_minute_limit=per_minute_limit,
-                         minute_s=minute_s, daily_limit=daily_limit, bounds_inclusive=bounds_inclusive)
-        if news_count < 0:
-            raise ValueError("news_count must be >= 0")
-        if darkpool_count < 0 or darkpool_burst < 0:
-            raise ValueError("darkpool_count and darkpool_burst must be >= 0")
+    def __init__(self, *, news_count: int = 250, darkpool_count: int = 1200, darkpool_burst: int = 0,
+                 flow_count: int = 300, **server: Any) -> None:
+        """`server`: FakeServer's knobs (token, seed, now, host, port, rate limits, bounds_inclusive)."""
+        super().__init__(**server)
         self._init_news(news_count)
         self._init_darkpool(darkpool_count, darkpool_burst)
         self._init_flow(flow_count)
@@ -83,8 +61,7 @@ class FakeApi(Records, DarkpoolFeed, NewsFeed, FlowFeed, CalendarFeeds, Earnings
         """Every item of `feed` ("news", "darkpool" with its ticker, "flow") as served now, malformed ones included."""
         with self._lock:
             if feed == "news":
-                every = self._malformed_every
-                return [malformed(item, len(self.news) - i, every, news.MALFORMS) for i, item in enumerate(self.news)]
+                return self._served_news()
             if feed == "darkpool":
                 return self._served_darkpool(ticker)
             if feed == "flow":

@@ -98,6 +98,10 @@ class NewsFeed:
             self.news[:] = [item for item in self.news
                             if not (isinstance(item, dict) and item.get("headline") in headlines)]
 
+    def _served_news(self) -> list[Any]:
+        every = self._malformed_every
+        return [malformed(item, len(self.news) - i, every, MALFORMS) for i, item in enumerate(self.news)]
+
     def _news(self, req: RecordedRequest, raw_query: str, host: str) -> Response:
         problems: list[str] = []
         limit = limit_of(req.query, 50, 100, problems)

@@ -47,6 +47,11 @@ class Records:
         with self._lock:
             return [dict(item) for item in self._partition(feed, key).items]
 
+    def served_records(self, feed: str, key: Key = ()) -> list[Any]:
+        """The same as served now, unfiltered: every n-th item malformed under `malformed_items`."""
+        with self._lock:
+            return self._served_records(feed, key)
+
     def add_records(self, feed: str, n: int, key: Key = ()) -> list[dict]:
         """Publish n new items in partition `key` (newer than all others); returns them in served order."""
         if n < 0:

@@ -86,6 +86,9 @@ def test_each_endpoint_obeys_the_fault_knobs(api, client, path) -> None:
     api.malformed_items(2)
     broken = data(client, path)
     assert len(broken) == len(clean) and broken != clean
+    feed, key = ENDPOINTS[path][1:]
+    if feed is not None:  # the first page is what the feed serves first
+        assert api.served_records(feed, key)[:len(broken)] == broken
     assert any(not isinstance(item, dict) or item != clean[i] for i, item in enumerate(broken))
     assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
 
