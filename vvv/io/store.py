@@ -27,7 +27,7 @@ from attrs import frozen
 from psycopg import sql
 from psycopg.types.json import Jsonb, JsonbDumper
 
-from vvv.core.base import Reject, Spec, record_row
+from vvv.core.base import Reject, Spec, read_cursor, record_row
 from vvv.core.convert import CONVERTER
 from vvv.config import mask_dsn
 from vvv.errors import Fatal, one_line
@@ -168,7 +168,7 @@ def load_cursor(conn: psycopg.Connection, spec: Spec, scope: str = "") -> Any:
         "SELECT position FROM vvv.cursors WHERE collector = %s AND scope = %s", (spec.name, scope)
     ).fetchone()
     conn.commit()
-    return None if row is None else CONVERTER.structure(row[0], spec.cursor)
+    return None if row is None else read_cursor(spec.cursor, row[0])
 
 
 def save_cursor(conn: psycopg.Connection, spec: Spec, scope: str, cursor: Any) -> None:

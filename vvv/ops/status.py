@@ -192,7 +192,7 @@ def _silent_tickers(conn: psycopg.Connection, spec: Spec, config: CollectorConfi
     the (ticker, time) index per ticker. Only tickers with a cursor count (they have been collected).
     """
     collector = COLLECTORS.get(spec.name)
-    if not config.enabled or collector is None or collector.scopes is None or "ticker" not in spec.column_names:
+    if not config.enabled or collector is None or collector.partitions is None or "ticker" not in spec.column_names:
         return []
     days = _market_days_before(now, _CANDIDATE_DAYS)
     starts = [datetime.combine(day, datetime.min.time(), tzinfo=calendar.NY) for day in days]
@@ -202,7 +202,7 @@ def _silent_tickers(conn: psycopg.Connection, spec: Spec, config: CollectorConfi
         conn.rollback()
         return []
     query = sql.SQL(_SILENT).format(table=sql.Identifier(*spec.table.split(".")), time=sql.Identifier(spec.time_column))
-    silent = conn.execute(query, (list(collector.scopes(config.options)), spec.name, collected[-1][0])).fetchall()
+    silent = conn.execute(query, (list(collector.partitions_of(config.options)), spec.name, collected[-1][0])).fetchall()
     conn.rollback()
     noun = _NOUNS.get(spec.name, "records")
     return [f"{spec.name}: {ticker} has returned no {noun} in {SILENT_DAYS} market days of collection;"
