@@ -1,13 +1,9 @@
 """Dark pool prints: `GET /api/darkpool/{ticker}`, one market day per request, newest first, paged by time.
 
-A declaration over the kernel's `TimeSweep` by market day, partitioned by the watchlist's
-tickers (one cursor each): per ticker, a pass sweeps each market day it owes from the newest
-print down to the lookback behind the newest print stored, so prints reported late within it
-are caught, and so are prints restated within it: the data set is revisable, so a print served
-again canceled or corrected replaces its row (the old version goes to vvv.revisions); a print
-restated after it left the lookback keeps its last version. After midnight the previous market
-day is swept once more before the new one starts; days missed while vvv was down are collected
-in order. Identity is `tracking_id`, so the sweep's overlaps cost no duplicates.
+A declaration over the kernel's `TimeSweep` by market day, one partition (and cursor) per
+ticker of the watchlist. The data set is revisable: a print served again canceled or corrected
+within the lookback replaces its row (the old version goes to vvv.revisions). Identity is
+`tracking_id`, so the sweep's overlaps cost no duplicates.
 
     >>> start = COLLECTOR.begin(None, "SPY", datetime(2025, 10, 25, 14, 0, tzinfo=UTC), Settings())  # a Saturday
     >>> COLLECTOR.next_request(start, None, None, Settings(), "SPY").params
@@ -16,7 +12,6 @@ in order. Identity is `tracking_id`, so the sweep's overlaps cost no duplicates.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,57 +19,18 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.core.base import (
-    Collector,
-    Column,
-    Reject,
-    Schedule,
-    Spec,
-    at_least,
-    at_most,
-    record_row,
-    structure_item,
-    unstorable_text,
-)
+from vvv.core.base import Collector, Column, Reject, Schedule, Spec, at_least, at_most, record_row, structure_item
+from vvv.core.base import unstorable_text
 from vvv.core.convert import JsonObject, parse_timestamp
 from vvv.core.paging import SweepCursor, TimeSweep
+from vvv.core.partitions import ticker_problem, tickers, watchlist
 from vvv.core.timepaging import fits_numeric as _fits_numeric
 
 PATH = "/api/darkpool/{ticker}"
 MAX_PAGE_SIZE = 500
 FUTURE_SKEW = timedelta(minutes=5)
 
-# Letters, digits, "." and "-", starting with a letter or digit so that "." and ".." (which
-# would climb the request path) are not tickers either.
-_TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
 _BIGINT = range(-(2**63), 2**63)
-
-
-def ticker_problem(value: Any) -> str | None:
-    """Why `value` is not a ticker as vvv stores and requests it (upper case), or None."""
-    if isinstance(value, str) and _TICKER.fullmatch(value):
-        return None
-    return f"{value!r} is not a ticker (1 to 10 letters, digits, '.' or '-', starting with a letter or digit)"
-
-
-def normalize_ticker(value: Any) -> str:
-    """`value` upper-cased, or a ValueError naming it: nothing but a ticker reaches the request path."""
-    # Only ASCII is upper-cased: "ı".upper() is "I", which would let a look-alike through.
-    upper = value.upper() if isinstance(value, str) and value.isascii() else None
-    if ticker_problem(upper) is not None:
-        raise ValueError(ticker_problem(value))
-    return upper
-
-
-def _watchlist(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise ValueError(f"tickers must be a list of tickers, got {value!r}")
-    if not value:
-        raise ValueError("tickers must name at least one ticker")
-    try:
-        return tuple(dict.fromkeys(normalize_ticker(ticker) for ticker in value))
-    except ValueError as error:
-        raise ValueError(f"tickers: {error}") from None
 
 
 @frozen
@@ -86,7 +42,7 @@ class Settings:
     pass that reaches it continues where it stopped on the next pass.
     """
 
-    tickers: tuple[str, ...] = attrs.field(default=("SPY", "QQQ"), converter=_watchlist)
+    tickers: tuple[str, ...] = attrs.field(default=("SPY", "QQQ"), converter=watchlist)
     page_size: int = attrs.field(default=MAX_PAGE_SIZE, validator=[at_least(1), at_most(MAX_PAGE_SIZE)])
     lookback_seconds: int = attrs.field(default=300, validator=[at_least(0), at_most(86_400)])
     max_pages: int = attrs.field(default=200, validator=at_least(1))
@@ -235,5 +191,5 @@ COLLECTOR = Collector(
                        late="prints of {day} reported late", by_market_day=True),
     parse_item=_parse_item,
     validate=validate,
-    partitions=lambda settings: settings.tickers,  # one cursor per ticker in the watchlist
+    partitions=tickers,
 )

@@ -1,17 +1,9 @@
 """Options flow alerts: `GET /api/option-trades/flow-alerts`, newest first, paged by time, one cursor.
 
-Live alerts carry the provider's own `id` (a UUID), and that is their identity: two alerts
-of one rule on one contract at one instant are two alerts. An alert without one (the
-description documents none) is identified by a stable hash of what makes it one alert:
-the contract (`option_chain`), the rule that fired (`alert_rule`) and the instant it fired
-(`created_at`, to the microsecond, in UTC whatever its spelling). Everything else on an alert
-(premiums, sizes, volume, open interest, prices) measures it and may be restated; putting a
-measurement in the identity would turn a restated alert into a second row. The data set is
-insert-only: an alert served again is a duplicate.
-
-Paging is the kernel's `TimeSweep` over every alert, one cursor: a first pass reads back
-`first_run_hours`, later passes down to `lookback_seconds` behind the newest alert stored, for
-alerts published late; a backfill reads each day as one time window.
+A declaration over the kernel's `TimeSweep`, one cursor. Identity is the provider's `id` (a
+UUID) on live alerts; without one, a stable hash of what makes an alert one (`option_chain`,
+`alert_rule`, `created_at` in UTC), never of what measures it and may be restated. Insert-only:
+an alert served again is a duplicate.
 
 The API's own filters (`[collectors.options_flow.filters]`) go into every request:
 
@@ -33,19 +25,8 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.core.base import (
-    Collector,
-    Column,
-    Reject,
-    Schedule,
-    Spec,
-    at_least,
-    at_most,
-    record_row,
-    stable_id,
-    structure_item,
-    unstorable_text,
-)
+from vvv.core.base import Collector, Column, Reject, Schedule, Spec, at_least, at_most, record_row, stable_id
+from vvv.core.base import structure_item, unstorable_text
 from vvv.core.convert import JsonObject
 from vvv.core.paging import SweepCursor, TimeSweep
 from vvv.core.timepaging import fits_numeric as _fits_numeric
