@@ -302,6 +302,21 @@ def _day_of(request: Request) -> date | None:
     return None if day is None else date.fromisoformat(day)
 
 
+class _Plain:
+    """What a strategy says that has no gaps to warn of and no backfill windows: `vvv backfill` refuses it."""
+
+    backfills = False
+
+    def warnings(self, cursor: Any, page: Page | None, settings: Any, partition: str = "") -> list[str]:
+        return []
+
+    def finished(self, cursor: Any) -> bool:
+        return False
+
+    def window(self, start: datetime, end: datetime) -> None:
+        return None
+
+
 @frozen
 class PageCursor:
     """`newest`: every record before it is stored; a pass from page 0 fetches what came after.
@@ -330,7 +345,7 @@ class FirstRunPage(Request):
 
 
 @frozen
-class PageNumber:
+class PageNumber(_Plain):
     """Newest first by page number from 0, for a feed with no time filter.
 
     A pass pages down from page 0 until it sees a record older than the newest one stored: that
@@ -344,7 +359,6 @@ class PageNumber:
     path: str
     time_field: str
     cursor: type = PageCursor
-    backfills = False
 
     def begin(self, saved: PageCursor | None, partition: str, now: datetime, settings: Any) -> PageCursor:
         return PageCursor() if saved is None else saved
@@ -375,15 +389,6 @@ class PageNumber:
         # Resume after the last page fetched: records published meanwhile push older ones to
         # later pages, never earlier, so the next unseen record is at or after that page.
         return attrs.evolve(cursor, resume_page=int(page.request.param("page") or 0) + 1, pending_newest=newest_seen)
-
-    def warnings(self, cursor: PageCursor, page: Page | None, settings: Any, partition: str = "") -> list[str]:
-        return []
-
-    def finished(self, cursor: Any) -> bool:
-        return False
-
-    def window(self, start: datetime, end: datetime) -> None:
-        return None
 
     def _next_first_run_request(self, cursor: PageCursor, previous: Request | None, page: Page | None,
                                 settings: Any) -> Request | None:
@@ -472,7 +477,7 @@ class LatestCursor:
 
 
 @frozen
-class Single:
+class Single(_Plain):
     """The paging strategy of an endpoint that answers with its whole data set: one request a pass.
 
         >>> Single("/api/market/economic-calendar", "time").next_request(LatestCursor(), None, None, None)
@@ -482,7 +487,6 @@ class Single:
     path: str
     time_field: str = ""
     cursor: type = LatestCursor
-    backfills = False
 
     def begin(self, saved: LatestCursor | None, partition: str, now: datetime, settings: Any) -> LatestCursor:
         return LatestCursor() if saved is None else saved
@@ -496,15 +500,6 @@ class Single:
         """The latest record time seen so far (`saved` carries it from the page before)."""
         times = [getattr(r, self.time_field) for r in page.records] if self.time_field else []
         return LatestCursor(latest=max([*times, *_present(saved.latest)], default=None))
-
-    def warnings(self, cursor: Any, page: Page | None, settings: Any, partition: str = "") -> list[str]:
-        return []
-
-    def finished(self, cursor: Any) -> bool:
-        return False
-
-    def window(self, start: datetime, end: datetime) -> None:
-        return None
 
 
 @frozen
@@ -520,7 +515,7 @@ class DateCursor:
 
 
 @frozen
-class PerDate:
+class PerDate(_Plain):
     """One request series per date of a window around today (e.g. earnings by report date): each
     date paged by `page` from 0 until a page comes back short, dates oldest first.
 
@@ -534,7 +529,6 @@ class PerDate:
     path: str
     date_param: str = "date"
     cursor: type = DateCursor
-    backfills = False
 
     def begin(self, saved: DateCursor | None, partition: str, now: datetime, settings: Any) -> DateCursor:
         _aware(now)
@@ -559,15 +553,6 @@ class PerDate:
     def advance(self, cursor: DateCursor, saved: DateCursor, page: Page, settings: Any,
                 partition: str = "") -> DateCursor:
         return self._after(cursor, page.request, page, settings)
-
-    def warnings(self, cursor: Any, page: Page | None, settings: Any, partition: str = "") -> list[str]:
-        return []
-
-    def finished(self, cursor: Any) -> bool:
-        return False
-
-    def window(self, start: datetime, end: datetime) -> None:
-        return None
 
     def request(self, day: date, number: int, settings: Any, partition: str, *, count: int = 1) -> Numbered:
         params = ((self.date_param, day.isoformat()), ("page", str(number)), ("limit", str(settings.page_size)))
