@@ -392,11 +392,12 @@ def _status(args: argparse.Namespace, conf: Config) -> int:
     from vvv.collectors import COLLECTORS
     from vvv.errors import Fatal
 
+    from vvv.io import store
     from vvv.io.store import DatabaseUnavailable
 
     try:
         with _database(conf) as conn:
-            if conn.execute("SELECT to_regclass('vvv.runs')").fetchone()[0] is None:
+            if not store.has_operations_tables(conn):
                 raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
             chosen = [(c.spec, conf.collectors[name]) for name, c in COLLECTORS.items()]
             report = status.collect_status(conn, chosen, now=datetime.now(UTC), spool=_spool(conf),
