@@ -154,6 +154,41 @@ def test_begin_takes_the_window_from_the_clock_and_resumes_only_inside_it(saved:
     assert dict(request.params) == {"date": start.day.isoformat(), "page": str(start.page), "limit": "3"}
 
 
+@given(feeds, st.integers(0, 12))
+def test_a_response_that_is_not_a_page_stops_the_pass_and_is_asked_again_never_taken_as_empty(
+        items: dict[date, list[int]], at: int) -> None:
+    settings, served = _Settings(page_size=2), Served(items)
+    _, _, everything = _pass(Served(items), None, settings)
+    start = STRATEGY.begin(None, "premarket", NOW, settings)
+    saved, request, pages = start, STRATEGY.next_request(start, None, None, settings, "premarket"), []
+    while request is not None and len(pages) < at:
+        page = served.respond(request)
+        saved, pages = STRATEGY.advance(start, saved, page, settings, "premarket"), [*pages, page]
+        request = STRATEGY.next_request(start, request, page, settings, "premarket")
+    if request is None:
+        return
+    broken = Page(request, 0, (), rejected="response has no `data` list")
+    assert STRATEGY.next_request(start, request, broken, settings, "premarket") is None
+    kept = STRATEGY.advance(start, saved, broken, settings, "premarket")
+    assert kept == saved
+    again = STRATEGY.begin(kept, "premarket", NOW, settings)
+    assert STRATEGY.next_request(again, None, None, settings, "premarket").params == request.params
+    _, _, rest = _pass(served, kept, settings)
+    assert _ids(pages) | _ids(rest) == _ids(everything)
+
+
+def test_a_time_sweep_takes_a_response_that_is_not_a_page_for_a_page_it_cannot_read() -> None:
+    from vvv.collectors import options_flow
+
+    settings, sweep = options_flow.Settings(), options_flow.COLLECTOR.strategy
+    start = sweep.begin(None, "", NOW, settings)
+    request = sweep.next_request(start, None, None, settings)
+    broken = Page(request, 0, (), rejected="response has no `data` list")
+    assert sweep.next_request(start, request, broken, settings) is None
+    assert sweep.advance(start, start, broken, settings) == start
+    assert any("could not be read" in w for w in sweep.warnings(start, broken, settings))
+
+
 def test_a_cursor_not_from_begin_is_refused() -> None:
     try:
         STRATEGY.next_request(DateCursor(), None, None, _Settings())

@@ -225,7 +225,10 @@ class TimeSweep:
         return "hole" if hole is not None and older_than is not None and older_than <= hole else "top"
 
     def step(self, cursor: SweepCursor, request: Request, page: Page, settings: Any, *, top_sweep: bool) -> Step:
-        """Where the sweep goes after `page` (see `continuation`); refused records still place it."""
+        """Where the sweep goes after `page` (see `continuation`); refused records still place it. A
+        response that was not a page at all (no `data` list) tells nothing either: the sweep stops."""
+        if _not_a_page(page):
+            return Step(None, blind=True)
         times = [getattr(r, self.time_field) for r in (*page.records, *page.refused)]
         return continuation(request, page, times=times, page_size=settings.page_size, cut_at=cursor.cut_at,
                             top_sweep=top_sweep)
@@ -295,6 +298,12 @@ class TimeSweep:
             f" cut short inside the lookback window; raise max_pages ({settings.max_pages}) or lower"
             f" lookback_seconds ({settings.lookback_seconds})"
         ]
+
+
+def _not_a_page(page: Page) -> bool:
+    """A response without a `data` list (the shell refuses those, but a strategy never takes one for
+    an empty page, which would end a sweep or a date as if everything had been read)."""
+    return page.received == 0 and not page.records and not page.refused and page.rejected is not None
 
 
 def _day_of(request: Request) -> date | None:
@@ -545,6 +554,8 @@ class PerDate(_Plain):
         if previous is None or page is None:
             return None if cursor.day is None else self.request(cursor.day, cursor.page, settings, partition)
         number = getattr(previous, "number", 1) + 1
+        if _not_a_page(page):  # stop there, and ask for that page again next pass
+            return None
         following = self._after(cursor, previous, page, settings)
         if following.day is None or number > settings.max_pages:
             return None
@@ -552,7 +563,7 @@ class PerDate(_Plain):
 
     def advance(self, cursor: DateCursor, saved: DateCursor, page: Page, settings: Any,
                 partition: str = "") -> DateCursor:
-        return self._after(cursor, page.request, page, settings)
+        return saved if _not_a_page(page) else self._after(cursor, page.request, page, settings)
 
     def request(self, day: date, number: int, settings: Any, partition: str, *, count: int = 1) -> Numbered:
         params = ((self.date_param, day.isoformat()), ("page", str(number)), ("limit", str(settings.page_size)))
