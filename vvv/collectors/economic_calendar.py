@@ -1,11 +1,9 @@
 """The economic calendar: `GET /api/market/economic-calendar`, this week and next, one request.
 
-The endpoint takes no parameters and answers with the whole calendar, so a pass is one
-request and there is nothing to page. An event is identified by its name and time; its
-forecast and previous value are revised as its date nears, so the data set is revisable:
-the table holds one current row per event, and each version a revision replaced is kept in
-`vvv.revisions`, so nothing the API ever said is lost. Event types beyond the ones the
-description lists (the live calendar sends "13F") are stored as sent, with a note on the run.
+A declaration over the kernel's `Single`: the endpoint answers with the whole calendar. An event
+is its name and time; its forecast and previous value are revised as its date nears, so the data
+set is revisable (replaced versions go to `vvv.revisions`). Undocumented event types (the live
+calendar sends "13F") are stored as sent, with a note on the run.
 """
 
 from __future__ import annotations

@@ -153,6 +153,11 @@ class Collector:
     partitions: Callable[[Any], tuple[str, ...]] | None = None
     notes: Callable[[Page], list[str]] = _no_notes
 
+    def __attrs_post_init__(self) -> None:
+        if self.spec.cursor is not self.strategy.cursor:  # the store reads cursors by the spec's type
+            raise TypeError(f"{self.spec.name}: Spec.cursor must be the strategy's cursor type,"
+                            f" {self.strategy.cursor.__name__}")
+
     def parse(self, payload: Any) -> tuple[list[Any], list[Reject]]:
         """Typed records from one response; anything unreadable becomes a reject, never an exception."""
         return parse_data(payload, self.parse_item)
