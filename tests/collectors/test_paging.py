@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vvv.core.base import Page, Request, advance_over
-from vvv.core.paging import DateCursor, PerDate
+from vvv.core.paging import DateCursor, PerDate, SweepCursor, TimeSweep
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York
 TODAY = date(2026, 3, 10)
@@ -197,3 +197,100 @@ def test_a_cursor_not_from_begin_is_refused() -> None:
     else:
         raise AssertionError("next_request planned from a cursor begin did not make")
     assert not STRATEGY.backfills and STRATEGY.window(NOW, NOW) is None
+
+
+# `TimeSweep` on its own, against a feed newest first by time, bounds inclusive or exclusive.
+
+T0 = 1_773_158_400_000  # 2026-03-10T16:00:00Z in unix ms: the clock of the first pass
+SWEEP_START = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
+
+
+@frozen
+class _Timed:
+    at: datetime
+    id: int
+
+
+@frozen
+class _SweepSettings:
+    page_size: int = 3
+    lookback_seconds: int = 1
+    max_pages: int = 3
+    first_run_hours: int = 1
+
+
+@attrs.define
+class Feed:
+    inclusive: bool
+    items: list[tuple[int, int]] = attrs.Factory(list)  # (unix ms, id)
+
+    def publish(self, times: list[int]) -> None:
+        self.items += [(ms, len(self.items) + i) for i, ms in enumerate(times)]
+
+    def respond(self, request: Request) -> Page:
+        low, high = (None if request.param(k) is None else int(request.param(k)) for k in ("newer_than", "older_than"))
+        chosen = [(ms, i) for ms, i in self.items
+                  if (low is None or (ms >= low if self.inclusive else ms > low))
+                  and (high is None or (ms <= high if self.inclusive else ms < high))]
+        ties = {i: hash((i, request.params)) for _, i in chosen}  # ties in an order that changes per request
+        chosen.sort(key=lambda p: (-p[0], ties[p[1]]))
+        served = chosen[:int(request.param("limit"))]
+        return Page(request, len(served), tuple(_Timed(SWEEP_START + timedelta(milliseconds=ms - T0), i)
+                                                for ms, i in served))
+
+
+SWEEP = TimeSweep(path="/t", time_field="at", noun="items", late="items reported late")
+
+
+def _sweep_pass(feed: Feed, saved: SweepCursor | None, settings: _SweepSettings, now: datetime
+                ) -> tuple[SweepCursor, set[int], list[str]]:
+    start = SWEEP.begin(saved, "", now, settings)
+    cursor, fetched, warned = start, set(), list(SWEEP.warnings(start, None, settings))
+    request = SWEEP.next_request(start, None, None, settings)
+    while request is not None:
+        page = feed.respond(request)
+        cursor = SWEEP.advance(start, cursor, page, settings)
+        fetched |= {r.id for r in page.records}
+        warned += SWEEP.warnings(start, page, settings)
+        request = SWEEP.next_request(start, request, page, settings)
+    return cursor, fetched, warned
+
+
+# Each step publishes new items (bursts sharing one millisecond, smaller than a page so each is
+# reachable) and items reported late within the lookback, then passes run until one is caught up.
+steps = st.lists(st.tuples(st.lists(st.tuples(st.integers(1, 400), st.integers(1, 2)), max_size=8),
+                           st.lists(st.integers(0, 999), max_size=3)), min_size=1, max_size=4)
+
+
+@given(st.booleans(), steps, st.integers(1, 3))
+def test_a_time_sweep_fetches_every_item_under_either_reading_of_the_bounds(inclusive: bool, history: Any,
+                                                                             max_pages: int) -> None:
+    settings, feed = _SweepSettings(max_pages=max_pages), Feed(inclusive)
+    feed.publish([T0 - 10, T0 - 10, T0 - 5])
+    saved, fetched, now_ms = None, set(), T0
+    for new, late in history:
+        newest = max(ms for ms, _ in feed.items)
+        times = []
+        for gap, burst in new:
+            newest += gap
+            times += [newest] * burst
+        feed.publish(times)
+        if saved is not None and saved.newest is not None:  # late, but inside the lookback of what is stored
+            floor = T0 + (saved.newest - SWEEP_START) // timedelta(milliseconds=1) - 1000 * settings.lookback_seconds
+            feed.publish([floor + offset for offset in late])
+        now_ms = max(now_ms, newest + 1)
+        for _ in range(50):  # passes until one ends with nothing owed
+            saved, got, warned = _sweep_pass(feed, saved, settings, SWEEP_START + timedelta(milliseconds=now_ms - T0))
+            fetched |= got
+            assert not [w for w in warned if "share" in w]  # no burst fills a page here
+            if saved.resume_before is None and saved.cut_at is None:
+                break
+        assert {i for _, i in feed.items} == fetched
+
+
+def test_a_time_sweep_names_a_whole_page_sharing_one_instant_and_steps_over_it() -> None:
+    settings, feed = _SweepSettings(max_pages=10), Feed(inclusive=True)
+    feed.publish([T0 - 1] * 3 + [T0 - 2])
+    saved, fetched, warned = _sweep_pass(feed, None, settings, SWEEP_START)
+    assert any("at least 3 items share" in w for w in warned)
+    assert 3 in fetched and saved.resume_before is None  # stepped over, and the pass ended

@@ -1,6 +1,6 @@
 """One collection pass: plan -> fetch -> parse -> validate -> store -> advance, recorded as a run.
 
-The only module that knows every stage. A per-ticker collector's pass walks its scopes
+The only module that knows every stage. A partitioned collector's pass walks its partitions
 (tickers) one after another, each with its own cursor. Failures of the shell (network,
 database) end the pass, or one scope of it, as a failed or partial run with the error kept;
 they never escape as a traceback.
