@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-import attrs
 from attrs import frozen
 
 from vvv.core.base import HALT_MARK, Halt, Request
