@@ -26,10 +26,14 @@ STRATEGY = PerDate("/api/earnings/{partition}")
 
 @frozen
 class _Settings:
+    """What a strategy reads from a collector's settings, by name."""
+
     page_size: int = 3
     max_pages: int = 50
     days_back: int = 2
     days_ahead: int = 2
+    lookback_seconds: int = 1
+    first_run_hours: int = 1
 
 
 @frozen
@@ -211,14 +215,6 @@ class _Timed:
     id: int
 
 
-@frozen
-class _SweepSettings:
-    page_size: int = 3
-    lookback_seconds: int = 1
-    max_pages: int = 3
-    first_run_hours: int = 1
-
-
 @attrs.define
 class Feed:
     inclusive: bool
@@ -242,7 +238,7 @@ class Feed:
 SWEEP = TimeSweep(path="/t", time_field="at", noun="items", late="items reported late")
 
 
-def _sweep_pass(feed: Feed, saved: SweepCursor | None, settings: _SweepSettings, now: datetime
+def _sweep_pass(feed: Feed, saved: SweepCursor | None, settings: _Settings, now: datetime
                 ) -> tuple[SweepCursor, set[int], list[str]]:
     start = SWEEP.begin(saved, "", now, settings)
     cursor, fetched, warned = start, set(), list(SWEEP.warnings(start, None, settings))
@@ -265,7 +261,7 @@ steps = st.lists(st.tuples(st.lists(st.tuples(st.integers(1, 400), st.integers(1
 @given(st.booleans(), steps, st.integers(1, 3))
 def test_a_time_sweep_fetches_every_item_under_either_reading_of_the_bounds(inclusive: bool, history: Any,
                                                                              max_pages: int) -> None:
-    settings, feed = _SweepSettings(max_pages=max_pages), Feed(inclusive)
+    settings, feed = _Settings(max_pages=max_pages), Feed(inclusive)
     feed.publish([T0 - 10, T0 - 10, T0 - 5])
     saved, fetched, now_ms = None, set(), T0
     for new, late in history:
@@ -289,7 +285,7 @@ def test_a_time_sweep_fetches_every_item_under_either_reading_of_the_bounds(incl
 
 
 def test_a_time_sweep_names_a_whole_page_sharing_one_instant_and_steps_over_it() -> None:
-    settings, feed = _SweepSettings(max_pages=10), Feed(inclusive=True)
+    settings, feed = _Settings(max_pages=10), Feed(inclusive=True)
     feed.publish([T0 - 1] * 3 + [T0 - 2])
     saved, fetched, warned = _sweep_pass(feed, None, settings, SWEEP_START)
     assert any("at least 3 items share" in w for w in warned)
