@@ -16,7 +16,7 @@ from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vvv.core.base import Page, Request, advance_over
+from vvv.core.base import HALT_MARK, Collector, Halt, Page, Request, advance_over
 from vvv.core.paging import DateCursor, PerDate, SweepCursor, TimeSweep
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York
@@ -190,7 +190,24 @@ def test_a_time_sweep_takes_a_response_that_is_not_a_page_for_a_page_it_cannot_r
     broken = Page(request, 0, (), rejected="response has no `data` list")
     assert sweep.next_request(start, request, broken, settings) is None
     assert sweep.advance(start, start, broken, settings) == start
-    assert any("could not be read" in w for w in sweep.warnings(start, broken, settings))
+    (halt,) = sweep.warnings(start, broken, settings)
+    assert isinstance(halt, Halt) and halt.endswith(HALT_MARK) and "not a page (response has no `data` list)" in halt
+
+
+def test_each_collector_module_declares_one_collector_and_the_registry_lists_those() -> None:
+    import pkgutil
+
+    import vvv.collectors
+    from vvv.collectors import COLLECTORS
+
+    modules = [m.name for m in pkgutil.iter_modules(vvv.collectors.__path__)]
+    declared = {}
+    for name in modules:
+        module = __import__(f"vvv.collectors.{name}", fromlist=["COLLECTOR"])
+        assert [k for k, v in vars(module).items() if isinstance(v, Collector)] == ["COLLECTOR"], name
+        declared[module.COLLECTOR.spec.name] = module.COLLECTOR
+    assert COLLECTORS == declared
+    assert {name for name, c in COLLECTORS.items() if c.strategy.backfills} == {"darkpool", "options_flow"}
 
 
 def test_a_cursor_not_from_begin_is_refused() -> None:

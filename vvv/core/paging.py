@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import attrs
 from attrs import frozen
 
-from vvv.core.base import Page, Request
+from vvv.core.base import HALT_MARK, Halt, Page, Request
 from vvv.core.calendar import NY, last_trading_day
 from vvv.core.timepaging import (
     Step,
@@ -187,7 +187,10 @@ class TimeSweep:
             before = bound(page.request, "older_than")
             top = before is None or (day is not None and before >= day_end(day))
             where = "" if top else f" older than {spell(instant(before))}"
-            found.append(halt(page, noun=self.noun, who=who, when="" if day is None else f" for {day}", where=where))
+            when = "" if day is None else f" for {day}"
+            found.append(Halt(f"{who}a response that is not a page ({page.rejected}) came back{when}{where};"
+                              f" {HALT_MARK}") if _not_a_page(page) else halt(page, noun=self.noun, who=who,
+                                                                               when=when, where=where))
         return found
 
     def finished(self, cursor: SweepCursor | None) -> bool:
