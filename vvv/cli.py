@@ -285,7 +285,7 @@ def _once(args: argparse.Namespace, conf: Config) -> int:
     collector = _collector(args.collector)
     settings = conf.collectors[args.collector]
     if args.ticker:
-        if collector.scopes is None:
+        if collector.partitions is None:
             raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
         settings = _with_tickers(settings, args.ticker)
     conf.require_token()
@@ -392,11 +392,12 @@ def _status(args: argparse.Namespace, conf: Config) -> int:
     from vvv.collectors import COLLECTORS
     from vvv.errors import Fatal
 
+    from vvv.io import store
     from vvv.io.store import DatabaseUnavailable
 
     try:
         with _database(conf) as conn:
-            if conn.execute("SELECT to_regclass('vvv.runs')").fetchone()[0] is None:
+            if not store.has_operations_tables(conn):
                 raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
             chosen = [(c.spec, conf.collectors[name]) for name, c in COLLECTORS.items()]
             report = status.collect_status(conn, chosen, now=datetime.now(UTC), spool=_spool(conf),
@@ -450,12 +451,12 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
     from vvv.config import ConfigError
 
     collector = _collector(args.collector)
-    if collector.finished is None or (collector.scopes is None and collector.window is None):
-        supported = ", ".join(name for name, c in COLLECTORS.items() if c.finished is not None)
+    if not collector.strategy.backfills:
+        supported = ", ".join(name for name, c in COLLECTORS.items() if c.strategy.backfills)
         raise ConfigError(f"--collector: {args.collector} has no backfill (collectors with one: {supported})")
     settings = conf.collectors[args.collector]
     if args.ticker:
-        if collector.scopes is None:
+        if collector.partitions is None:
             raise ConfigError(f"--ticker: the {args.collector} collector does not collect per ticker")
         settings = _with_tickers(settings, args.ticker)
     now = datetime.now(UTC)
@@ -466,7 +467,7 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
             raise ConfigError(f"{flag} {day} is in the future (today is {today} in New York): nothing to collect yet")
     if end < args.start:
         raise ConfigError(f"--to {end} is before --from {args.start}")
-    units = backfill.plan(args.start, end, collector.scopes(settings.options) if collector.scopes else [""])
+    units = backfill.plan(args.start, end, collector.partitions_of(settings.options))
     conf.require_token()
     stop = threading.Event()
 

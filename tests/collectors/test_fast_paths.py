@@ -49,14 +49,14 @@ def test_one_look_at_each_text_finds_the_first_unstorable_text(value: Any) -> No
 
 @given(st.lists(darkpool_items(), min_size=1, max_size=5))
 def test_record_rows_are_the_attrs_tuples(items: list[dict]) -> None:
-    trades, _ = darkpool.parse({"data": items})
+    trades, _ = darkpool.COLLECTOR.parse({"data": items})
     for trade in trades:
         assert record_row(trade) == attrs.astuple(trade, recurse=False)
 
 
 @given(st.lists(headline_items(), min_size=1, max_size=5))
 def test_headline_rows_are_the_attrs_tuples(items: list[dict]) -> None:
-    headlines, _ = news.parse({"data": items})
+    headlines, _ = news.COLLECTOR.parse({"data": items})
     for headline in headlines:
         assert record_row(headline) == attrs.astuple(headline, recurse=False)
 

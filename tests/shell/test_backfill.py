@@ -106,7 +106,7 @@ def test_options_flow_backfills_one_time_window_per_market_day(conn) -> None:
         units = backfill.plan(date(2026, 3, 6), date(2026, 3, 10), [""])  # Fri, (weekend), Mon, Tue
         assert [d for d, _ in units] == [date(2026, 3, 6), date(2026, 3, 9), date(2026, 3, 10)]
         progress = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO())
-        served, _ = options_flow.parse({"data": fake.flow_alerts()})
+        served, _ = options_flow.COLLECTOR.parse({"data": fake.flow_alerts()})
         before = len(fake.requests)
         again = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO())
         http.close()
@@ -160,7 +160,7 @@ def test_an_options_flow_window_of_a_day_not_over_is_read_again_by_a_re_run(conn
         later = DURING.replace(minute=30)
         again = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO(),
                                   now=lambda: later)
-        served, _ = options_flow.parse({"data": fake.flow_alerts()})
+        served, _ = options_flow.COLLECTOR.parse({"data": fake.flow_alerts()})
         http.close()
     assert again.skipped == 0
     assert {r[0] for r in conn.execute("SELECT id FROM trading.options_flow_alerts")} == {a.id for a in served}

@@ -45,7 +45,7 @@ def _stored(conn: psycopg.Connection) -> set[str]:
 
 
 def _ids(items: list[dict]) -> set[str]:
-    records, rejects = news.parse({"data": items})
+    records, rejects = news.COLLECTOR.parse({"data": items})
     assert rejects == []
     return {record.id for record in records}
 

@@ -17,6 +17,7 @@ from tests.conftest import TOKEN, run_vvv
 from tests.faults import DatabaseProxy, wait_for
 from vvv.io import store
 from vvv.collectors import COLLECTORS, news
+from vvv.core.paging import PageCursor
 from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
@@ -314,7 +315,7 @@ def test_passes_that_start_with_the_database_away_collect_into_the_spool_and_los
     with psycopg.connect(db_url) as conn:
         (position,) = conn.execute("SELECT position FROM vvv.cursors WHERE collector = 'news'").fetchone()
         newest = conn.execute("SELECT max(created_at) FROM trading.news_headlines").fetchone()[0]
-    cursor = store.CONVERTER.structure(position, news.Cursor)
+    cursor = store.read_cursor(PageCursor, position)
     assert cursor.resume_page is None and cursor.newest == newest
     assert "running" not in {status for status, _ in _runs(db_url)}
 

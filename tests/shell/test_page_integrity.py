@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
+from vvv.core.paging import SweepCursor
 from vvv.ops import status
 from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool, options_flow
@@ -58,7 +59,7 @@ def _served(api: FakeApi) -> set[int]:
     return {int(item["tracking_id"]) for item in api.darkpool("SPY")}
 
 
-def _cursor(conn: psycopg.Connection) -> darkpool.Cursor:
+def _cursor(conn: psycopg.Connection) -> SweepCursor:
     cursor = store.load_cursor(conn, DARKPOOL.spec, "SPY")
     conn.rollback()
     return cursor
@@ -184,7 +185,7 @@ def _alert_ids(conn: psycopg.Connection) -> set[str]:
 
 def _position(conn: psycopg.Connection) -> tuple:
     """Where the flow cursor stands: its newest alert and what it owes (a first pass saves no more)."""
-    cursor = store.load_cursor(conn, FLOW.spec, "") or options_flow.Cursor()
+    cursor = store.load_cursor(conn, FLOW.spec, "") or SweepCursor()
     conn.rollback()
     return cursor.newest, cursor.resume_before, cursor.resume_after, cursor.cut_at
 
@@ -212,7 +213,7 @@ def test_an_unreadable_page_of_flow_alerts_stops_the_sweep_until_it_can_be_read(
         assert _position(conn) == kept
         result = _flow_pass(conn, http)
         http.close()
-        served, _ = options_flow.parse({"data": api.flow_alerts()})
+        served, _ = options_flow.COLLECTOR.parse({"data": api.flow_alerts()})
     assert result.status == "ok", result.error
     assert _alert_ids(conn) == {alert.id for alert in served}
 

@@ -345,7 +345,7 @@ class Outages(RuleBasedStateMachine):
 
     def _check_last_versions(self, conn: psycopg.Connection) -> None:
         """Every print is stored as the API serves it now; each restated one has its old version kept."""
-        records, _ = darkpool.parse({"data": self.api.served("darkpool", TICKER)})
+        records, _ = darkpool.COLLECTOR.parse({"data": self.api.served("darkpool", TICKER)})
         served = {r.tracking_id: (r.price, r.canceled) for r in records if darkpool.validate(r, self.now) is None}
         stored = {row[0]: (row[1], row[2]) for row in conn.execute(
             "SELECT tracking_id, price, canceled FROM trading.darkpool_trades")}

@@ -1,11 +1,9 @@
 """The economic calendar: `GET /api/market/economic-calendar`, this week and next, one request.
 
-The endpoint takes no parameters and answers with the whole calendar, so a pass is one
-request and there is nothing to page. An event is identified by its name and time; its
-forecast and previous value are revised as its date nears, so the data set is revisable:
-the table holds one current row per event, and each version a revision replaced is kept in
-`vvv.revisions`, so nothing the API ever said is lost. Event types beyond the ones the
-description lists (the live calendar sends "13F") are stored as sent, with a note on the run.
+A declaration over the kernel's `Single`: the endpoint answers with the whole calendar. An event
+is its name and time; its forecast and previous value are revised as its date nears, so the data
+set is revisable (replaced versions go to `vvv.revisions`). Undocumented event types (the live
+calendar sends "13F") are stored as sent, with a note on the run.
 """
 
 from __future__ import annotations
@@ -16,23 +14,11 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.core.base import (
-    Column,
-    Page,
-    Reject,
-    Request,
-    Schedule,
-    Single,
-    Spec,
-    parse_data,
-    stable_id,
-    structure_item,
-    unstorable_text,
-)
+from vvv.core.base import Collector, Column, Page, Reject, Schedule, Spec, stable_id, structure_item, unstorable_text
 from vvv.core.convert import JsonObject
+from vvv.core.paging import LatestCursor, Single
 
 PATH = "/api/market/economic-calendar"
-PAGING = Single(PATH)  # the endpoint answers with the whole calendar
 EVENT_TYPES = ("fed-speaker", "fomc", "report")  # the documented ones; others are stored too
 # The calendar covers this week and next; an event further out than that is not plausible.
 _HORIZON = timedelta(days=60)
@@ -41,13 +27,6 @@ _HORIZON = timedelta(days=60)
 @frozen
 class Settings:
     """`[collectors.economic_calendar]` takes only the schedule: the endpoint has no options."""
-
-
-@frozen
-class Cursor:
-    """The latest event time seen: the calendar is a snapshot, so this is for the record only."""
-
-    latest: datetime | None = None
 
 
 @frozen
@@ -97,7 +76,7 @@ SPEC = Spec(
     time_column="time",
     schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
     settings=Settings,
-    cursor=Cursor,
+    cursor=LatestCursor,
     revisable=True,
 )
 
@@ -108,16 +87,6 @@ def event_id(event: str, time: datetime) -> str:
     sql/economic_calendar/002_one_row_per_event.sql computes the same id in SQL: keep them equal.
     """
     return stable_id(event, time.astimezone(UTC).isoformat())
-
-
-def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
-    """One request per pass: the endpoint answers with the whole calendar."""
-    return PAGING.next_request(previous)
-
-
-def parse(payload: Any) -> tuple[list[Event], list[Reject]]:
-    """Typed events from one response; anything unreadable becomes a reject, never an exception."""
-    return parse_data(payload, _parse_item)
 
 
 def _parse_item(raw: Any) -> Event | Reject:
@@ -137,18 +106,12 @@ def validate(record: Event, now: datetime) -> str | None:
     return unstorable_text(attrs.astuple(record, recurse=False))
 
 
-def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
+def notes(page: Page) -> list[str]:
     """Event types the description does not list: stored as sent, noted on the run once each."""
-    if page is None:
-        return []
     unknown = dict.fromkeys(r.type for r in page.records if r.type is not None and r.type not in EVENT_TYPES)
     return [f"event type {kind!r} is not one the API documents ({', '.join(EVENT_TYPES)}); stored as sent"
             for kind in unknown]
 
 
-def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
-    """The latest event time seen so far (`saved` carries it from the page before)."""
-    times = [r.time for r in page.records]
-    if saved.latest is not None:
-        times.append(saved.latest)
-    return Cursor(latest=max(times, default=None))
+COLLECTOR = Collector(spec=SPEC, strategy=Single(PATH, time_field="time"), parse_item=_parse_item,
+                      validate=validate, notes=notes)

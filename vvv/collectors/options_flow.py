@@ -1,28 +1,15 @@
 """Options flow alerts: `GET /api/option-trades/flow-alerts`, newest first, paged by time, one cursor.
 
-Live alerts carry the provider's own `id` (a UUID), and that is their identity: two alerts
-of one rule on one contract at one instant are two alerts. An alert without one (the
-description documents none) is identified by a stable hash of what makes it one alert:
-the contract (`option_chain`), the rule that fired (`alert_rule`) and the instant it fired
-(`created_at`, to the microsecond, in UTC whatever its spelling). Everything else on an alert
-(premiums, sizes, volume, open interest, prices) measures it and may be restated; putting a
-measurement in the identity would turn a restated alert into a second row. The data set is
-insert-only: an alert served again is a duplicate.
-
-Paging follows the dark pool collector without its market days: the first request has no
-`older_than`, each next one sets it one millisecond above the oldest alert of the page before,
-so alerts sharing that instant are read again under either reading of the bounds and the
-overlap costs no duplicates. `older_than` drops on every request, so a sweep always ends; a
-page whose alerts all share one instant can only be stepped over, and `warnings` names it.
-A first pass reads back `first_run_hours`; later passes read down to `lookback_seconds`
-behind the newest alert stored, for alerts published late. A sweep cut short by the page
-cap is saved as the cut and the hole below it; the next pass fills the hole first.
+A declaration over the kernel's `TimeSweep`, one cursor. Identity is the provider's `id` (a
+UUID) on live alerts; without one, a stable hash of what makes an alert one (`option_chain`,
+`alert_rule`, `created_at` in UTC), never of what measures it and may be restated. Insert-only:
+an alert served again is a duplicate.
 
 The API's own filters (`[collectors.options_flow.filters]`) go into every request:
 
     >>> settings = Settings(filters={"min_premium": 50000, "rule_name": ["RepeatedHits"]})
-    >>> start = begin(None, "", datetime(2025, 10, 22, 15, 0, tzinfo=UTC), settings)
-    >>> next_request(start, None, None, settings).params
+    >>> start = COLLECTOR.begin(None, "", datetime(2025, 10, 22, 15, 0, tzinfo=UTC), settings)
+    >>> COLLECTOR.next_request(start, None, None, settings).params
     (('limit', '200'), ('newer_than', '1761141599999'), ('min_premium', '50000'), ('rule_name[]', ('RepeatedHits',)))
 """
 
@@ -38,28 +25,11 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from vvv.core.base import (
-    Column,
-    Page,
-    Reject,
-    Request,
-    Schedule,
-    Spec,
-    at_least,
-    at_most,
-    record_row,
-    parse_data,
-    stable_id,
-    structure_item,
-    unstorable_text,
-)
+from vvv.core.base import Collector, Column, Reject, Schedule, Spec, at_least, at_most, record_row, stable_id
+from vvv.core.base import structure_item, unstorable_text
 from vvv.core.convert import JsonObject
-from vvv.core.timepaging import TimeSweep, halt, window_bounds
-from vvv.core.timepaging import bound as _bound
+from vvv.core.paging import SweepCursor, TimeSweep
 from vvv.core.timepaging import fits_numeric as _fits_numeric
-from vvv.core.timepaging import instant as _instant
-from vvv.core.timepaging import ms as _ms
-from vvv.core.timepaging import spell as _spell
 
 PATH = "/api/option-trades/flow-alerts"
 MAX_PAGE_SIZE = 200
@@ -204,23 +174,6 @@ class Settings:
     max_pages: int = attrs.field(default=100, validator=at_least(1))
     first_run_hours: int = attrs.field(default=1, validator=[at_least(1), at_most(24 * 30)])
     filters: JsonObject = attrs.field(factory=dict, converter=_filters, hash=False)
-
-
-@frozen
-class Cursor:
-    """Where the collector stands, saved after every page. Bounds are unix milliseconds, as the API takes them.
-
-    `newest`: the newest alert stored. A sweep from the top cut short read everything from
-    `cut_at` up; the alerts below it down to `resume_after` are owed, and `resume_before` is how
-    far down that hole has been filled. `since`: the bottom of a first pass, set by `begin`.
-    """
-
-    newest: datetime | None = None
-    resume_before: int | None = None
-    resume_after: int | None = None
-    cut_at: int | None = None
-    since: int | None = None
-    window_end: int | None = None  # a backfill's window: its passes fill the hole and never sweep from the top
 
 
 @frozen
@@ -370,7 +323,7 @@ SPEC = Spec(
     time_column="created_at",
     schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
     settings=Settings,
-    cursor=Cursor,
+    cursor=SweepCursor,
 )
 
 
@@ -380,11 +333,6 @@ def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provid
     if provider_id is not None:
         return provider_id
     return stable_id(option_chain, alert_rule, created_at.astimezone(UTC).isoformat())
-
-
-def parse(payload: Any) -> tuple[list[Alert], list[Reject]]:
-    """Typed alerts from one response; anything unreadable becomes a reject, never an exception."""
-    return parse_data(payload, _parse_item)
 
 
 def _parse_item(raw: Any) -> Alert | Reject:
@@ -424,98 +372,10 @@ def validate(record: Alert, now: datetime) -> str | None:
     return unstorable_text(record_row(record))
 
 
-def window(start: datetime, end: datetime) -> Cursor:
-    """A backfill of the alerts created in [start, end]: one hole to fill, nothing above it."""
-    return Cursor(**window_bounds(start, end), since=_ms(start), window_end=_ms(end))
-
-
-def finished(cursor: Cursor | None) -> bool:
-    """Has a backfill window been read completely?"""
-    return cursor is not None and cursor.window_end is not None and cursor.resume_before is None
-
-
-def begin(cursor: Cursor | None, scope: str, now: datetime, settings: Settings) -> Cursor:
-    """The cursor a pass starts from; a collector that never stored an alert reads back `first_run_hours`."""
-    if now.utcoffset() is None:
-        raise ValueError(f"begin needs an aware datetime, got naive {now.isoformat()}")
-    if cursor is not None and cursor.window_end is not None:
-        return cursor
-    return attrs.evolve(cursor or Cursor(), since=_ms(now) - settings.first_run_hours * 3_600_000)
-
-
-def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
-    """The next request of the pass that started from `cursor` (from `begin`), or None when it is done."""
-    if cursor.since is None:
-        raise ValueError("options_flow.next_request needs the cursor returned by options_flow.begin")
-    if cursor.window_end is not None and cursor.resume_before is None:
-        return None  # the backfill window is complete
-    sweep = _sweep(settings)
-    if previous is None or page is None:
-        return _opening(cursor, sweep, settings)
-    onward = sweep.onward(cursor, previous, page)
-    if onward is None:  # the page cap, or an unreadable page: stop there, read on from it next pass
-        return None
-    number, step = onward
-    if step.bound is not None:
-        return _request(sweep, settings, number=number, newer_than=_bound(previous, "newer_than"),
-                        older_than=step.bound)
-    in_hole = sweep.in_hole(cursor, previous)
-    return _top(cursor, sweep, settings, number=number) if in_hole and cursor.window_end is None else None
-
-
-def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
-    """The cursor to save once `page` is stored: `cursor` is where the pass started (from `begin`),
-    `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix.
-    An unreadable page moves nothing: `saved` owes what lies below it already (a top sweep's first
-    page is read again from the top)."""
-    sweep = _sweep(settings)
-    step = sweep.step(cursor, page.request, page)
-    if step.blind:
-        return saved
-    at = Cursor(newest=sweep.newest(page, saved.newest), window_end=cursor.window_end)
-    moved = sweep.moved(cursor, at, page, step, in_hole=sweep.in_hole(cursor, page.request))
-    return at if moved is None else moved
-
-
-def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
-    """Possible gaps of the pass that started from `cursor`, for the run's log and status: with
-    `page` None those its starting cursor reveals, else those `page` reveals."""
-    sweep = _sweep(settings)
-    if page is None:
-        return sweep.unread_lookback(cursor, what="alerts published late")
-    step = sweep.step(cursor, page.request, page)
-    found = sweep.gap_warning(page, step, noun="alerts")
-    if step.blind:
-        before = _bound(page.request, "older_than")
-        where = "" if before is None else f" older than {_spell(_instant(before))}"
-        found.append(halt(page, noun="alerts", where=where))
-    return found
-
-
-def _sweep(settings: Settings) -> TimeSweep:
-    """One sweep over all alerts, newest first by `created_at`."""
-    return TimeSweep(path=PATH, time_field="created_at", page_size=settings.page_size,
-                     lookback_seconds=settings.lookback_seconds, max_pages=settings.max_pages)
-
-
-def _opening(cursor: Cursor, sweep: TimeSweep, settings: Settings) -> Request:
-    """The hole a cut-short pass left, else the newest alerts."""
-    if cursor.resume_before is not None:
-        return _request(sweep, settings, number=1, newer_than=cursor.resume_after, older_than=cursor.resume_before)
-    return _top(cursor, sweep, settings, number=1)
-
-
-def _top(cursor: Cursor, sweep: TimeSweep, settings: Settings, *, number: int) -> Request:
-    """From the newest alert down to the lookback behind the newest stored (a first pass: `since`).
-
-    `newer_than` is one below the floor, so either reading of the bound includes the floor itself.
-    """
-    assert cursor.since is not None
-    floor = cursor.since if cursor.newest is None else sweep.floor(cursor)
-    return _request(sweep, settings, number=number, newer_than=floor - 1)
-
-
-def _request(sweep: TimeSweep, settings: Settings, *, number: int, newer_than: int | None = None,
-             older_than: int | None = None) -> Request:
-    return sweep.request(number=number, newer_than=newer_than, older_than=older_than,
-                         tail=filter_params(settings.filters))
+COLLECTOR = Collector(
+    spec=SPEC,
+    strategy=TimeSweep(path=PATH, time_field="created_at", noun="alerts", late="alerts published late",
+                       params=lambda settings: filter_params(settings.filters)),
+    parse_item=_parse_item,
+    validate=validate,
+)

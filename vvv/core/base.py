@@ -1,17 +1,19 @@
 """The vocabulary every collector speaks: pure values, no I/O.
 
-A collector module declares a `SPEC` and four pure functions:
+A collector module exports ONE declaration, `COLLECTOR = Collector(...)`: its `Spec`, its
+paging strategy (`vvv.core.paging`: `TimeSweep`, `PageNumber`, `Single`, `PerDate`), its
+partitions, and what is truly its own:
 
-- `next_request(cursor, previous, page, settings) -> Request | None`: pagination as an
-  unfold; `previous` and `page` are None for the first request of a pass.
-- `parse(payload) -> (records, rejects)`: never raises on bad data. Each item of the
-  response's `data` list becomes one record or one `Reject` holding that very item, in
-  order, so the runner finds the raw item of a record that fails `validate` (`record_items`).
+- `parse_item(raw) -> record | Reject`: one item of the response's `data` list; never raises
+  on bad data. `Collector.parse` maps it over the page, so each item becomes one record or one
+  `Reject` holding that very item, in order (`record_items` finds the raw item of a record).
 - `validate(record, now) -> str | None`: a business-rule reason, or None when the record is fine.
-- `advance(cursor, saved, page, settings) -> cursor`: the position to save once `page` is
-  stored, folded page by page: `cursor` is the one the pass started from, `saved` the one
-  saved after the page before (`cursor` itself for the first page). A pass keeps no page
-  once it is stored, so memory stays bounded and each record is looked at once.
+
+`read_page` is the one page step (parse -> validate -> the `Page` the strategy plans from),
+shared by the live pass, the spool replay and backfill. The strategy's `advance(cursor,
+saved, page, settings, partition)` is folded page by page: `cursor` is the one the pass started
+from, `saved` the one saved after the page before. A pass keeps no page once it is stored, so
+memory stays bounded and each record is looked at once.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import functools
 import hashlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 from attrs import frozen
@@ -58,20 +60,6 @@ class Request:
 
     def param(self, name: str) -> str | None:
         return dict(self.params).get(name)
-
-
-@frozen
-class Single:
-    """The paging strategy of an endpoint that answers with its whole data set: one request a pass.
-
-        >>> Single("/api/market/economic-calendar").next_request(None)
-        Request(path='/api/market/economic-calendar', params=())
-    """
-
-    path: str
-
-    def next_request(self, previous: Request | None) -> Request | None:
-        return Request(self.path) if previous is None else None
 
 
 @frozen
@@ -129,21 +117,131 @@ class Spec:
         return tuple(c.name for c in self.columns)
 
 
+class Strategy(Protocol):
+    """What the kernel asks of a paging strategy (see `vvv.core.paging`); every method is pure."""
+
+    cursor: type
+    backfills: bool  # whether `vvv backfill` can walk a range of days with it
+
+    def begin(self, saved: Any, partition: str, now: datetime, settings: Any) -> Any: ...
+    def next_request(self, cursor: Any, previous: Request | None, page: Page | None, settings: Any,
+                     partition: str = "") -> Request | None: ...
+    def advance(self, cursor: Any, saved: Any, page: Page, settings: Any, partition: str = "") -> Any: ...
+    def warnings(self, cursor: Any, page: Page | None, settings: Any, partition: str = "") -> list[str]: ...
+    def finished(self, cursor: Any) -> bool: ...
+    def window(self, start: datetime, end: datetime) -> Any: ...
+
+
+def _no_notes(page: Page) -> list[str]:
+    return []
+
+
 @frozen
 class Collector:
-    """A spec bound to its pure functions; built by the registry from a collector module."""
+    """A collector's one declaration: its spec, its paging strategy and what is its own.
+
+    `partitions`: settings -> the partitions (a watchlist's tickers, endpoint variants), one
+    cursor each, passed to every planning call; None for a collector with one cursor.
+    `notes`: what the collector itself remarks on a page (an undocumented enum value), reported
+    on the run beside the strategy's warnings.
+    """
 
     spec: Spec
-    next_request: Callable[..., Request | None]
-    parse: Callable[[Any], tuple[list[Any], list[Reject]]]
+    strategy: Strategy
+    parse_item: Callable[[Any], Any]
     validate: Callable[[Any, datetime], str | None]
-    advance: Callable[..., Any]
-    # Optional, for collectors that need them:
-    scopes: Callable[[Any], tuple[str, ...]] | None = None  # settings -> tickers; one cursor each
-    begin: Callable[..., Any] | None = None  # (saved cursor or None, scope, now, settings) -> the pass's cursor
-    warnings: Callable[..., list[str]] | None = None  # (cursor, page or None, settings) -> possible gaps to report
-    finished: Callable[[Any], bool] | None = None  # (saved cursor or None) -> a backfill day needs nothing more
-    window: Callable[[datetime, datetime], Any] | None = None  # (start, end) -> a backfill cursor, unscoped collectors
+    partitions: Callable[[Any], tuple[str, ...]] | None = None
+    notes: Callable[[Page], list[str]] = _no_notes
+
+    def __attrs_post_init__(self) -> None:
+        if self.spec.cursor is not self.strategy.cursor:  # the store reads cursors by the spec's type
+            raise TypeError(f"{self.spec.name}: Spec.cursor must be the strategy's cursor type,"
+                            f" {self.strategy.cursor.__name__}")
+
+    def parse(self, payload: Any) -> tuple[list[Any], list[Reject]]:
+        """Typed records from one response; anything unreadable becomes a reject, never an exception."""
+        return parse_data(payload, self.parse_item)
+
+    def partitions_of(self, settings: Any) -> tuple[str, ...]:
+        return ("",) if self.partitions is None else self.partitions(settings)
+
+    def begin(self, saved: Any, partition: str, now: datetime, settings: Any) -> Any:
+        """The cursor a pass over `partition` starts from, given the one saved (None: a first run)."""
+        return self.strategy.begin(saved, partition, now, settings)
+
+    def next_request(self, cursor: Any, previous: Request | None, page: Page | None, settings: Any,
+                     partition: str = "") -> Request | None:
+        return self.strategy.next_request(cursor, previous, page, settings, partition)
+
+    def advance(self, cursor: Any, saved: Any, page: Page, settings: Any, partition: str = "") -> Any:
+        return self.strategy.advance(cursor, saved, page, settings, partition)
+
+    def warnings(self, cursor: Any, page: Page | None, settings: Any, partition: str = "") -> list[str]:
+        """Possible gaps (and the collector's notes) of the pass that started from `cursor`: with `page`
+        None those its starting cursor reveals, else those `page` reveals."""
+        found = self.strategy.warnings(cursor, page, settings, partition)
+        return found if page is None else [*found, *self.notes(page)]
+
+    def finished(self, cursor: Any) -> bool:
+        """Has a backfill unit been read completely?"""
+        return self.strategy.finished(cursor)
+
+    def window(self, start: datetime, end: datetime) -> Any:
+        """A backfill cursor for the records timed in [start, end], or None (a day's pass from the clock)."""
+        return self.strategy.window(start, end)
+
+
+def read_cursor(cursor_type: type, raw: Any) -> Any:
+    """A saved cursor of `cursor_type` from its JSON, the shapes of earlier releases included: keys a
+    cursor type lists in `RETIRED` (a ticker the partition now carries) are dropped, not refused."""
+    retired = getattr(cursor_type, "RETIRED", ())
+    if retired and isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k not in retired}
+    return CONVERTER.structure(raw, cursor_type)
+
+
+def read_page(collector: Collector, request: Request | None, payload: Any, now: datetime
+              ) -> tuple[Page, list[Reject]]:
+    """The one page step: a response parsed and validated into the `Page` a strategy plans from and
+    the rejects to keep. The live pass, the spool replay (`request` None) and backfill all store this."""
+    records, rejects = collector.parse(payload)
+    good, bad = validate_all(collector, records, now, payload=payload, rejects=rejects)
+    refused = rejects or bad  # the first reason stands for a page none of whose items can be read
+    page = Page(request=request, received=received_items(payload), records=tuple(good),
+                rejected=refused[0].reason if refused else None, refused=_broke_a_rule(records, good))
+    return page, [*rejects, *bad]
+
+
+def validate_all(collector: Collector, records: list[Any], now: datetime, *, payload: Any,
+                 rejects: Sequence[Reject]) -> tuple[list[Any], list[Reject]]:
+    """Split parsed records into the ones to store and rejects with the rule they broke.
+
+    A rejected record is kept as the raw item it was parsed from (`payload` and parse's
+    `rejects` locate it), so a reject is what the API sent and is recognized when sent again.
+    """
+    good, bad, raws = [], [], None
+    for index, record in enumerate(records):
+        reason = collector.validate(record, now)
+        if reason is None:
+            good.append(record)
+        else:
+            raws = record_items(payload, rejects) if raws is None else raws
+            bad.append(Reject(raws[index] if index < len(raws) else attrs.asdict(record), reason))
+    return good, bad
+
+
+def _broke_a_rule(records: list[Any], good: list[Any]) -> tuple[Any, ...]:
+    """The records validation refused: read, so their times still place the page."""
+    if len(good) == len(records):
+        return ()
+    kept = set(map(id, good))
+    return tuple(record for record in records if id(record) not in kept)
+
+
+def received_items(payload: Any) -> int:
+    """How many items a `{"data": [...]}` response held, whatever became of them."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    return len(data) if isinstance(data, list) else 0
 
 
 def advance_over(advance: Callable[..., Any], cursor: Any, pages: Iterable[Page], settings: Any) -> Any:

@@ -140,9 +140,10 @@ def _seed(collector: Collector, conn: psycopg.Connection, day: date, ticker: str
     cursor from before the day's end is where the first pass after it goes on from.
     """
     spec = collector.spec
-    if collector.window is not None:
+    window = collector.window(*_day_window(day))
+    if window is not None:
         if saved is None or collector.finished(saved):
-            store.save_cursor(conn, spec, key, collector.window(*_day_window(day)))
+            store.save_cursor(conn, spec, key, window)
         return
     if saved is None and over:
         opened = store.load_cursor(conn, spec, cursor_key(day, ticker, over=False))

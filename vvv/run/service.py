@@ -22,7 +22,6 @@ import attrs
 import psycopg
 import schedule
 from loguru import logger
-from psycopg.types.json import Jsonb
 
 from vvv.core import calendar, scheduling
 from vvv.ops import notify, probes
@@ -205,17 +204,9 @@ class Service:
     def _take_over(self) -> None:
         """Close the runs a dead predecessor left open, and resume each collector's rhythm from its last pass."""
         conn = self._leader.conn
-        conn.execute(
-            "UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
-            " WHERE status = 'running' AND instance IS NOT NULL AND instance <> %s",
-            (_INTERRUPTED, self.instance),
-        )
-        rows = conn.execute(
-            "SELECT collector, max(started_at) FROM vvv.runs WHERE collector = ANY(%s) GROUP BY collector",
-            (list(self._collectors),),
-        ).fetchall()
+        store.fail_running_runs_of_other_instances(conn, self.instance, error=_INTERRUPTED)
         with self._lock:
-            for name, started in rows:
+            for name, started in store.last_run_starts(conn, list(self._collectors)).items():
                 self._slots[name] = attrs.evolve(self._slots[name], anchor=started)
 
     def _tick(self) -> None:
@@ -301,13 +292,9 @@ class Service:
         conn = self._leader.conn
         if conn is not None:
             try:
-                conn.execute(
-                    "UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
-                    " WHERE status = 'running' AND instance = %s",
-                    ("interrupted: vvv was stopped during this pass", self.instance),
-                )
-                conn.execute("UPDATE vvv.instances SET role = 'stopped', heartbeat_at = now() WHERE name = %s",
-                             (self.name,))
+                store.fail_running_runs_of_instance(conn, self.instance,
+                                                    error="interrupted: vvv was stopped during this pass")
+                store.mark_instance_stopped(conn, self.name)
             except psycopg.Error as error:
                 logger.warning("could not record the shutdown: {}", one_line(error))
         self._leader.release()
@@ -379,12 +366,7 @@ class Service:
             return
         role = "active" if self._leader.held else "standby"
         try:
-            conn.execute(
-                "INSERT INTO vvv.instances (name, role, schedule) VALUES (%s, %s, %s)"
-                " ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, schedule = EXCLUDED.schedule,"
-                " heartbeat_at = now()",
-                (self.name, role, Jsonb(self.schedule_state())),
-            )
+            store.publish_instance(conn, self.name, role=role, schedule=self.schedule_state())
         except psycopg.Error as error:
             logger.warning("could not publish this instance's state: {}", one_line(error))
 
