@@ -13,23 +13,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from vvv.core.base import (
-    Column,
-    Page,
-    Reject,
-    Request,
-    Schedule,
-    Single,
-    Spec,
-    parse_data,
-    stable_id,
-    structure_item,
-    unstorable_text,
-)
+from vvv.core.base import Page, Reject, Request, Schedule, Single, Spec, parse_data, stable_id
 from vvv.core.convert import JsonObject
+from vvv.core.schema import Item
 
 PATH = "/api/market/economic-calendar"
 PAGING = Single(PATH)  # the endpoint answers with the whole calendar
@@ -51,23 +39,9 @@ class Cursor:
 
 
 @frozen
-class _Item:
-    """An event as the API describes it (`Economic calendar`); forecast and prev are often null."""
-
-    event: str
-    time: datetime
-    type: str | None = None
-    reported_period: str | None = None
-    forecast: str | None = None
-    prev: str | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
-
-
-@frozen
 class Event:
-    """The current version of an event; field order is the column order of `trading.economic_events`."""
+    """The current version of an event, a row of `trading.economic_events` (its columns, in order);
+    forecast and prev are often null."""
 
     id: str
     event: str
@@ -79,26 +53,20 @@ class Event:
     extra: JsonObject
 
 
+ITEM = Item(Event, computed=("id", "extra"))
+
 SPEC = Spec(
     name="economic_calendar",
     description="Economic calendar (GET /api/market/economic-calendar) into trading.economic_events",
     table="trading.economic_events",
     key=("id",),
-    columns=(
-        Column("id", "text"),
-        Column("event", "text"),
-        Column("time", "timestamp with time zone"),
-        Column("type", "text"),
-        Column("reported_period", "text"),
-        Column("forecast", "text"),
-        Column("prev", "text"),
-        Column("extra", "jsonb"),
-    ),
+    record=Event,
     time_column="time",
     schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
     settings=Settings,
     cursor=Cursor,
     revisable=True,
+    future_skew=None,  # the calendar is what lies ahead
 )
 
 
@@ -117,15 +85,11 @@ def next_request(cursor: Cursor, previous: Request | None, page: Page | None, se
 
 def parse(payload: Any) -> tuple[list[Event], list[Reject]]:
     """Typed events from one response; anything unreadable becomes a reject, never an exception."""
-    return parse_data(payload, _parse_item)
+    return parse_data(payload, ITEM, _event)
 
 
-def _parse_item(raw: Any) -> Event | Reject:
-    parsed = structure_item(raw, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    return Event(id=event_id(item.event, item.time), extra=extra, **attrs.asdict(item, recurse=False))
+def _event(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Event:
+    return Event(event_id(values[0], values[1]), *values, extra)  # ITEM's names start with event, time
 
 
 def validate(record: Event, now: datetime) -> str | None:
@@ -134,7 +98,7 @@ def validate(record: Event, now: datetime) -> str | None:
         return "event is empty"
     if abs(record.time - now) > _HORIZON:
         return f"time {record.time.isoformat()} is more than {_HORIZON.days} days from now"
-    return unstorable_text(attrs.astuple(record, recurse=False))
+    return None
 
 
 def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:

@@ -11,31 +11,18 @@ new on top.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 from attrs import frozen
 
-from vvv.core.base import (
-    Column,
-    Page,
-    Reject,
-    Request,
-    Schedule,
-    Spec,
-    at_least,
-    at_most,
-    parse_data,
-    structure_item,
-    unstorable_text,
-    stable_id,
-)
+from vvv.core.base import Page, Reject, Request, Schedule, Spec, at_least, at_most, parse_data, stable_id
 from vvv.core.convert import JsonObject
+from vvv.core.schema import Item
 
 PATH = "/api/news/headlines"
 MAX_PAGE_SIZE = 100
-FUTURE_SKEW = timedelta(minutes=5)
 
 
 @frozen
@@ -75,25 +62,9 @@ class _FirstRunPage(Request):
 
 
 @frozen
-class _Item:
-    """A headline as the API describes it (`Headline News`); every optional field may be null."""
-
-    created_at: datetime
-    headline: str
-    source: str
-    is_major: bool | None = None
-    sentiment: str | None = None
-    tags: list[str] | None = None
-    tickers: list[str] | None = None
-    meta: JsonObject | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
-
-
-@frozen
 class Headline:
-    """One stored headline; field order is the column order of `trading.news_headlines`."""
+    """One stored headline, a row of `trading.news_headlines` (its columns, in order); every
+    optional field may be null."""
 
     id: str
     created_at: datetime
@@ -107,23 +78,14 @@ class Headline:
     extra: JsonObject
 
 
+ITEM = Item(Headline, computed=("id", "extra"))
+
 SPEC = Spec(
     name="news",
     description="News headlines (GET /api/news/headlines) into trading.news_headlines",
     table="trading.news_headlines",
     key=("id",),
-    columns=(
-        Column("id", "text"),
-        Column("created_at", "timestamp with time zone"),
-        Column("headline", "text"),
-        Column("source", "text"),
-        Column("is_major", "boolean"),
-        Column("sentiment", "text"),
-        Column("tags", "text[]"),
-        Column("tickers", "text[]"),
-        Column("meta", "jsonb"),
-        Column("extra", "jsonb"),
-    ),
+    record=Headline,
     time_column="created_at",
     schedule=Schedule(interval=120, extended_interval=300, closed_interval=1800, stale_after=2 * 3600),
     settings=Settings,
@@ -138,19 +100,12 @@ def headline_id(*, source: str, headline: str, created_at: datetime) -> str:
 
 def parse(payload: Any) -> tuple[list[Headline], list[Reject]]:
     """Typed headlines from one response; anything unreadable becomes a reject, never an exception."""
-    return parse_data(payload, _parse_item)
+    return parse_data(payload, ITEM, _headline)
 
 
-def _parse_item(raw: Any) -> Headline | Reject:
-    parsed = structure_item(raw, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    return Headline(
-        id=headline_id(source=item.source, headline=item.headline, created_at=item.created_at),
-        extra=extra,
-        **attrs.asdict(item, recurse=False),
-    )
+def _headline(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Headline:
+    created_at, headline, source = values[:3]  # ITEM's names start with these
+    return Headline(headline_id(source=source, headline=headline, created_at=created_at), *values, extra)
 
 
 def validate(record: Headline, now: datetime) -> str | None:
@@ -159,9 +114,7 @@ def validate(record: Headline, now: datetime) -> str | None:
         return "headline is empty"
     if not record.source.strip():
         return "source is empty"
-    if record.created_at > now + FUTURE_SKEW:
-        return f"created_at {record.created_at.isoformat()} is in the future"
-    return unstorable_text(attrs.astuple(record, recurse=False))
+    return None
 
 
 def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:

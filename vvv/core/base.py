@@ -8,6 +8,7 @@ A collector module declares a `SPEC` and four pure functions:
   response's `data` list becomes one record or one `Reject` holding that very item, in
   order, so the runner finds the raw item of a record that fails `validate` (`record_items`).
 - `validate(record, now) -> str | None`: a business-rule reason, or None when the record is fine.
+  What PostgreSQL can store follows from the record's types: the kernel checks it (`Spec.storable`).
 - `advance(cursor, saved, page, settings) -> cursor`: the position to save once `page` is
   stored, folded page by page: `cursor` is the one the pass started from, `saved` the one
   saved after the page before (`cursor` itself for the first page). A pass keeps no page
@@ -20,22 +21,14 @@ import functools
 import hashlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 from attrs import frozen
 
-from vvv.core.convert import CONVERTER, describe_error
-
-
-@frozen
-class Column:
-    """A column a collector writes, with the type `check` expects (as `format_type` prints it)."""
-
-    name: str
-    type: str
+from vvv.core import schema
 
 
 @frozen
@@ -107,13 +100,14 @@ class Halt(str):
 
 @frozen
 class Spec:
-    """Everything the shell needs to know about a collector, declared once."""
+    """Everything the shell needs to know about a collector, declared once. `record` is the class of
+    the rows of `table`: its fields are the table's columns (`vvv.core.schema`)."""
 
     name: str
     description: str
     table: str
     key: tuple[str, ...]
-    columns: tuple[Column, ...]
+    record: type
     time_column: str
     schedule: Schedule
     settings: type
@@ -123,10 +117,23 @@ class Spec:
     # served again with other content replaces the stored row, whose old version goes to vvv.revisions.
     # Otherwise a record stored once is never changed, and serving it again is a duplicate.
     revisable: bool = False
+    # How far ahead of the clock `time_column` may be (clocks differ a little); None where times in
+    # the future are the data itself (a calendar).
+    future_skew: timedelta | None = schema.FUTURE_SKEW
+
+    @property
+    def columns(self) -> tuple[schema.Column, ...]:
+        return schema.columns(self.record)
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def storable(self) -> Callable[[Any, datetime], str | None]:
+        """`(record, now) -> reason or None`: why PostgreSQL could not store the record as a row of
+        `table`, or why its time cannot be true yet; compiled once per record type."""
+        return schema.storage_check(self.record, self.time_column, self.future_skew)
 
 
 @frozen
@@ -183,15 +190,18 @@ def _row_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
     return operator.attrgetter(*names)
 
 
-def parse_data(payload: Any, parse_item: Callable[[Any], Any]) -> tuple[list[Any], list[Reject]]:
-    """Records and rejects from a `{"data": [...]}` response; `parse_item` returns a record or a Reject."""
+def parse_data(payload: Any, item: schema.Item,
+               build: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]) -> tuple[list[Any], list[Reject]]:
+    """Records and rejects from a `{"data": [...]}` response: each item decoded as `item` declares,
+    then `build(raw, values, extra)` makes the record (or a Reject, for a collector's own rule)."""
     items = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         return [], [Reject(payload, "response has no `data` list")]
-    records, rejects = [], []
+    records, rejects, decode = [], [], item.decode
     for raw in items:
-        record = parse_item(raw)
-        (rejects if isinstance(record, Reject) else records).append(record)
+        got = decode(raw)
+        record = Reject(raw, got) if type(got) is str else build(raw, *got)
+        (rejects if type(record) is Reject else records).append(record)
     return records, rejects
 
 
@@ -203,58 +213,6 @@ def record_items(payload: Any, rejects: Iterable[Reject]) -> list[Any]:
         return []
     rejected = {id(reject.raw) for reject in rejects}
     return [item for item in items if id(item) not in rejected] if rejected else items
-
-
-def structure_item(raw: Any, item_type: type, documented: frozenset[str]) -> tuple[Any, dict[str, Any]] | Reject:
-    """The documented fields of one API item as `item_type`, and the rest (for `extra`); or a Reject saying why."""
-    if not isinstance(raw, dict):
-        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
-    known, extra = split_extra(raw, documented)
-    try:
-        return _structure_hook(item_type)(known, item_type), extra
-    except Exception as error:  # cattrs gathers every field error into one exception
-        return Reject(raw, describe_error(error))
-
-
-@functools.cache
-def _structure_hook(item_type: type) -> Callable[[Any, type], Any]:
-    """The converter's compiled function for `item_type`, looked up once instead of per item."""
-    return CONVERTER.get_structure_hook(item_type)
-
-
-def split_extra(item: Mapping[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Separate the documented fields from the ones the API added since (schema drift)."""
-    added = item.keys() - known
-    documented = dict(item)
-    if not added:
-        return documented, {}
-    return documented, {k: documented.pop(k) for k in item if k in added}  # in the API's order
-
-
-def unstorable_text(value: Any) -> str | None:
-    """Why PostgreSQL could not store some text inside `value` (NUL, lone surrogates), or None."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "a text field contains a NUL character, which PostgreSQL cannot store"
-        if not value.isascii() and any("\ud800" <= ch <= "\udfff" for ch in value):
-            return "a text field contains a lone UTF-16 surrogate, which is not valid UTF-8"
-        return None
-    if isinstance(value, dict):
-        return _unstorable_among(value.keys()) or _unstorable_among(value.values())
-    if isinstance(value, list | tuple):
-        return _unstorable_among(value)
-    return None
-
-
-def _unstorable_among(values: Iterable[Any]) -> str | None:
-    """One look at each value; only text that is not plain ASCII without NUL is looked into further."""
-    for value in values:
-        if isinstance(value, str):
-            if ("\x00" in value or not value.isascii()) and (reason := unstorable_text(value)) is not None:
-                return reason
-        elif isinstance(value, dict | list | tuple) and (reason := unstorable_text(value)) is not None:
-            return reason
-    return None
 
 
 def at_least(minimum: int | float) -> Callable[[Any, attrs.Attribute, Any], None]:

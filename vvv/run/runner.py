@@ -91,14 +91,16 @@ class _Pass:
 
 def validate_all(collector: Collector, records: list[Any], now: datetime, *, payload: Any,
                  rejects: Sequence[Reject]) -> tuple[list[Any], list[Reject]]:
-    """Split parsed records into the ones to store and rejects with the rule they broke.
+    """Split parsed records into the ones to store and rejects with the rule they broke: the
+    collector's business rules, then what PostgreSQL can store (from the record's column types).
 
     A rejected record is kept as the raw item it was parsed from (`payload` and parse's
     `rejects` locate it), so a reject is what the API sent and is recognized when sent again.
     """
     good, bad, raws = [], [], None
+    validate, storable = collector.validate, collector.spec.storable
     for index, record in enumerate(records):
-        reason = collector.validate(record, now)
+        reason = validate(record, now) or storable(record, now)
         if reason is None:
             good.append(record)
         else:
