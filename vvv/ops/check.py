@@ -15,8 +15,9 @@ from vvv.core.base import Spec
 from vvv.core.schema import Column
 
 
-def _core(key: tuple[str, ...], **types: str) -> tuple[tuple[Column, ...], tuple[str, ...]]:
-    return tuple(Column(name, type_) for name, type_ in types.items()), key
+def _core(unique: tuple[str, ...], /, **types: str) -> tuple[tuple[Column, ...], tuple[str, ...]]:
+    """A core table's columns, declared here (no record class writes them), and its key."""
+    return tuple(Column(name, type_) for name, type_ in types.items()), unique
 
 
 _TS = "timestamp with time zone"
