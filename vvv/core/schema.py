@@ -191,44 +191,39 @@ def _decoder(fields: Mapping[str, Any], documented: frozenset[str],
     and, should anything in it fail, the converter's hooks field by field (`_slow`), which either
     read the item or say what is wrong with each field. The fast path only takes values the
     hooks would return unchanged, so both give the same record."""
-    namespace: dict[str, Any] = {"DOC": documented, "D": Decimal, "ISO": datetime.fromisoformat, "UTC": UTC,
-                                 "SLOW": functools.partial(_slow, fields, documented, lenient)}
+    namespace: dict[str, Any] = {"KNOWN": frozenset(fields), "D": Decimal, "ISO": datetime.fromisoformat,
+                                 "UTC": UTC, "SLOW": functools.partial(_slow, fields, documented, lenient)}
     lines = ["def decode(raw):", "    if type(raw) is not dict: return SLOW(raw)", "    try:"]
     for i, (name, hint) in enumerate(fields.items()):
-        if name in lenient:
-            continue
         namespace[f"T{i}"], namespace[f"H{i}"] = hint, CONVERTER.get_structure_hook(hint)
+        if name in lenient:  # one that does not read is left to SLOW, which keeps it in extra
+            namespace[f"T{i}"] = _unoptional(hint)[0]
+            namespace[f"H{i}"] = CONVERTER.get_structure_hook(namespace[f"T{i}"])
+            hint = namespace[f"T{i}"] | None
         lines += [f"        {line}" for line in _fast_field(i, name, hint)]
     lines += ["    except Exception:", "        return SLOW(raw)",
-              "    rest = raw.keys() - DOC",
-              "    extra = {k: v for k, v in raw.items() if k in rest} if rest else {}"]
-    for i, name in enumerate(fields):
-        if name in lenient:
-            namespace[f"L{i}"] = CONVERTER.get_structure_hook(_unoptional(fields[name])[0])
-            lines += [f"    f{i} = LENIENT(extra, {name!r}, L{i})"]
-    namespace["LENIENT"] = _lenient
-    lines.append(f"    return ({''.join(f'f{i}, ' for i in range(len(fields)))}), extra")
+              "    extra = {k: v for k, v in raw.items() if k not in KNOWN}",
+              f"    return ({''.join(f'f{i}, ' for i in range(len(fields)))}), extra"]
     return _compile(lines, "decode", **namespace)
 
 
 def _fast_field(i: int, name: str, hint: Any) -> list[str]:
     """Source lines that set `f{i}` from the item, raising on anything the fast path does not take."""
     inner, optional = _unoptional(hint)
-    get = f"v = raw.get({name!r})" if optional else f"v = raw[{name!r}]"
-    hook = f"f{i} = H{i}(v, T{i})"
+    get, out, hook = (f"v = raw.get({name!r})" if optional else f"v = raw[{name!r}]"), f"f{i}", f"H{i}(v, T{i})"
     if inner is str:
-        fast = "type(v) is str and v" if optional else "type(v) is str"  # an optional "" is null: the hook's
-        return [get, f"if {fast}: f{i} = v", f"else: {hook}"]
-    if inner is int or inner is bool or inner == JsonObject:
-        kind = {int: "int", bool: "bool"}.get(inner, "dict")
-        return [get, f"if type(v) is {kind}: f{i} = v", f"else: {hook}"]
-    if inner is Decimal:
-        return [get, "if type(v) is str and v:", f"    f{i} = D(v)",
-                f"    if not f{i}.is_finite(): raise ValueError", f"else: {hook}"]
-    if inner is datetime:
-        return [get, "if type(v) is str and v:", f"    f{i} = ISO(v)",
-                f"    if f{i}.tzinfo is not UTC: {hook}", f"else: {hook}"]
-    return [get, hook]
+        fast = ["if type(v) is str and v:" if optional else "if type(v) is str:", f"    {out} = v"]  # "" is null
+    elif inner is int or inner is bool or inner == JsonObject:
+        fast = [f"if type(v) is {({int: 'int', bool: 'bool'}).get(inner, 'dict')}:", f"    {out} = v"]
+    elif inner is Decimal:
+        fast = ["if type(v) is str and v:", f"    {out} = D(v)", f"    if not {out}.is_finite(): raise ValueError"]
+    elif inner is datetime:
+        fast = ["if type(v) is str and v:", f"    {out} = ISO(v)", f"    if {out}.tzinfo is not UTC: {out} = {hook}"]
+    else:
+        return [get, f"{out} = {hook}"]
+    if optional:
+        fast = [f"if v is None: {out} = None", "el" + fast[0], *fast[1:]]
+    return [get, *fast, f"else: {out} = {hook}"]
 
 
 def _lenient(extra: dict[str, Any], name: str, hook: Callable[[Any, Any], Any]) -> Any:
