@@ -5,7 +5,7 @@ and one look at each text finds what looking into every value did."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,7 @@ from test_options_flow import alert_items
 from vvv.collectors import darkpool, economic_calendar, news, options_flow
 from vvv.core.base import record_row
 from vvv.core.convert import CONVERTER, JsonObject
-from vvv.core.schema import _slow, hints, unstorable_text
+from vvv.core.schema import _slow, fits_numeric, hints, unstorable_text
 
 _hostile_text = decodable_text | st.text(st.sampled_from("a\x00é\ud800\udfff\U0001f600 "), max_size=6)
 _values = json_values_of(_hostile_text)
@@ -79,6 +79,27 @@ def test_the_compiled_decoder_reads_what_the_hooks_read_field_by_field(case: tup
     assert repr(compiled) == repr(plain)  # repr: a NaN in extra equals itself
     if not isinstance(compiled, str):
         assert list(compiled[1]) == [k for k in raw if k in compiled[1]]
+
+
+_numbers = st.builds(lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+                     st.integers(min_value=-(10**30), max_value=10**30) | st.sampled_from([0, 10**200, 7]),
+                     st.integers(min_value=-17000, max_value=132000) | st.sampled_from([-16383, -16384, 131071]))
+
+
+@given(_numbers | st.decimals(allow_nan=False, allow_infinity=False))
+def test_fits_numeric_is_its_plain_definition(value: Decimal) -> None:
+    plain = value.adjusted() <= 131071 and value.as_tuple().exponent >= -16383
+    assert fits_numeric(value) == plain
+    assert ("NUMERIC" in (darkpool.SPEC.storable(_a_trade(price=value), _NOW) or "")) == (not plain)
+
+
+_NOW = datetime(2025, 10, 22, 16, 0, tzinfo=UTC)
+
+
+def _a_trade(**changes: Any) -> darkpool.Trade:
+    (trade,), _ = darkpool.parse({"data": [{"tracking_id": 1, "executed_at": "2025-10-22T15:00:00Z", "ticker": "SPY",
+                                            "price": "1", "size": 1}]})
+    return attrs.evolve(trade, **changes)
 
 
 def _outcome(structure: Any) -> tuple[str, Any]:

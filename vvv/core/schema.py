@@ -23,10 +23,9 @@ from decimal import Decimal
 from typing import Any, get_args, get_origin
 
 import attrs
-import cattrs.v
 from attrs import frozen
 
-from vvv.core.convert import CONVERTER, JsonObject
+from vvv.core.convert import CONVERTER, JsonObject, field_message
 
 PG_TYPE = "vvv.pg_type"  # attrs metadata key: the column's type where the annotation does not give it
 FUTURE_SKEW = timedelta(minutes=5)  # how far ahead of the clock a record's time may be: clocks differ a little
@@ -50,8 +49,13 @@ class Column:
 
 
 def fits_numeric(value: Decimal) -> bool:
-    """Whether PostgreSQL NUMERIC can hold `value`: a batch with one that cannot would fail whole."""
-    return value.adjusted() <= _NUMERIC_MAX_ADJUSTED and value.as_tuple().exponent >= _NUMERIC_MIN_EXPONENT
+    """Whether PostgreSQL NUMERIC can hold `value`: a batch with one that cannot would fail whole.
+
+    The exponent is `adjusted()` less the digits, which number at most `len(str(value))`: that
+    bound settles every value of a sane size at a quarter of the cost of `as_tuple()`."""
+    adjusted = value.adjusted()
+    return adjusted <= _NUMERIC_MAX_ADJUSTED and (len(str(value)) <= adjusted + 1 - _NUMERIC_MIN_EXPONENT
+                                                   or value.as_tuple().exponent >= _NUMERIC_MIN_EXPONENT)
 
 
 def unstorable_text(value: Any) -> str | None:
@@ -136,7 +140,9 @@ def storage_check(record_type: type, time_field: str | None = None,
         if column.type in ("bigint", "integer", "smallint"):
             lines += [access, f"    if {guard}not (MIN <= v <= MAX): return f'{name} {{v}} does not fit a bigint'"]
         elif column.type == "numeric":
-            lines += [access, f"    if {guard}not FITS(v): return f'{name} {{v}} is beyond what a NUMERIC column holds'"]
+            lines += [access, f"    if {guard}not (v.adjusted() <= MAXADJ and (len(str(v)) <= v.adjusted() + DIGITS"
+                              " or FITS(v))):",  # fits_numeric, inline: four a row
+                      f"        return f'{name} {{v}} is beyond what a NUMERIC column holds'"]
         elif column.type == "text":
             lines += [access, f"    if {guard}('\\x00' in v or not v.isascii()) and (why := TEXT(v)): return why"]
         elif column.type in ("text[]", "jsonb"):
@@ -146,7 +152,7 @@ def storage_check(record_type: type, time_field: str | None = None,
                   f"    if v is not None and v > now + SKEW: return f'{time_field} {{v.isoformat()}} is in the future'"]
     lines.append("    return None")
     return _compile(lines, "check", MIN=_BIGINT_MIN, MAX=_BIGINT_MAX, FITS=fits_numeric, TEXT=unstorable_text,
-                    SKEW=skew)
+                    SKEW=skew, MAXADJ=_NUMERIC_MAX_ADJUSTED, DIGITS=1 - _NUMERIC_MIN_EXPONENT)
 
 
 def _compile(lines: list[str], name: str, **namespace: Any) -> Callable[..., Any]:
@@ -254,7 +260,7 @@ def _slow(fields: Mapping[str, Any], documented: frozenset[str], lenient: Collec
             value = raw.get(name) if optional else raw[name]
             values.append(CONVERTER.get_structure_hook(hint)(value, hint))
         except Exception as error:
-            problems.append(f"{_message(error, hint)} @ item.{name}")
+            problems.append(f"{field_message(error, hint)} @ item.{name}")
     if problems:
         return "; ".join(problems)
     extra = {k: v for k, v in raw.items() if k not in documented}
@@ -262,10 +268,3 @@ def _slow(fields: Mapping[str, Any], documented: frozenset[str], lenient: Collec
               if name in lenient else value for name, value in zip(fields, values, strict=True)]
     return tuple(values), extra
 
-
-def _message(error: BaseException, hint: Any) -> str:
-    if isinstance(error, KeyError):
-        return "required field missing"
-    if isinstance(error, ValueError | TypeError) and str(error):
-        return str(error)
-    return cattrs.v.format_exception(error, hint)
