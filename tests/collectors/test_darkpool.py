@@ -25,6 +25,7 @@ import pytest
 from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
 from strategies import (
+    refused,
     DARKPOOL_DOCUMENTED,
     DARKPOOL_LIVE,
     aware_datetimes,
@@ -245,20 +246,20 @@ def good_items(draw: st.DrawFn) -> dict[str, Any]:
 
 @given(good_items())
 def test_validate_accepts_a_good_print(item):
-    assert darkpool.validate(_record(item), NOW) is None
+    assert refused(darkpool, _record(item), NOW) is None
 
 
 @given(good_items(), st.sampled_from([0, "0"]))
 def test_validate_rejects_tracking_id_0_which_identifies_no_print(item, zero):
     """Published samples carry tracking_id 0; stored, every such print would collapse into one row."""
-    assert "tracking_id 0 is not an identity" in darkpool.validate(_record({**item, "tracking_id": zero}), NOW)
+    assert "tracking_id 0 is not an identity" in refused(darkpool, _record({**item, "tracking_id": zero}), NOW)
 
 
 @given(good_items(), st.sampled_from(["price", "size"]), st.sampled_from(["0", "-1", "-0.0001", "0.0000", "-0"]))
 def test_validate_rejects_a_price_or_size_that_is_not_positive(item, field, value):
     if field == "size" and "." in value:
         value = "0"
-    reason = darkpool.validate(_record({**item, field: value}), NOW)
+    reason = refused(darkpool, _record({**item, field: value}), NOW)
     assert reason and field in reason
 
 
@@ -266,14 +267,14 @@ def test_validate_rejects_a_price_or_size_that_is_not_positive(item, field, valu
 def test_validate_rejects_executed_at_more_than_five_minutes_ahead(item, beyond):
     at_the_limit = {**item, "executed_at": z_spelling(NOW + timedelta(minutes=5))}
     ahead = {**item, "executed_at": z_spelling(NOW + timedelta(minutes=5) + beyond)}
-    assert darkpool.validate(_record(at_the_limit), NOW) is None
-    assert "executed_at" in darkpool.validate(_record(ahead), NOW)
+    assert refused(darkpool, _record(at_the_limit), NOW) is None
+    assert "executed_at" in refused(darkpool, _record(ahead), NOW)
 
 
 @given(good_items(), st.sampled_from(["spy", "Spy", "", "ABCDEFGHIJK", "../../etc", "SPY?x=1", "%2F", "#", "..",
                                       ".A", "-A", "SPY ", "SPY/QQQ", "ÅB", "\x00"]))
 def test_validate_rejects_a_ticker_of_the_wrong_shape(item, ticker):
-    assert "ticker" in darkpool.validate(_record({**item, "ticker": ticker}), NOW)
+    assert "ticker" in refused(darkpool, _record({**item, "ticker": ticker}), NOW)
 
 
 @given(good_items(), st.sampled_from(["tracking_id", "size", "volume", "nbbo_bid_quantity", "nbbo_ask_quantity"]),
@@ -281,13 +282,13 @@ def test_validate_rejects_a_ticker_of_the_wrong_shape(item, ticker):
 def test_validate_rejects_integers_a_bigint_cannot_hold(item, field, value):
     if field == "size":
         value = abs(value)
-    assert "bigint" in darkpool.validate(_record({**item, field: value}), NOW)
+    assert "bigint" in refused(darkpool, _record({**item, field: value}), NOW)
 
 
 @given(good_items(), st.sampled_from(["price", "premium", "nbbo_bid", "nbbo_ask"]),
        st.sampled_from(["1E+131072", "1E-16384", "9" * 10 + "E+131070"]))
 def test_validate_rejects_numbers_a_numeric_column_cannot_hold(item, field, value):
-    assert "NUMERIC" in darkpool.validate(_record({**item, field: value}), NOW)
+    assert "NUMERIC" in refused(darkpool, _record({**item, field: value}), NOW)
 
 
 _text_places = {
@@ -301,16 +302,16 @@ _text_places = {
 
 @given(good_items(), st.sampled_from(sorted(_text_places)), st.sampled_from(["\x00", "\ud800", "\udfff"]), clean_text)
 def test_validate_rejects_text_postgresql_cannot_store(item, place, bad, text):
-    assert darkpool.validate(_record(_text_places[place](item, text + bad)), NOW)
+    assert refused(darkpool, _record(_text_places[place](item, text + bad)), NOW)
 
 
 def test_validate_names_the_broken_rule():
     base = {"tracking_id": 7, "executed_at": "2025-10-22T21:24:30Z", "ticker": "SPY", "price": "1.5", "size": 10}
-    assert darkpool.validate(_record(base), NOW) is None
-    assert darkpool.validate(_record({**base, "price": "0"}), NOW) == "price 0 is not positive"
-    assert darkpool.validate(_record({**base, "size": 0}), NOW) == "size 0 is not positive"
-    assert "in the future" in darkpool.validate(_record({**base, "executed_at": "2025-10-22T21:30:31Z"}), NOW)
-    assert darkpool.validate(_record({**base, "ticker": "spy"}), NOW).startswith("'spy' is not a ticker")
+    assert refused(darkpool, _record(base), NOW) is None
+    assert refused(darkpool, _record({**base, "price": "0"}), NOW) == "price 0 is not positive"
+    assert refused(darkpool, _record({**base, "size": 0}), NOW) == "size 0 is not positive"
+    assert "in the future" in refused(darkpool, _record({**base, "executed_at": "2025-10-22T21:30:31Z"}), NOW)
+    assert refused(darkpool, _record({**base, "ticker": "spy"}), NOW).startswith("'spy' is not a ticker")
 
 
 BAD_TICKERS = ["../../etc", "SPY?x=1", "%2F", "#", "..", ".", "", "ABCDEFGHIJK", "SPY/QQQ", "SPY ", " SPY", "SPY\n",
@@ -466,7 +467,7 @@ def collect(tape: Tape, cursor: SweepCursor | None, settings: darkpool.Settings,
         payload = tape.respond(request)
         records, rejects = darkpool.COLLECTOR.parse(payload)
         assert rejects == []
-        assert [darkpool.validate(r, now) for r in records] == [None] * len(records)
+        assert [refused(darkpool, r, now) for r in records] == [None] * len(records)
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
         saved = SPY.advance(start, start if not pages else saved, page, settings)
         pages.append(page)

@@ -9,7 +9,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strategies import clean_text, json_values, spellings
+from strategies import clean_text, json_values, spellings, refused
 from vvv.collectors import economic_calendar as calendar_
 from rescan import check_fold
 from vvv.core.base import Page, Reject, Request
@@ -51,7 +51,7 @@ def test_a_well_formed_event_is_parsed_with_its_extras(item: dict[str, Any]) -> 
     (record,), rejects = calendar_.COLLECTOR.parse({"data": [item]})
     assert rejects == []
     assert record.event == item["event"] and record.time.tzinfo is not None
-    assert record.extra == {k: v for k, v in item.items() if k not in calendar_._DOCUMENTED}
+    assert record.extra == {k: v for k, v in item.items() if k not in calendar_.ITEM.documented}
 
 
 @given(events(), st.sampled_from(["forecast", "prev", "reported_period", "type", "actual"]), clean_text)
@@ -83,10 +83,10 @@ def test_both_timestamp_spellings_are_one_event(moment: datetime) -> None:
 
 def test_validation_reasons() -> None:
     (good,), _ = calendar_.COLLECTOR.parse({"data": [{"event": "FOMC", "time": "2026-03-11T18:00:00Z", "type": "fomc"}]})
-    assert calendar_.validate(good, NOW) is None
-    assert "empty" in calendar_.validate(attrs.evolve(good, event="  "), NOW)
-    assert "days from now" in calendar_.validate(attrs.evolve(good, time=NOW + timedelta(days=400)), NOW)
-    assert "NUL" in calendar_.validate(attrs.evolve(good, forecast="1\x00"), NOW)
+    assert refused(calendar_, good, NOW) is None
+    assert "empty" in refused(calendar_, attrs.evolve(good, event="  "), NOW)
+    assert "days from now" in refused(calendar_, attrs.evolve(good, time=NOW + timedelta(days=400)), NOW)
+    assert "NUL" in refused(calendar_, attrs.evolve(good, forecast="1\x00"), NOW)
 
 
 def test_an_event_type_the_description_does_not_list_is_stored_with_a_note() -> None:
@@ -95,7 +95,7 @@ def test_an_event_type_the_description_does_not_list_is_stored_with_a_note() -> 
              {"event": "FOMC", "time": "2026-03-11T18:00:00Z", "type": "fomc"},
              {"event": "Holdings", "time": "2026-03-12T20:00:00Z", "type": "13F"}]
     records, rejects = calendar_.COLLECTOR.parse({"data": items})
-    assert rejects == [] and all(calendar_.validate(r, NOW) is None for r in records)
+    assert rejects == [] and all(refused(calendar_, r, NOW) is None for r in records)
     page = Page(request=calendar_.COLLECTOR.next_request(LatestCursor(), None, None, calendar_.Settings()),
                 received=3, records=tuple(records))
     (note,) = calendar_.COLLECTOR.warnings(LatestCursor(), page, calendar_.Settings())
@@ -112,7 +112,7 @@ def test_a_blank_event_name_or_time_is_still_a_reject_naming_it() -> None:
     _, (no_time,) = calendar_.COLLECTOR.parse({"data": [{"event": "CPI", "time": ""}]})
     assert "item.time" in no_time.reason
     (no_name,), _ = calendar_.COLLECTOR.parse({"data": [{"event": "", "time": "2026-03-11T18:00:00Z"}]})
-    assert "event is empty" in calendar_.validate(no_name, NOW)
+    assert "event is empty" in refused(calendar_, no_name, NOW)
 
 
 @given(st.lists(st.lists(events(), max_size=4), max_size=4))

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from strategies import (
+    refused,
     DOCUMENTED,
     REQUIRED,
     aware_datetimes,
@@ -181,20 +182,20 @@ def good_items(draw: st.DrawFn) -> dict[str, Any]:
 
 @given(good_items())
 def test_validate_accepts_a_good_headline(item):
-    assert news.validate(_record(item), NOW) is None
+    assert refused(news, _record(item), NOW) is None
 
 
 @given(good_items(), st.sampled_from(["headline", "source"]), blanks)
 def test_validate_rejects_an_empty_or_blank_headline_or_source(item, field, blank):
-    assert news.validate(_record({**item, field: blank}), NOW)
+    assert refused(news, _record({**item, field: blank}), NOW)
 
 
 @given(good_items(), st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(days=3650)))
 def test_validate_rejects_created_at_more_than_five_minutes_ahead(item, beyond):
     at_the_limit = {**item, "created_at": z_spelling(NOW + timedelta(minutes=5))}
     ahead = {**item, "created_at": z_spelling(NOW + timedelta(minutes=5) + beyond)}
-    assert news.validate(_record(at_the_limit), NOW) is None
-    assert news.validate(_record(ahead), NOW)
+    assert refused(news, _record(at_the_limit), NOW) is None
+    assert refused(news, _record(ahead), NOW)
 
 
 _text_places: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
@@ -216,7 +217,7 @@ def _containing(character: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 @given(good_items(), st.sampled_from(sorted(_text_places)), _containing(st.just("\x00")))
 def test_validate_rejects_a_nul_in_any_text_field(item, place, text):
-    assert news.validate(_record(_text_places[place](item, text)), NOW)
+    assert refused(news, _record(_text_places[place](item, text)), NOW)
 
 
 @given(
@@ -227,7 +228,7 @@ def test_validate_rejects_a_nul_in_any_text_field(item, place, text):
 @example({"created_at": "2023-02-16T00:59:44Z", "headline": "h", "source": "s"}, "meta value", "\ud83d")
 def test_validate_rejects_text_postgresql_cannot_store(item, place, text):
     """A lone surrogate (from `"\\ud83d"` in the JSON) cannot be encoded to UTF-8, as a NUL cannot be stored."""
-    assert news.validate(_record(_text_places[place](item, text)), NOW)
+    assert refused(news, _record(_text_places[place](item, text)), NOW)
 
 
 BASE = datetime(2025, 10, 22, 13, 30, tzinfo=UTC)

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import (
+    refused,
     api_integers,
     api_numbers,
     aware_datetimes,
@@ -34,6 +35,7 @@ from rescan import check_fold
 from vvv.core.paging import SweepCursor
 from vvv.core.base import HALT_MARK, Halt, Page, Request, record_row, warnings_over
 from vvv.core.convert import CONVERTER
+from vvv.core.params import Param, query
 
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -118,7 +120,7 @@ def test_a_well_formed_alert_becomes_a_record_with_its_symbol_taken_apart(item):
     assert (record.underlying, record.expiry, record.option_type, record.strike) == (
         symbol.root, symbol.expiry, symbol.option_type, symbol.strike)
     assert record.created_at.utcoffset() == timedelta(0)
-    assert set(record.extra) == set(item) - {a.name for a in attrs.fields(options_flow._Item)}
+    assert set(record.extra) == set(item) - set(options_flow.ITEM.names)
     assert len(record_row(record)) == len(options_flow.SPEC.columns)
     assert [a.name for a in attrs.fields(options_flow.Alert)] == list(options_flow.SPEC.column_names)
 
@@ -134,7 +136,7 @@ def test_the_example_of_the_api_description_parses_with_numeric_strike_and_date_
     record = _record(item)
     assert record.strike == Decimal("375") and record.expiry == date(2023, 12, 22)
     assert record.total_premium == Decimal("186705") and record.volume_oi_ratio == Decimal("0.30860609124226")
-    assert options_flow.validate(record, NOW) is None
+    assert refused(options_flow, record, NOW) is None
 
 
 @given(alert_items(), aware_datetimes)
@@ -207,9 +209,9 @@ def test_index_weeklies_and_adjusted_roots_agree_with_their_ticker(chain, ticker
 def test_validate_rejects_the_future_and_names_the_rule():
     item = {"created_at": z_spelling(NOW + timedelta(minutes=6)), "option_chain": "SPY260320C00580000",
             "alert_rule": "RepeatedHits"}
-    assert "in the future" in options_flow.validate(_record(item), NOW)
-    assert options_flow.validate(_record({**item, "created_at": z_spelling(NOW)}), NOW) is None
-    assert "bigint" in options_flow.validate(_record({**item, "created_at": z_spelling(NOW), "volume": 2**63}), NOW)
+    assert "in the future" in refused(options_flow, _record(item), NOW)
+    assert refused(options_flow, _record({**item, "created_at": z_spelling(NOW)}), NOW) is None
+    assert "bigint" in refused(options_flow, _record({**item, "created_at": z_spelling(NOW), "volume": 2**63}), NOW)
 
 
 # Filters.
@@ -218,7 +220,7 @@ _GOOD = {"integer": st.integers(min_value=0, max_value=10**9), "boolean": st.boo
          "tickers": st.sampled_from(["AAPL", "AAPL,INTC", "-SPY,QQQ", "brk.b"])}
 
 
-def _good_value(spec: options_flow._Filter) -> st.SearchStrategy[Any]:
+def _good_value(spec: Param) -> st.SearchStrategy[Any]:
     if spec.kind == "choices":
         return st.lists(st.sampled_from(spec.choices), min_size=1, max_size=3)
     if spec.kind == "number":
@@ -234,7 +236,7 @@ good_filters = st.dictionaries(st.sampled_from(sorted(options_flow.FILTERS)), st
 @given(good_filters)
 def test_documented_filters_are_accepted_and_go_into_every_request(filters):
     settings = options_flow.Settings(filters=filters)
-    params = options_flow.filter_params(settings.filters)
+    params = query(options_flow.FILTERS, settings.filters)
     assert [name.removesuffix("[]") for name, _ in params] == sorted(filters, key=list(options_flow.FILTERS).index)
     for name, value in params:
         given_value = filters[name.removesuffix("[]")]
@@ -335,7 +337,7 @@ def collect(feed: Feed, cursor: SweepCursor | None, settings: options_flow.Setti
         assert len(pages) < settings.max_pages, "a pass did not stop at its page cap"
         payload = feed.respond(request)
         records, rejects = options_flow.COLLECTOR.parse(payload)
-        assert rejects == [] and all(options_flow.validate(r, now) is None for r in records)
+        assert rejects == [] and all(refused(options_flow, r, now) is None for r in records)
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
         saved = options_flow.COLLECTOR.advance(start, start if not pages else saved, page, settings)
         pages.append(page)

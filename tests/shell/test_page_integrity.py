@@ -223,10 +223,10 @@ def test_a_full_page_of_prints_refused_by_a_rule_still_says_where_the_sweep_goes
     readable, so the sweep pages on below them instead of stopping (or, before, ending) there."""
     prints = api.darkpool("SPY")
     times = [parse_timestamp(item["executed_at"]) for item in prints]
-    clock = times[599] - darkpool.FUTURE_SKEW - timedelta(milliseconds=1)  # the newest 600 lie in its future
+    clock = times[599] - darkpool.SPEC.future_skew - timedelta(milliseconds=1)  # the newest 600 lie in its future
     early = run_once(DARKPOOL, _config(tickers=["SPY"]), conn=conn, client=client, clock=lambda: clock)
     assert early.status == "ok", early.error
-    readable = {int(item["tracking_id"]) for item, at in zip(prints, times) if at <= clock + darkpool.FUTURE_SKEW}
+    readable = {int(item["tracking_id"]) for item, at in zip(prints, times) if at <= clock + darkpool.SPEC.future_skew}
     assert _stored(conn) == readable and len(readable) >= 1300
     assert early.rejects == len(prints) - len(readable)
     later = _pass(conn, client)  # the clock catches up: the prints it refused are read from the top

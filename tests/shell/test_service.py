@@ -36,22 +36,22 @@ def _as(name: str, **functions) -> object:
 
 
 def test_a_failing_or_slow_collector_does_not_delay_the_others(db_url: str, fake_api: FakeApi) -> None:
-    def explode(raw):
+    def explode(raw, values, extra):
         raise RuntimeError("always broken")
 
     slept = [0.0]
 
-    def crawl(raw):  # one sleep a page at least: items of one page are parsed within far less than this
+    def crawl(raw, values, extra):  # one sleep a page at least: items of one page are parsed within far less than this
         if time.monotonic() - slept[0] > 2.5:
             time.sleep(2.5)
             slept[0] = time.monotonic()
-        return NEWS.parse_item(raw)
+        return NEWS.build(raw, values, extra)
 
     client = ApiClient(base_url=fake_api.url, token=TOKEN, sleep=lambda _: None)
     service = Service(
         url=db_url,
-        collectors={"news": (NEWS, EVERY_SECOND), "broken": (_as("broken", parse_item=explode), EVERY_SECOND),
-                    "slow": (_as("slow", parse_item=crawl), EVERY_SECOND)},
+        collectors={"news": (NEWS, EVERY_SECOND), "broken": (_as("broken", build=explode), EVERY_SECOND),
+                    "slow": (_as("slow", build=crawl), EVERY_SECOND)},
         client=client,
         statement_timeout_s=10,
         runs_retention_s=86400,

@@ -318,7 +318,7 @@ class Outages(RuleBasedStateMachine):
                 collector = COLLECTORS[name]
                 records, rejects = collector.parse({"data": self.api.served(*FEEDS[name])})
                 valid = {r.id if name != "darkpool" else r.tracking_id for r in records
-                         if collector.validate(r, self.now) is None}
+                         if (collector.validate(r, self.now) or collector.spec.storable(r, self.now)) is None}
                 key = "tracking_id" if name == "darkpool" else "id"
                 stored = [row[0] for row in conn.execute(f"SELECT {key} FROM {table}")]
                 kept = [row[0] for row in conn.execute("SELECT raw FROM vvv.rejects WHERE collector = %s", (name,))]
@@ -346,7 +346,8 @@ class Outages(RuleBasedStateMachine):
     def _check_last_versions(self, conn: psycopg.Connection) -> None:
         """Every print is stored as the API serves it now; each restated one has its old version kept."""
         records, _ = darkpool.COLLECTOR.parse({"data": self.api.served("darkpool", TICKER)})
-        served = {r.tracking_id: (r.price, r.canceled) for r in records if darkpool.validate(r, self.now) is None}
+        served = {r.tracking_id: (r.price, r.canceled) for r in records
+                  if (darkpool.validate(r, self.now) or darkpool.SPEC.storable(r, self.now)) is None}
         stored = {row[0]: (row[1], row[2]) for row in conn.execute(
             "SELECT tracking_id, price, canceled FROM trading.darkpool_trades")}
         stale = [key for key, version in served.items() if key in stored and stored[key] != version]

@@ -19,7 +19,7 @@ from tests.conftest import TOKEN
 from vvv.core.paging import SweepCursor
 from vvv.io import store
 from vvv.collectors import COLLECTORS, darkpool
-from vvv.core.base import Reject, record_row
+from vvv.core.base import record_row
 from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
@@ -59,10 +59,9 @@ def test_a_pass_holds_one_page_of_records_however_long_the_day(conn, client, api
     parsed: list[weakref.ref] = []
     held: list[int] = []
 
-    def parse_item(raw):
-        record = DARKPOOL.parse_item(raw)
-        if not isinstance(record, Reject):
-            parsed.append(weakref.ref(record))
+    def build(raw, values, extra):
+        record = darkpool.Trade(*values, extra)
+        parsed.append(weakref.ref(record))
         return record
 
     real_store = store.store_batch
@@ -73,7 +72,7 @@ def test_a_pass_holds_one_page_of_records_however_long_the_day(conn, client, api
         return real_store(conn, spec, **batch)
 
     monkeypatch.setattr(store, "store_batch", store_batch)
-    collector = attrs.evolve(DARKPOOL, parse_item=parse_item)
+    collector = attrs.evolve(DARKPOOL, build=build)
     result = run_once(collector, _config(tickers=["SPY"], page_size=50, max_pages=1000), conn=conn, client=client,
                       clock=lambda: LATER)
     assert result.status == "ok", result.error

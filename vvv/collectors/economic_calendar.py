@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from vvv.core.base import Collector, Column, Page, Reject, Schedule, Spec, stable_id, structure_item, unstorable_text
+from vvv.core.base import Collector, Page, Schedule, Spec, stable_id
 from vvv.core.convert import JsonObject
 from vvv.core.paging import LatestCursor, Single
+from vvv.core.schema import Item
 
 PATH = "/api/market/economic-calendar"
 EVENT_TYPES = ("fed-speaker", "fomc", "report")  # the documented ones; others are stored too
@@ -30,23 +30,9 @@ class Settings:
 
 
 @frozen
-class _Item:
-    """An event as the API describes it (`Economic calendar`); forecast and prev are often null."""
-
-    event: str
-    time: datetime
-    type: str | None = None
-    reported_period: str | None = None
-    forecast: str | None = None
-    prev: str | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
-
-
-@frozen
 class Event:
-    """The current version of an event; field order is the column order of `trading.economic_events`."""
+    """The current version of an event, a row of `trading.economic_events` (its columns, in order);
+    forecast and prev are often null."""
 
     id: str
     event: str
@@ -58,26 +44,20 @@ class Event:
     extra: JsonObject
 
 
+ITEM = Item(Event, computed=("id", "extra"))
+
 SPEC = Spec(
     name="economic_calendar",
     description="Economic calendar (GET /api/market/economic-calendar) into trading.economic_events",
     table="trading.economic_events",
     key=("id",),
-    columns=(
-        Column("id", "text"),
-        Column("event", "text"),
-        Column("time", "timestamp with time zone"),
-        Column("type", "text"),
-        Column("reported_period", "text"),
-        Column("forecast", "text"),
-        Column("prev", "text"),
-        Column("extra", "jsonb"),
-    ),
+    record=Event,
     time_column="time",
     schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
     settings=Settings,
     cursor=LatestCursor,
     revisable=True,
+    future_skew=None,  # the calendar is what lies ahead
 )
 
 
@@ -89,12 +69,8 @@ def event_id(event: str, time: datetime) -> str:
     return stable_id(event, time.astimezone(UTC).isoformat())
 
 
-def _parse_item(raw: Any) -> Event | Reject:
-    parsed = structure_item(raw, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    return Event(id=event_id(item.event, item.time), extra=extra, **attrs.asdict(item, recurse=False))
+def _event(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Event:
+    return Event(event_id(values[0], values[1]), *values, extra)  # ITEM's names start with event, time
 
 
 def validate(record: Event, now: datetime) -> str | None:
@@ -103,7 +79,7 @@ def validate(record: Event, now: datetime) -> str | None:
         return "event is empty"
     if abs(record.time - now) > _HORIZON:
         return f"time {record.time.isoformat()} is more than {_HORIZON.days} days from now"
-    return unstorable_text(attrs.astuple(record, recurse=False))
+    return None
 
 
 def notes(page: Page) -> list[str]:
@@ -113,5 +89,5 @@ def notes(page: Page) -> list[str]:
             for kind in unknown]
 
 
-COLLECTOR = Collector(spec=SPEC, strategy=Single(PATH, time_field="time"), parse_item=_parse_item,
-                      validate=validate, notes=notes)
+COLLECTOR = Collector(spec=SPEC, strategy=Single(PATH, time_field="time"), item=ITEM,
+                      build=_event, validate=validate, notes=notes)

@@ -8,20 +8,19 @@ identified by a stable hash of its source, text and time.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 from attrs import frozen
 
-from vvv.core.base import Collector, Column, Reject, Schedule, Spec, at_least, at_most, stable_id, structure_item
-from vvv.core.base import unstorable_text
+from vvv.core.base import Collector, Schedule, Spec, at_least, at_most, stable_id
 from vvv.core.convert import JsonObject
 from vvv.core.paging import PageCursor, PageNumber
+from vvv.core.schema import Item
 
 PATH = "/api/news/headlines"
 MAX_PAGE_SIZE = 100
-FUTURE_SKEW = timedelta(minutes=5)
 
 
 @frozen
@@ -34,25 +33,9 @@ class Settings:
 
 
 @frozen
-class _Item:
-    """A headline as the API describes it (`Headline News`); every optional field may be null."""
-
-    created_at: datetime
-    headline: str
-    source: str
-    is_major: bool | None = None
-    sentiment: str | None = None
-    tags: list[str] | None = None
-    tickers: list[str] | None = None
-    meta: JsonObject | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
-
-
-@frozen
 class Headline:
-    """One stored headline; field order is the column order of `trading.news_headlines`."""
+    """One stored headline, a row of `trading.news_headlines` (its columns, in order); every
+    optional field may be null."""
 
     id: str
     created_at: datetime
@@ -66,23 +49,14 @@ class Headline:
     extra: JsonObject
 
 
+ITEM = Item(Headline, computed=("id", "extra"))
+
 SPEC = Spec(
     name="news",
     description="News headlines (GET /api/news/headlines) into trading.news_headlines",
     table="trading.news_headlines",
     key=("id",),
-    columns=(
-        Column("id", "text"),
-        Column("created_at", "timestamp with time zone"),
-        Column("headline", "text"),
-        Column("source", "text"),
-        Column("is_major", "boolean"),
-        Column("sentiment", "text"),
-        Column("tags", "text[]"),
-        Column("tickers", "text[]"),
-        Column("meta", "jsonb"),
-        Column("extra", "jsonb"),
-    ),
+    record=Headline,
     time_column="created_at",
     schedule=Schedule(interval=120, extended_interval=300, closed_interval=1800, stale_after=2 * 3600),
     settings=Settings,
@@ -95,16 +69,9 @@ def headline_id(*, source: str, headline: str, created_at: datetime) -> str:
     return stable_id(source, headline, created_at.astimezone(UTC).isoformat())
 
 
-def _parse_item(raw: Any) -> Headline | Reject:
-    parsed = structure_item(raw, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    return Headline(
-        id=headline_id(source=item.source, headline=item.headline, created_at=item.created_at),
-        extra=extra,
-        **attrs.asdict(item, recurse=False),
-    )
+def _headline(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Headline:
+    created_at, headline, source = values[:3]  # ITEM's names start with these
+    return Headline(headline_id(source=source, headline=headline, created_at=created_at), *values, extra)
 
 
 def validate(record: Headline, now: datetime) -> str | None:
@@ -113,10 +80,8 @@ def validate(record: Headline, now: datetime) -> str | None:
         return "headline is empty"
     if not record.source.strip():
         return "source is empty"
-    if record.created_at > now + FUTURE_SKEW:
-        return f"created_at {record.created_at.isoformat()} is in the future"
-    return unstorable_text(attrs.astuple(record, recurse=False))
+    return None
 
 
-COLLECTOR = Collector(spec=SPEC, strategy=PageNumber(PATH, time_field="created_at"), parse_item=_parse_item,
-                      validate=validate)
+COLLECTOR = Collector(spec=SPEC, strategy=PageNumber(PATH, time_field="created_at"), item=ITEM,
+                      build=_headline, validate=validate)

@@ -4,16 +4,18 @@ A collector module exports ONE declaration, `COLLECTOR = Collector(...)`: its `S
 paging strategy (`vvv.core.paging`: `TimeSweep`, `PageNumber`, `Single`, `PerDate`), its
 partitions, and what is truly its own:
 
-- `parse_item(raw) -> record | Reject`: one item of the response's `data` list; never raises
-  on bad data. `Collector.parse` maps it over the page, so each item becomes one record or one
-  `Reject` holding that very item, in order (`record_items` finds the raw item of a record).
+- `item` (a `schema.Item` of the record class) decodes one item of the response's `data` list,
+  and `build(raw, values, extra)` makes the record from it (by default `record(*values, extra)`);
+  neither raises on bad data. `Collector.parse` maps them over the page, so each item becomes one
+  record or one `Reject` holding that very item, in order (`record_items` finds a record's item).
 - `validate(record, now) -> str | None`: a business-rule reason, or None when the record is fine.
+  What PostgreSQL can store follows from the record's types: the kernel checks it (`Spec.storable`).
 
-`read_page` is the one page step (parse -> validate -> the `Page` the strategy plans from),
-shared by the live pass, the spool replay and backfill. The strategy's `advance(cursor,
-saved, page, settings, partition)` is folded page by page: `cursor` is the one the pass started
-from, `saved` the one saved after the page before. A pass keeps no page once it is stored, so
-memory stays bounded and each record is looked at once.
+`read_page` is the one page step (parse -> validate -> storage checks -> the `Page` the strategy
+plans from), shared by the live pass, the spool replay and backfill. The strategy's
+`advance(cursor, saved, page, settings, partition)` is folded page by page: `cursor` is the one
+the pass started from, `saved` the one saved after the page before. A pass keeps no page once it
+is stored, so memory stays bounded and each record is looked at once.
 """
 
 from __future__ import annotations
@@ -22,22 +24,15 @@ import functools
 import hashlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import attrs
 from attrs import frozen
 
-from vvv.core.convert import CONVERTER, describe_error
-
-
-@frozen
-class Column:
-    """A column a collector writes, with the type `check` expects (as `format_type` prints it)."""
-
-    name: str
-    type: str
+from vvv.core import schema
+from vvv.core.convert import CONVERTER
 
 
 @frozen
@@ -95,13 +90,14 @@ class Halt(str):
 
 @frozen
 class Spec:
-    """Everything the shell needs to know about a collector, declared once."""
+    """Everything the shell needs to know about a collector, declared once. `record` is the class of
+    the rows of `table`: its fields are the table's columns (`vvv.core.schema`)."""
 
     name: str
     description: str
     table: str
     key: tuple[str, ...]
-    columns: tuple[Column, ...]
+    record: type
     time_column: str
     schedule: Schedule
     settings: type
@@ -111,10 +107,23 @@ class Spec:
     # served again with other content replaces the stored row, whose old version goes to vvv.revisions.
     # Otherwise a record stored once is never changed, and serving it again is a duplicate.
     revisable: bool = False
+    # How far ahead of the clock `time_column` may be (clocks differ a little); None where times in
+    # the future are the data itself (a calendar).
+    future_skew: timedelta | None = schema.FUTURE_SKEW
+
+    @property
+    def columns(self) -> tuple[schema.Column, ...]:
+        return schema.columns(self.record)
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def storable(self) -> Callable[[Any, datetime], str | None]:
+        """`(record, now) -> reason or None`: why PostgreSQL could not store the record as a row of
+        `table`, or why its time cannot be true yet; compiled once per record type."""
+        return schema.storage_check(self.record, self.time_column, self.future_skew)
 
 
 class Strategy(Protocol):
@@ -148,19 +157,25 @@ class Collector:
 
     spec: Spec
     strategy: Strategy
-    parse_item: Callable[[Any], Any]
+    item: schema.Item
     validate: Callable[[Any, datetime], str | None]
+    build: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any] | None = None
     partitions: Callable[[Any], tuple[str, ...]] | None = None
     notes: Callable[[Page], list[str]] = _no_notes
 
     def __attrs_post_init__(self) -> None:
+        name = self.spec.name
         if self.spec.cursor is not self.strategy.cursor:  # the store reads cursors by the spec's type
-            raise TypeError(f"{self.spec.name}: Spec.cursor must be the strategy's cursor type,"
-                            f" {self.strategy.cursor.__name__}")
+            raise TypeError(f"{name}: Spec.cursor must be the strategy's cursor type, {self.strategy.cursor.__name__}")
+        if self.item.record is not self.spec.record:
+            raise TypeError(f"{name}: the Item decodes {self.item.record.__name__}, the Spec stores {self.spec.record.__name__}")
+        if self.build is None and (self.item.computed != ("extra",) or self.item.also
+                                   or attrs.fields(self.spec.record)[-1].name != "extra"):
+            raise TypeError(f"{name}: without `build`, the record must be the item's values then `extra`")
 
     def parse(self, payload: Any) -> tuple[list[Any], list[Reject]]:
         """Typed records from one response; anything unreadable becomes a reject, never an exception."""
-        return parse_data(payload, self.parse_item)
+        return parse_data(payload, self.item, self.build or _positional(self.spec.record))
 
     def partitions_of(self, settings: Any) -> tuple[str, ...]:
         return ("",) if self.partitions is None else self.partitions(settings)
@@ -191,6 +206,11 @@ class Collector:
         return self.strategy.window(start, end)
 
 
+@functools.cache
+def _positional(record: type) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]:
+    return lambda raw, values, extra: record(*values, extra)
+
+
 def read_cursor(cursor_type: type, raw: Any) -> Any:
     """A saved cursor of `cursor_type` from its JSON, the shapes of earlier releases included: keys a
     cursor type lists in `RETIRED` (a ticker the partition now carries) are dropped, not refused."""
@@ -214,14 +234,16 @@ def read_page(collector: Collector, request: Request | None, payload: Any, now: 
 
 def validate_all(collector: Collector, records: list[Any], now: datetime, *, payload: Any,
                  rejects: Sequence[Reject]) -> tuple[list[Any], list[Reject]]:
-    """Split parsed records into the ones to store and rejects with the rule they broke.
+    """Split parsed records into the ones to store and rejects with the rule they broke: the
+    collector's business rules, then what PostgreSQL can store (from the record's column types).
 
     A rejected record is kept as the raw item it was parsed from (`payload` and parse's
     `rejects` locate it), so a reject is what the API sent and is recognized when sent again.
     """
     good, bad, raws = [], [], None
+    validate, storable = collector.validate, collector.spec.storable
     for index, record in enumerate(records):
-        reason = collector.validate(record, now)
+        reason = validate(record, now) or storable(record, now)
         if reason is None:
             good.append(record)
         else:
@@ -281,15 +303,18 @@ def _row_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
     return operator.attrgetter(*names)
 
 
-def parse_data(payload: Any, parse_item: Callable[[Any], Any]) -> tuple[list[Any], list[Reject]]:
-    """Records and rejects from a `{"data": [...]}` response; `parse_item` returns a record or a Reject."""
+def parse_data(payload: Any, item: schema.Item,
+               build: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]) -> tuple[list[Any], list[Reject]]:
+    """Records and rejects from a `{"data": [...]}` response: each item decoded as `item` declares,
+    then `build(raw, values, extra)` makes the record (or a Reject, for a collector's own rule)."""
     items = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         return [], [Reject(payload, "response has no `data` list")]
-    records, rejects = [], []
+    records, rejects, decode = [], [], item.decode
     for raw in items:
-        record = parse_item(raw)
-        (rejects if isinstance(record, Reject) else records).append(record)
+        got = decode(raw)
+        record = Reject(raw, got) if type(got) is str else build(raw, *got)
+        (rejects if type(record) is Reject else records).append(record)
     return records, rejects
 
 
@@ -301,58 +326,6 @@ def record_items(payload: Any, rejects: Iterable[Reject]) -> list[Any]:
         return []
     rejected = {id(reject.raw) for reject in rejects}
     return [item for item in items if id(item) not in rejected] if rejected else items
-
-
-def structure_item(raw: Any, item_type: type, documented: frozenset[str]) -> tuple[Any, dict[str, Any]] | Reject:
-    """The documented fields of one API item as `item_type`, and the rest (for `extra`); or a Reject saying why."""
-    if not isinstance(raw, dict):
-        return Reject(raw, f"item is not a JSON object but {type(raw).__name__}")
-    known, extra = split_extra(raw, documented)
-    try:
-        return _structure_hook(item_type)(known, item_type), extra
-    except Exception as error:  # cattrs gathers every field error into one exception
-        return Reject(raw, describe_error(error))
-
-
-@functools.cache
-def _structure_hook(item_type: type) -> Callable[[Any, type], Any]:
-    """The converter's compiled function for `item_type`, looked up once instead of per item."""
-    return CONVERTER.get_structure_hook(item_type)
-
-
-def split_extra(item: Mapping[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Separate the documented fields from the ones the API added since (schema drift)."""
-    added = item.keys() - known
-    documented = dict(item)
-    if not added:
-        return documented, {}
-    return documented, {k: documented.pop(k) for k in item if k in added}  # in the API's order
-
-
-def unstorable_text(value: Any) -> str | None:
-    """Why PostgreSQL could not store some text inside `value` (NUL, lone surrogates), or None."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "a text field contains a NUL character, which PostgreSQL cannot store"
-        if not value.isascii() and any("\ud800" <= ch <= "\udfff" for ch in value):
-            return "a text field contains a lone UTF-16 surrogate, which is not valid UTF-8"
-        return None
-    if isinstance(value, dict):
-        return _unstorable_among(value.keys()) or _unstorable_among(value.values())
-    if isinstance(value, list | tuple):
-        return _unstorable_among(value)
-    return None
-
-
-def _unstorable_among(values: Iterable[Any]) -> str | None:
-    """One look at each value; only text that is not plain ASCII without NUL is looked into further."""
-    for value in values:
-        if isinstance(value, str):
-            if ("\x00" in value or not value.isascii()) and (reason := unstorable_text(value)) is not None:
-                return reason
-        elif isinstance(value, dict | list | tuple) and (reason := unstorable_text(value)) is not None:
-            return reason
-    return None
 
 
 def at_least(minimum: int | float) -> Callable[[Any, attrs.Attribute, Any], None]:

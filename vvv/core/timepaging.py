@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from attrs import frozen
@@ -16,14 +15,6 @@ from vvv.core.calendar import NY, is_trading_day
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-# PostgreSQL's NUMERIC holds up to 131072 digits before the point and 16383 after it.
-_NUMERIC_MAX_ADJUSTED = 131071
-_NUMERIC_MIN_EXPONENT = -16383
-
-
-def fits_numeric(value: Decimal) -> bool:
-    """Whether PostgreSQL NUMERIC can hold `value`: a batch with one that cannot would fail whole."""
-    return value.adjusted() <= _NUMERIC_MAX_ADJUSTED and value.as_tuple().exponent >= _NUMERIC_MIN_EXPONENT
 
 
 @frozen

@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import psycopg
 from attrs import frozen
 from psycopg import sql
-from psycopg.types.json import Jsonb, JsonbDumper
+from psycopg.types.json import Jsonb, JsonbDumper, set_json_dumps
 
 from vvv.core.base import Reject, Spec, read_cursor, record_row
 from vvv.core.convert import CONVERTER
@@ -60,7 +61,20 @@ def connect(
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(f"cannot connect to the database {mask_dsn(url)}: {one_line(error)}") from None
     conn.adapters.register_dumper(dict, JsonbDumper)
+    set_json_dumps(json_dumps, conn)
     return conn
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def json_dumps(value: Any) -> bytes | str:
+    """JSON for a jsonb value (every record's `extra`): msgspec, many times faster than json; json for
+    what msgspec refuses (a value it has no encoding for, a lone surrogate)."""
+    try:
+        return _ENCODE(value)
+    except (TypeError, ValueError):
+        return json.dumps(value)
 
 
 # A pass holds a session-level advisory lock on its run (two-int form: this class, the run id)
