@@ -67,8 +67,8 @@ class Bench:
     def run(self) -> None:
         from loguru import logger
 
-        from vvv.io import embedded
         from tests.fakes.api import FakeApi
+        from vvv.io import embedded
 
         logger.remove()  # the migrations of the template would log; the figures are what this prints
 

@@ -16,8 +16,8 @@ from vvv import __version__, build_commit
 if TYPE_CHECKING:
     import psycopg
 
-    from vvv.core.base import Collector
     from vvv.config import CollectorConfig, Config
+    from vvv.core.base import Collector
     from vvv.io.http import ApiClient
     from vvv.io.spool import Spool
 
@@ -323,8 +323,8 @@ def _with_tickers(settings: CollectorConfig, tickers: list[str]) -> CollectorCon
 def _run(args: argparse.Namespace, conf: Config) -> int:
     from loguru import logger
 
-    from vvv.io import embedded, store
     from vvv.collectors import COLLECTORS
+    from vvv.io import embedded, store
     from vvv.run.service import Service
 
     names = args.collector or [n for n in COLLECTORS if conf.collectors[n].enabled]
@@ -373,8 +373,8 @@ def _migrate(args: argparse.Namespace, conf: Config) -> int:
 
 
 def _check(args: argparse.Namespace, conf: Config) -> int:
-    from vvv.ops import check
     from vvv.collectors import COLLECTORS
+    from vvv.ops import check
 
     with _database(conf) as conn:
         found = check.problems(conn, [c.spec for c in COLLECTORS.values()])
@@ -388,12 +388,11 @@ def _check(args: argparse.Namespace, conf: Config) -> int:
 def _status(args: argparse.Namespace, conf: Config) -> int:
     from datetime import UTC, datetime
 
-    from vvv.ops import status
     from vvv.collectors import COLLECTORS
     from vvv.errors import Fatal
-
     from vvv.io import store
     from vvv.io.store import DatabaseUnavailable
+    from vvv.ops import status
 
     try:
         with _database(conf) as conn:
@@ -445,10 +444,10 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
     import threading
     from datetime import UTC, datetime
 
-    from vvv.run import backfill
-    from vvv.core import calendar
     from vvv.collectors import COLLECTORS
     from vvv.config import ConfigError
+    from vvv.core import calendar
+    from vvv.run import backfill
 
     collector = _collector(args.collector)
     if not collector.strategy.backfills:
@@ -499,8 +498,8 @@ def _backfill(args: argparse.Namespace, conf: Config) -> int:
 
 
 def _calendar(args: argparse.Namespace, conf: Config) -> int:
-    from vvv.core import calendar
     from vvv.config import ConfigError
+    from vvv.core import calendar
 
     if args.end < args.start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
@@ -561,9 +560,8 @@ def _sql(args: argparse.Namespace, conf: Config) -> int:
 
 
 def _db_url(args: argparse.Namespace, conf: Config) -> int:
-    from vvv.ops import query
-
     from vvv.io import embedded
+    from vvv.ops import query
 
     url = query.display_url(_database_url(conf), show_password=args.show_password)
     tcp = None

@@ -18,7 +18,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
-
 from strategies import aware_datetimes, json_objects, json_values, spellings
 
 COMPONENTS = Path(__file__).with_name("openapi_components.json")

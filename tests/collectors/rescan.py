@@ -13,7 +13,13 @@ from vvv.collectors import darkpool, economic_calendar, news, options_flow
 from vvv.core.base import HALT_MARK, Collector, Page, advance_over, warnings_over
 from vvv.core.paging import LatestCursor, PageCursor, SweepCursor
 from vvv.core.timepaging import bound as _bound
-from vvv.core.timepaging import day_end, instant, market_day_after, spell, unreadable_why
+from vvv.core.timepaging import (
+    day_end,
+    instant,
+    market_day_after,
+    spell,
+    unreadable_why,
+)
 
 _DARKPOOL = darkpool.COLLECTOR.strategy
 _FLOW = options_flow.COLLECTOR.strategy

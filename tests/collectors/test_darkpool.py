@@ -24,8 +24,8 @@ import attrs
 import pytest
 from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
+from rescan import SPY, check_fold
 from strategies import (
-    refused,
     DARKPOOL_DOCUMENTED,
     DARKPOOL_LIVE,
     aware_datetimes,
@@ -35,17 +35,26 @@ from strategies import (
     darkpool_settings,
     decodable_text,
     json_values,
+    refused,
     space_spelling,
     tape_histories,
     z_spelling,
 )
 
-from vvv.core.calendar import NY, is_trading_day, last_trading_day
 from vvv.collectors import darkpool
-from rescan import SPY, check_fold
-from vvv.core.paging import SweepCursor
-from vvv.core.base import HALT_MARK, Halt, Page, Request, advance_over, read_cursor, record_row, warnings_over
+from vvv.core.base import (
+    HALT_MARK,
+    Halt,
+    Page,
+    Request,
+    advance_over,
+    read_cursor,
+    record_row,
+    warnings_over,
+)
+from vvv.core.calendar import NY, is_trading_day, last_trading_day
 from vvv.core.convert import CONVERTER, describe_error, parse_timestamp
+from vvv.core.paging import SweepCursor
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

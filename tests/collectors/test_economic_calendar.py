@@ -8,10 +8,10 @@ from typing import Any
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
-
-from strategies import clean_text, json_values, spellings, refused
-from vvv.collectors import economic_calendar as calendar_
 from rescan import check_fold
+from strategies import clean_text, json_values, refused, spellings
+
+from vvv.collectors import economic_calendar as calendar_
 from vvv.core.base import Page, Reject, Request
 from vvv.core.paging import LatestCursor
 
@@ -51,7 +51,7 @@ def test_a_well_formed_event_is_parsed_with_its_extras(item: dict[str, Any]) -> 
     (record,), rejects = calendar_.COLLECTOR.parse({"data": [item]})
     assert rejects == []
     assert record.event == item["event"] and record.time.tzinfo is not None
-    assert record.extra == {k: v for k, v in item.items() if k not in calendar_.ITEM.documented}
+    assert record.extra == {k: v for k, v in item.items() if k not in calendar_.COLLECTOR.item.documented}
 
 
 @given(events(), st.sampled_from(["forecast", "prev", "reported_period", "type", "actual"]), clean_text)

@@ -65,8 +65,8 @@ def test_headline_rows_are_the_attrs_tuples(items: list[dict]) -> None:
         assert record_row(headline) == attrs.astuple(headline, recurse=False)
 
 
-_ITEMS = [(darkpool.ITEM, darkpool_items()), (news.ITEM, headline_items()), (options_flow.ITEM, alert_items()),
-          (economic_calendar.ITEM, events())]
+_ITEMS = [(darkpool.COLLECTOR.item, darkpool_items()), (news.COLLECTOR.item, headline_items()), (options_flow.ITEM, alert_items()),
+          (economic_calendar.COLLECTOR.item, events())]
 
 
 @given(st.sampled_from(range(len(_ITEMS))).flatmap(

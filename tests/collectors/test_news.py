@@ -13,8 +13,8 @@ import attrs
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
+from rescan import check_fold
 from strategies import (
-    refused,
     DOCUMENTED,
     REQUIRED,
     aware_datetimes,
@@ -26,6 +26,7 @@ from strategies import (
     json_values,
     lone_surrogates,
     news_settings,
+    refused,
     second_gaps,
     space_spelling,
     spellings,
@@ -34,10 +35,9 @@ from strategies import (
 )
 
 from vvv.collectors import news
-from rescan import check_fold
-from vvv.core.paging import PageCursor
 from vvv.core.base import Page, Request, advance_over
 from vvv.core.convert import parse_timestamp
+from vvv.core.paging import PageCursor
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
 

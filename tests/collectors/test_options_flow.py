@@ -18,23 +18,23 @@ import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from rescan import check_fold
 from strategies import (
-    refused,
     api_integers,
     api_numbers,
     aware_datetimes,
     json_values,
     json_values_of,
+    refused,
     space_spelling,
     spellings,
     z_spelling,
 )
 
 from vvv.collectors import options_flow
-from rescan import check_fold
-from vvv.core.paging import SweepCursor
 from vvv.core.base import HALT_MARK, Halt, Page, Request, record_row, warnings_over
 from vvv.core.convert import CONVERTER
+from vvv.core.paging import SweepCursor
 from vvv.core.params import Param, query
 
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)

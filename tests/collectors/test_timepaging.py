@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from vvv.core.base import Page, Request
 from vvv.core.paging import SweepCursor, TimeSweep
-from vvv.core.timepaging import continuation, day_end, market_day_after, ms, unreadable_why
+from vvv.core.timepaging import (
+    continuation,
+    day_end,
+    market_day_after,
+    ms,
+    unreadable_why,
+)
 
 NOON = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 MS = timedelta(milliseconds=1)

@@ -10,12 +10,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.run import backfill
-from vvv.io import store
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, darkpool, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient
+from vvv.run import backfill
 
 DARKPOOL = COLLECTORS["darkpool"]
 NOW = datetime(2026, 7, 10, 20, 0, tzinfo=UTC)

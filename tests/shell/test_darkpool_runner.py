@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
-from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool
-from vvv.core.convert import parse_timestamp
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from vvv.collectors import COLLECTORS, darkpool
+from vvv.config import CollectorConfig
+from vvv.core.convert import parse_timestamp
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 

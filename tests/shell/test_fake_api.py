@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vvv.core.calendar import NY
-from vvv.collectors import darkpool as darkpool_collector
-from vvv.core.base import Page, advance_over, warnings_over
-from vvv.collectors import options_flow as flow_collector
 from tests.fakes.api import DARKPOOL_PREFIX, FLOW_PATH, NEWS_PATH, FakeApi
+from vvv.collectors import darkpool as darkpool_collector
+from vvv.collectors import options_flow as flow_collector
+from vvv.core.base import Page, advance_over, warnings_over
+from vvv.core.calendar import NY
 from vvv.io.http import ApiClient
 
 TOKEN = "test-token"

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.io import store
+from tests.fakes.api import FLOW_PATH, FakeApi
 from vvv.collectors import COLLECTORS, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FLOW_PATH, FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 

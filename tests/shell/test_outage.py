@@ -14,15 +14,15 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN, run_vvv
-from tests.faults import DatabaseProxy, wait_for
-from vvv.io import store
-from vvv.collectors import COLLECTORS, news
-from vvv.core.paging import PageCursor
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from tests.faults import DatabaseProxy, wait_for
+from vvv.collectors import COLLECTORS, news
+from vvv.config import CollectorConfig
+from vvv.core.paging import PageCursor
+from vvv.io import store
 from vvv.io.http import ApiClient
-from vvv.run.runner import RunResult, run_once
 from vvv.io.spool import Spool
+from vvv.run.runner import RunResult, run_once
 
 NEWS = COLLECTORS["news"]
 CONFIG = CollectorConfig(enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,

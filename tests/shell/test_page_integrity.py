@@ -11,14 +11,14 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.core.paging import SweepCursor
-from vvv.ops import status
-from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool, options_flow
-from vvv.core.convert import parse_timestamp
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from vvv.collectors import COLLECTORS, darkpool, options_flow
+from vvv.config import CollectorConfig
+from vvv.core.convert import parse_timestamp
+from vvv.core.paging import SweepCursor
+from vvv.io import store
 from vvv.io.http import ApiClient
+from vvv.ops import status
 from vvv.run.runner import RunResult, run_once
 
 DARKPOOL = COLLECTORS["darkpool"]

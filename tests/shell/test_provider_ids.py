@@ -9,12 +9,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.ops import check
-from vvv.io import migrate
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import migrate
 from vvv.io.http import ApiClient
+from vvv.ops import check
 from vvv.run.runner import RunResult, run_once
 
 FLOW = COLLECTORS["options_flow"]

@@ -16,14 +16,14 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from tests.shell.test_roles import _attempt, _connect, install_roles, roles_db  # noqa: F401 (a fixture)
-from vvv.core.paging import LatestCursor, SweepCursor
-from vvv.ops import check, status
-from vvv.io import migrate, store
 from vvv.collectors import COLLECTORS, darkpool, economic_calendar, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.core.paging import LatestCursor, SweepCursor
+from vvv.io import migrate, store
 from vvv.io.http import ApiClient
+from vvv.ops import check, status
 from vvv.run.runner import RunResult, run_once
 
 DARKPOOL, CALENDAR = COLLECTORS["darkpool"], COLLECTORS["economic_calendar"]

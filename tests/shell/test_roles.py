@@ -23,10 +23,10 @@ from loguru import logger
 from psycopg.conninfo import make_conninfo
 
 from tests.conftest import ROOT, TOKEN, run_vvv
-from vvv.io import migrate, store
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import migrate, store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 from vvv.run.service import Service

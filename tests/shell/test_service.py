@@ -14,10 +14,10 @@ import attrs
 import psycopg
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from tests.faults import wait_for
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
 from vvv.run.service import Service
 

@@ -27,19 +27,24 @@ from pathlib import Path
 import psycopg
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from tests.faults import DatabaseProxy, dead_pid
+from vvv.collectors import COLLECTORS, darkpool, news, options_flow
+from vvv.config import CollectorConfig
+from vvv.core.convert import parse_timestamp
 from vvv.io import spool as spool_module
 from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool, news, options_flow
-from vvv.core.convert import parse_timestamp
-from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
-from vvv.run.runner import run_offline, run_once
 from vvv.io.spool import Spool, encode
+from vvv.run.runner import run_offline, run_once
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday, 11:00 in New York: room for hours of prints
 LATER = NOW + timedelta(hours=1)

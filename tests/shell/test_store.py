@@ -10,12 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import DSN_PASSWORD
+from vvv.collectors import COLLECTORS, news
+from vvv.core.base import Reject, validate_all
 from vvv.core.paging import PageCursor
 from vvv.io import store
-from vvv.collectors import COLLECTORS
-from vvv.core.base import validate_all
-from vvv.collectors import news
-from vvv.core.base import Reject
 
 _text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=1, max_size=40)
 

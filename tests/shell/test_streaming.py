@@ -16,12 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
+from vvv.collectors import COLLECTORS, darkpool
+from vvv.config import CollectorConfig
+from vvv.core.base import record_row
 from vvv.core.paging import SweepCursor
 from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool
-from vvv.core.base import record_row
-from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 

@@ -5,6 +5,7 @@ ticker of the watchlist. The data set is revisable: a print served again cancele
 within the lookback replaces its row (the old version goes to vvv.revisions). Identity is
 `tracking_id`, so the sweep's overlaps cost no duplicates.
 
+    >>> from datetime import UTC
     >>> start = COLLECTOR.begin(None, "SPY", datetime(2025, 10, 25, 14, 0, tzinfo=UTC), Settings())  # a Saturday
     >>> COLLECTOR.next_request(start, None, None, Settings(), "SPY").params
     (('date', '2025-10-24'), ('limit', '500'))
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+
 import attrs
 from attrs import frozen
 
@@ -70,22 +72,6 @@ class Trade:
     extra: JsonObject
 
 
-ITEM = Item(Trade, lenient=("trf_executed_at", "created_at"))
-
-SPEC = Spec(
-    name="darkpool",
-    description="Dark pool prints (GET /api/darkpool/{ticker}) into trading.darkpool_trades",
-    table="trading.darkpool_trades",
-    key=("tracking_id",),
-    record=Trade,
-    time_column="executed_at",
-    schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
-    settings=Settings,
-    cursor=SweepCursor,
-    revisable=True,
-)
-
-
 def validate(record: Trade, now: datetime) -> str | None:
     """Business rules a parsed print must meet before it is stored."""
     if record.tracking_id == 0:  # seen in published samples: stored, every such print would be one row
@@ -97,11 +83,16 @@ def validate(record: Trade, now: datetime) -> str | None:
     return ticker_problem(record.ticker)
 
 
+SPEC = Spec(name="darkpool", table="trading.darkpool_trades", key=("tracking_id",), record=Trade,
+            description="Dark pool prints (GET /api/darkpool/{ticker}) into trading.darkpool_trades",
+            time_column="executed_at", settings=Settings, cursor=SweepCursor, revisable=True,
+            schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900))
+
 COLLECTOR = Collector(
     spec=SPEC,
     strategy=TimeSweep(path=PATH.replace("{ticker}", "{partition}"), time_field="executed_at", noun="prints",
                        late="prints of {day} reported late", by_market_day=True),
-    item=ITEM,
+    item=Item(Trade, lenient=("trf_executed_at", "created_at")),
     validate=validate,
     partitions=tickers,
 )

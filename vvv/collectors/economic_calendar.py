@@ -44,23 +44,6 @@ class Event:
     extra: JsonObject
 
 
-ITEM = Item(Event, computed=("id", "extra"))
-
-SPEC = Spec(
-    name="economic_calendar",
-    description="Economic calendar (GET /api/market/economic-calendar) into trading.economic_events",
-    table="trading.economic_events",
-    key=("id",),
-    record=Event,
-    time_column="time",
-    schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
-    settings=Settings,
-    cursor=LatestCursor,
-    revisable=True,
-    future_skew=None,  # the calendar is what lies ahead
-)
-
-
 def event_id(event: str, time: datetime) -> str:
     """The identity of an event: its name and its time in UTC, not its numbers, which are revised.
 
@@ -70,7 +53,7 @@ def event_id(event: str, time: datetime) -> str:
 
 
 def _event(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Event:
-    return Event(event_id(values[0], values[1]), *values, extra)  # ITEM's names start with event, time
+    return Event(event_id(values[0], values[1]), *values, extra)  # values: the fields less id and extra
 
 
 def validate(record: Event, now: datetime) -> str | None:
@@ -89,5 +72,11 @@ def notes(page: Page) -> list[str]:
             for kind in unknown]
 
 
-COLLECTOR = Collector(spec=SPEC, strategy=Single(PATH, time_field="time"), item=ITEM,
+SPEC = Spec(name="economic_calendar", table="trading.economic_events", key=("id",), record=Event,
+            description="Economic calendar (GET /api/market/economic-calendar) into trading.economic_events",
+            time_column="time", settings=Settings, cursor=LatestCursor, revisable=True,
+            future_skew=None,  # the calendar is what lies ahead
+            schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None))
+
+COLLECTOR = Collector(spec=SPEC, strategy=Single(PATH, time_field="time"), item=Item(Event, computed=("id", "extra")),
                       build=_event, validate=validate, notes=notes)

@@ -49,28 +49,13 @@ class Headline:
     extra: JsonObject
 
 
-ITEM = Item(Headline, computed=("id", "extra"))
-
-SPEC = Spec(
-    name="news",
-    description="News headlines (GET /api/news/headlines) into trading.news_headlines",
-    table="trading.news_headlines",
-    key=("id",),
-    record=Headline,
-    time_column="created_at",
-    schedule=Schedule(interval=120, extended_interval=300, closed_interval=1800, stale_after=2 * 3600),
-    settings=Settings,
-    cursor=PageCursor,
-)
-
-
 def headline_id(*, source: str, headline: str, created_at: datetime) -> str:
     """The identity of a headline: every spelling and offset of one instant gives one id."""
     return stable_id(source, headline, created_at.astimezone(UTC).isoformat())
 
 
 def _headline(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Headline:
-    created_at, headline, source = values[:3]  # ITEM's names start with these
+    created_at, headline, source = values[:3]  # the item's names: the record's fields less id and extra
     return Headline(headline_id(source=source, headline=headline, created_at=created_at), *values, extra)
 
 
@@ -83,5 +68,10 @@ def validate(record: Headline, now: datetime) -> str | None:
     return None
 
 
-COLLECTOR = Collector(spec=SPEC, strategy=PageNumber(PATH, time_field="created_at"), item=ITEM,
-                      build=_headline, validate=validate)
+SPEC = Spec(name="news", table="trading.news_headlines", key=("id",), record=Headline,
+            description="News headlines (GET /api/news/headlines) into trading.news_headlines",
+            time_column="created_at", settings=Settings, cursor=PageCursor,
+            schedule=Schedule(interval=120, extended_interval=300, closed_interval=1800, stale_after=2 * 3600))
+
+COLLECTOR = Collector(spec=SPEC, strategy=PageNumber(PATH, time_field="created_at"),
+                      item=Item(Headline, computed=("id", "extra")), build=_headline, validate=validate)

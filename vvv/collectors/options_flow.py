@@ -25,7 +25,15 @@ import attrs
 from attrs import frozen
 
 from vvv.core import params
-from vvv.core.base import Collector, Reject, Schedule, Spec, at_least, at_most, stable_id
+from vvv.core.base import (
+    Collector,
+    Reject,
+    Schedule,
+    Spec,
+    at_least,
+    at_most,
+    stable_id,
+)
 from vvv.core.convert import JsonObject
 from vvv.core.paging import SweepCursor, TimeSweep
 from vvv.core.params import Param, min_max
@@ -176,18 +184,6 @@ class Alert:
 ITEM = Item(Alert, computed=("id", "underlying", "expiry", "option_type", "strike", "extra"),
             also={"id": str | None, "expiry": date | None, "type": str | None, "strike": Decimal | None})
 
-SPEC = Spec(
-    name="options_flow",
-    description="Options flow alerts (GET /api/option-trades/flow-alerts) into trading.options_flow_alerts",
-    table="trading.options_flow_alerts",
-    key=("id",),
-    record=Alert,
-    time_column="created_at",
-    schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
-    settings=Settings,
-    cursor=SweepCursor,
-)
-
 
 def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provider_id: str | None = None) -> str:
     """The identity of an alert: the provider's id when it sent one; else a hash in which every
@@ -218,6 +214,11 @@ def validate(record: Alert, now: datetime) -> str | None:
     """Business rules a parsed alert must meet before it is stored."""
     return "alert_rule is empty" if not record.alert_rule.strip() else None
 
+
+SPEC = Spec(name="options_flow", table="trading.options_flow_alerts", key=("id",), record=Alert,
+            description="Options flow alerts (GET /api/option-trades/flow-alerts) into trading.options_flow_alerts",
+            time_column="created_at", settings=Settings, cursor=SweepCursor,
+            schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900))
 
 COLLECTOR = Collector(
     spec=SPEC,

@@ -168,7 +168,8 @@ class Collector:
         if self.spec.cursor is not self.strategy.cursor:  # the store reads cursors by the spec's type
             raise TypeError(f"{name}: Spec.cursor must be the strategy's cursor type, {self.strategy.cursor.__name__}")
         if self.item.record is not self.spec.record:
-            raise TypeError(f"{name}: the Item decodes {self.item.record.__name__}, the Spec stores {self.spec.record.__name__}")
+            raise TypeError(f"{name}: the Item decodes {self.item.record.__name__},"
+                            f" the Spec stores {self.spec.record.__name__}")
         if self.build is None and (self.item.computed != ("extra",) or self.item.also
                                    or attrs.fields(self.spec.record)[-1].name != "extra"):
             raise TypeError(f"{name}: without `build`, the record must be the item's values then `extra`")

@@ -28,9 +28,9 @@ from attrs import frozen
 from psycopg import sql
 from psycopg.types.json import Jsonb, JsonbDumper, set_json_dumps
 
+from vvv.config import mask_dsn
 from vvv.core.base import Reject, Spec, read_cursor, record_row
 from vvv.core.convert import CONVERTER
-from vvv.config import mask_dsn
 from vvv.errors import Fatal, one_line
 
 

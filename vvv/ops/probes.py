@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 
-from vvv.io import store
 from vvv.core.base import Spec
 from vvv.errors import one_line
+from vvv.io import store
 from vvv.ops.metrics import Freshness
 
 TIMEOUT_S = 3

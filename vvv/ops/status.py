@@ -15,10 +15,10 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from vvv.core import calendar
 from vvv.collectors import COLLECTORS
-from vvv.core.base import HALT_MARK, Spec
 from vvv.config import CollectorConfig
+from vvv.core import calendar
+from vvv.core.base import HALT_MARK, Spec
 from vvv.io import store
 from vvv.io.http import Budget, daily_pause
 from vvv.io.spool import Spool

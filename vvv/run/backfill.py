@@ -17,7 +17,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time as clock_time
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from typing import TextIO
 
 import attrs
@@ -25,10 +26,10 @@ import psycopg
 from attrs import frozen
 from loguru import logger
 
-from vvv.core import calendar
-from vvv.io import store
-from vvv.core.base import Collector
 from vvv.config import CollectorConfig
+from vvv.core import calendar
+from vvv.core.base import Collector
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 

@@ -20,12 +20,12 @@ import psycopg
 from attrs import frozen
 from loguru import logger
 
-from vvv.io import store
-from vvv.core.convert import CONVERTER
-from vvv.io.spool import Batch, Spool, SpoolFull, SpoolStuck
-from vvv.core.base import Collector, Halt, Page, Reject, Request, read_cursor, read_page
 from vvv.config import CollectorConfig
+from vvv.core.base import Collector, Halt, Page, Reject, Request, read_cursor, read_page
+from vvv.core.convert import CONVERTER
+from vvv.io import store
 from vvv.io.http import ApiAuthError, ApiClient, ApiError
+from vvv.io.spool import Batch, Spool, SpoolFull, SpoolStuck
 
 
 @frozen

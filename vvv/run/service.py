@@ -23,17 +23,17 @@ import psycopg
 import schedule
 from loguru import logger
 
-from vvv.core import calendar, scheduling
-from vvv.ops import notify, probes
-from vvv.run import runner
-from vvv.io import store
-from vvv.core.base import Collector
 from vvv.config import CollectorConfig, MonitorConfig
+from vvv.core import calendar, scheduling
+from vvv.core.base import Collector
 from vvv.errors import Fatal, one_line
+from vvv.io import store
 from vvv.io.http import ApiClient
-from vvv.run.leader import Leadership
 from vvv.io.spool import Spool
+from vvv.ops import notify, probes
 from vvv.ops.metrics import Metrics, Sources
+from vvv.run import runner
+from vvv.run.leader import Leadership
 
 SHUTDOWN_GRACE_S = 7.0  # in-flight passes get this long to finish a page; exit stays under 10 s
 STANDBY_POLL_S = 5
