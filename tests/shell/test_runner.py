@@ -165,7 +165,7 @@ def test_run_result_fields_match_the_runs_row(conn, client) -> None:
 
 
 def test_a_bug_in_a_collector_fails_the_run_not_the_process(conn, client) -> None:
-    def broken_build(raw, values, extra):
+    def broken_build(raw, values, extra, partition):
         raise RuntimeError("parser bug")
 
     result = run_once(attrs.evolve(NEWS, build=broken_build), _config(), conn=conn, client=client)

@@ -36,16 +36,16 @@ def _as(name: str, **functions) -> object:
 
 
 def test_a_failing_or_slow_collector_does_not_delay_the_others(db_url: str, fake_api: FakeApi) -> None:
-    def explode(raw, values, extra):
+    def explode(raw, values, extra, partition):
         raise RuntimeError("always broken")
 
     slept = [0.0]
 
-    def crawl(raw, values, extra):  # one sleep a page at least: items of one page are parsed within far less than this
+    def crawl(raw, values, extra, partition):  # one sleep a page at least: items of one page are parsed within far less than this
         if time.monotonic() - slept[0] > 2.5:
             time.sleep(2.5)
             slept[0] = time.monotonic()
-        return NEWS.build(raw, values, extra)
+        return NEWS.build(raw, values, extra, partition)
 
     client = ApiClient(base_url=fake_api.url, token=TOKEN, sleep=lambda _: None)
     service = Service(

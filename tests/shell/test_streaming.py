@@ -59,7 +59,7 @@ def test_a_pass_holds_one_page_of_records_however_long_the_day(conn, client, api
     parsed: list[weakref.ref] = []
     held: list[int] = []
 
-    def build(raw, values, extra):
+    def build(raw, values, extra, partition):
         record = darkpool.Trade(*values, extra)
         parsed.append(weakref.ref(record))
         return record

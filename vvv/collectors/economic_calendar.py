@@ -52,7 +52,7 @@ def event_id(event: str, time: datetime) -> str:
     return stable_id(event, time.astimezone(UTC).isoformat())
 
 
-def _event(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Event:
+def _event(raw: Any, values: tuple[Any, ...], extra: dict[str, Any], partition: str) -> Event:
     return Event(event_id(values[0], values[1]), *values, extra)  # values: the fields less id and extra
 
 

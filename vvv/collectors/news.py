@@ -54,7 +54,7 @@ def headline_id(*, source: str, headline: str, created_at: datetime) -> str:
     return stable_id(source, headline, created_at.astimezone(UTC).isoformat())
 
 
-def _headline(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Headline:
+def _headline(raw: Any, values: tuple[Any, ...], extra: dict[str, Any], partition: str) -> Headline:
     created_at, headline, source = values[:3]  # the item's names: the record's fields less id and extra
     return Headline(headline_id(source=source, headline=headline, created_at=created_at), *values, extra)
 

@@ -193,7 +193,7 @@ def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provid
     return stable_id(option_chain, alert_rule, created_at.astimezone(UTC).isoformat())
 
 
-def _alert(raw: Any, values: tuple[Any, ...], extra: dict[str, Any]) -> Alert | Reject:
+def _alert(raw: Any, values: tuple[Any, ...], extra: dict[str, Any], partition: str) -> Alert | Reject:
     fields = dict(zip(ITEM.names, values, strict=True))
     symbol = parse_option_symbol(fields["option_chain"])
     if isinstance(symbol, str):

@@ -5,7 +5,9 @@ paging strategy (`vvv.core.paging`: `TimeSweep`, `PageNumber`, `Single`, `PerDat
 partitions, and what is truly its own:
 
 - `item` (a `schema.Item` of the record class) decodes one item of the response's `data` list,
-  and `build(raw, values, extra)` makes the record from it (by default `record(*values, extra)`);
+  and `build(raw, values, extra, partition)` makes the record from it (by default
+  `record(*values, extra)`), with the partition the page was requested for (a ticker the items
+  do not repeat);
   neither raises on bad data. `Collector.parse` maps them over the page, so each item becomes one
   record or one `Reject` holding that very item, in order (`record_items` finds a record's item).
 - `validate(record, now) -> str | None`: a business-rule reason, or None when the record is fine.
@@ -159,7 +161,7 @@ class Collector:
     strategy: Strategy
     item: schema.Item
     validate: Callable[[Any, datetime], str | None]
-    build: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any] | None = None
+    build: Callable[[Any, tuple[Any, ...], dict[str, Any], str], Any] | None = None
     partitions: Callable[[Any], tuple[str, ...]] | None = None
     notes: Callable[[Page], list[str]] = _no_notes
 
@@ -174,9 +176,10 @@ class Collector:
                                    or attrs.fields(self.spec.record)[-1].name != "extra"):
             raise TypeError(f"{name}: without `build`, the record must be the item's values then `extra`")
 
-    def parse(self, payload: Any) -> tuple[list[Any], list[Reject]]:
-        """Typed records from one response; anything unreadable becomes a reject, never an exception."""
-        return parse_data(payload, self.item, self.build or _positional(self.spec.record))
+    def parse(self, payload: Any, partition: str = "") -> tuple[list[Any], list[Reject]]:
+        """Typed records from one response for `partition`; anything unreadable becomes a reject, never
+        an exception."""
+        return parse_data(payload, self.item, self.build or _positional(self.spec.record), partition)
 
     def partitions_of(self, settings: Any) -> tuple[str, ...]:
         return ("",) if self.partitions is None else self.partitions(settings)
@@ -208,8 +211,8 @@ class Collector:
 
 
 @functools.cache
-def _positional(record: type) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]:
-    return lambda raw, values, extra: record(*values, extra)
+def _positional(record: type) -> Callable[[Any, tuple[Any, ...], dict[str, Any], str], Any]:
+    return lambda raw, values, extra, partition: record(*values, extra)
 
 
 def read_cursor(cursor_type: type, raw: Any) -> Any:
@@ -221,11 +224,12 @@ def read_cursor(cursor_type: type, raw: Any) -> Any:
     return CONVERTER.structure(raw, cursor_type)
 
 
-def read_page(collector: Collector, request: Request | None, payload: Any, now: datetime
+def read_page(collector: Collector, request: Request | None, payload: Any, now: datetime, partition: str = ""
               ) -> tuple[Page, list[Reject]]:
-    """The one page step: a response parsed and validated into the `Page` a strategy plans from and
-    the rejects to keep. The live pass, the spool replay (`request` None) and backfill all store this."""
-    records, rejects = collector.parse(payload)
+    """The one page step: a response for `partition` parsed, validated and checked for storage into the
+    `Page` a strategy plans from and the rejects to keep. The live pass, the spool replay (`request`
+    None) and backfill all store this."""
+    records, rejects = collector.parse(payload, partition)
     good, bad = validate_all(collector, records, now, payload=payload, rejects=rejects)
     refused = rejects or bad  # the first reason stands for a page none of whose items can be read
     page = Page(request=request, received=received_items(payload), records=tuple(good),
@@ -304,17 +308,17 @@ def _row_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
     return operator.attrgetter(*names)
 
 
-def parse_data(payload: Any, item: schema.Item,
-               build: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]) -> tuple[list[Any], list[Reject]]:
+def parse_data(payload: Any, item: schema.Item, build: Callable[[Any, tuple[Any, ...], dict[str, Any], str], Any],
+               partition: str = "") -> tuple[list[Any], list[Reject]]:
     """Records and rejects from a `{"data": [...]}` response: each item decoded as `item` declares,
-    then `build(raw, values, extra)` makes the record (or a Reject, for a collector's own rule)."""
+    then `build(raw, values, extra, partition)` makes the record (or a Reject, for a collector's own rule)."""
     items = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         return [], [Reject(payload, "response has no `data` list")]
     records, rejects, decode = [], [], item.decode
     for raw in items:
         got = decode(raw)
-        record = Reject(raw, got) if type(got) is str else build(raw, *got)
+        record = Reject(raw, got) if type(got) is str else build(raw, *got, partition)
         (rejects if type(record) is Reject else records).append(record)
     return records, rejects
 

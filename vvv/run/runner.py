@@ -290,7 +290,7 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
             if shell.stopping():
                 raise _Stopped
             payload, fetched_at = prefetch.take(request), shell.clock()
-            page, rejects = read_page(collector, request, payload, fetched_at)
+            page, rejects = read_page(collector, request, payload, fetched_at, scope)
             saved = collector.advance(cursor, saved, page, options, scope)
             following = collector.next_request(cursor, request, page, options, scope)
             if following is not None and not shell.stopping():
@@ -334,7 +334,7 @@ def _store(
             _rollback(shell.conn)
     unstructured = CONVERTER.unstructure(cursor)
     try:
-        _spool_batch(shell, key, unstructured, payload, fetched_at)
+        _spool_batch(shell, scope, unstructured, payload, fetched_at)
     except SpoolFull:
         progress.spool_full = True
         raise
@@ -343,11 +343,11 @@ def _store(
     return store.BatchResult(inserted=0, duplicates=0)
 
 
-def _spool_batch(shell: _Shell, key: str, cursor: Any, payload: Any, fetched_at: datetime) -> None:
+def _spool_batch(shell: _Shell, scope: str, cursor: Any, payload: Any, fetched_at: datetime) -> None:
     shell.spool.append(Batch(
-        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=_run_key(shell),
+        collector=shell.collector.spec.name, scope=shell.cursor_key(scope), run_id=shell.run_id, run_key=_run_key(shell),
         instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
-        cursor=cursor, payload=payload,
+        cursor=cursor, payload=payload, partition=scope,
     ))
 
 
@@ -377,7 +377,7 @@ def _replay(shell: _Shell) -> bool:
                 runs[batch.run_key] = _spooled_run(shell, batch)
             run_id = runs[batch.run_key]
             fetched_at = datetime.fromisoformat(batch.fetched_at or shell.started_at)
-            page, rejects = read_page(shell.collector, None, batch.payload, fetched_at)
+            page, rejects = read_page(shell.collector, None, batch.payload, fetched_at, batch.partition)
             cursor = read_cursor(spec.cursor, batch.cursor) if spooled.complete else None
             conn.commit()  # nothing may be open: the block below must be a transaction, not a savepoint
             with conn.transaction():
