@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
+import pytest
 from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
@@ -208,6 +209,24 @@ def test_each_collector_module_declares_one_collector_and_the_registry_lists_tho
         declared[module.COLLECTOR.spec.name] = module.COLLECTOR
     assert COLLECTORS == declared
     assert {name for name, c in COLLECTORS.items() if c.strategy.backfills} == {"darkpool", "options_flow"}
+
+
+def test_a_declaration_that_cannot_work_is_refused_when_the_module_loads() -> None:
+    """The mistakes a new collector makes once: each is a TypeError naming it, not a failed pass."""
+    from vvv.collectors import economic_calendar, news
+
+    spec = news.SPEC
+    for wrong, words in ((dict(time_column="tags"), "time_column 'tags' must be a datetime field"),
+                         (dict(time_column="nope"), "time_column 'nope'")):
+        with pytest.raises(TypeError, match=words):
+            attrs.evolve(spec, **wrong)
+    assert attrs.evolve(spec, time_column="collected_at").storable  # the database's clock: nothing to check
+    with pytest.raises(TypeError, match="Spec.cursor must be the strategy's cursor type"):
+        attrs.evolve(news.COLLECTOR, strategy=economic_calendar.COLLECTOR.strategy)
+    with pytest.raises(TypeError, match="the Item decodes Event, the Spec stores Headline"):
+        attrs.evolve(news.COLLECTOR, item=economic_calendar.COLLECTOR.item)
+    with pytest.raises(TypeError, match="without `build`"):
+        attrs.evolve(news.COLLECTOR, build=None)  # its id is computed: the default build cannot make it
 
 
 def test_a_cursor_not_from_begin_is_refused() -> None:

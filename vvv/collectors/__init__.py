@@ -1,11 +1,15 @@
-"""The registry of collectors. Adding one: write its module (one `COLLECTOR` declaration), list it
-here, add its migration."""
+"""The registry of collectors: each module exports one `COLLECTOR` declaration; adding a collector
+adds its module here, one line each (the order is the order of `vvv collectors`)."""
 
 from __future__ import annotations
 
 from vvv.collectors import darkpool, economic_calendar, news, options_flow
 from vvv.core.base import Collector
 
-COLLECTORS: dict[str, Collector] = {
-    module.COLLECTOR.spec.name: module.COLLECTOR for module in (news, darkpool, options_flow, economic_calendar)
-}
+_MODULES = (
+    news,
+    darkpool,
+    options_flow,
+    economic_calendar,
+)
+COLLECTORS: dict[str, Collector] = {module.COLLECTOR.spec.name: module.COLLECTOR for module in _MODULES}

@@ -113,6 +113,13 @@ class Spec:
     # the future are the data itself (a calendar).
     future_skew: timedelta | None = schema.FUTURE_SKEW
 
+    def __attrs_post_init__(self) -> None:
+        # `vvv status` subtracts the newest time from the clock: a date column cannot be this one.
+        if self.time_column != "collected_at" and self.time_column not in {
+                c.name for c in self.columns if c.type == "timestamp with time zone"}:
+            raise TypeError(f"{self.name}: time_column {self.time_column!r} must be a datetime field of"
+                            f" {self.record.__name__}, or collected_at when its items carry no time")
+
     @property
     def columns(self) -> tuple[schema.Column, ...]:
         return schema.columns(self.record)
@@ -125,7 +132,8 @@ class Spec:
     def storable(self) -> Callable[[Any, datetime], str | None]:
         """`(record, now) -> reason or None`: why PostgreSQL could not store the record as a row of
         `table`, or why its time cannot be true yet; compiled once per record type."""
-        return schema.storage_check(self.record, self.time_column, self.future_skew)
+        time = None if self.time_column == "collected_at" else self.time_column  # the database's own clock
+        return schema.storage_check(self.record, time, self.future_skew)
 
 
 class Strategy(Protocol):
