@@ -225,6 +225,8 @@ def test_a_declaration_that_cannot_work_is_refused_when_the_module_loads() -> No
         attrs.evolve(news.COLLECTOR, strategy=economic_calendar.COLLECTOR.strategy)
     with pytest.raises(TypeError, match="the Item decodes Event, the Spec stores Headline"):
         attrs.evolve(news.COLLECTOR, item=economic_calendar.COLLECTOR.item)
+    with pytest.raises(TypeError, match="need the fields its strategy reads: page_size, max_pages, first_run_pages"):
+        attrs.evolve(news.COLLECTOR, spec=attrs.evolve(spec, settings=economic_calendar.Settings))
     with pytest.raises(TypeError, match="without `build`"):
         attrs.evolve(news.COLLECTOR, build=None)  # its id is computed: the default build cannot make it
 

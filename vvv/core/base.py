@@ -141,6 +141,7 @@ class Strategy(Protocol):
 
     cursor: type
     backfills: bool  # whether `vvv backfill` can walk a range of days with it
+    reads: tuple[str, ...]  # the settings fields it reads by name (`page_size`, `max_pages`, ...)
 
     def begin(self, saved: Any, partition: str, now: datetime, settings: Any) -> Any: ...
     def next_request(self, cursor: Any, previous: Request | None, page: Page | None, settings: Any,
@@ -177,6 +178,9 @@ class Collector:
         name = self.spec.name
         if self.spec.cursor is not self.strategy.cursor:  # the store reads cursors by the spec's type
             raise TypeError(f"{name}: Spec.cursor must be the strategy's cursor type, {self.strategy.cursor.__name__}")
+        missing = [n for n in self.strategy.reads if n not in attrs.fields_dict(self.spec.settings)]
+        if missing:
+            raise TypeError(f"{name}: its Settings need the fields its strategy reads: {', '.join(missing)}")
         if self.item.record is not self.spec.record:
             raise TypeError(f"{name}: the Item decodes {self.item.record.__name__},"
                             f" the Spec stores {self.spec.record.__name__}")

@@ -106,6 +106,11 @@ class TimeSweep:
     cursor: type = SweepCursor
     backfills = True
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The settings fields the sweep reads by name."""
+        return ("page_size", "lookback_seconds", "max_pages", *(() if self.by_market_day else ("first_run_hours",)))
+
     def begin(self, saved: SweepCursor | None, partition: str, now: datetime, settings: Any) -> SweepCursor:
         """The cursor a pass starts from: by market day, from the saved day up to the last market day (a
         first pass: that day whole); else from the saved position, a first pass reading `first_run_hours`."""
@@ -371,6 +376,7 @@ class PageNumber(_Plain):
     path: str
     time_field: str
     cursor: type = PageCursor
+    reads = ("page_size", "max_pages", "first_run_pages")
 
     def begin(self, saved: PageCursor | None, partition: str, now: datetime, settings: Any) -> PageCursor:
         return PageCursor() if saved is None else saved
@@ -499,6 +505,7 @@ class Single(_Plain):
     path: str
     time_field: str = ""
     cursor: type = LatestCursor
+    reads = ()
 
     def begin(self, saved: LatestCursor | None, partition: str, now: datetime, settings: Any) -> LatestCursor:
         return LatestCursor() if saved is None else saved
@@ -541,6 +548,7 @@ class PerDate(_Plain):
     path: str
     date_param: str = "date"
     cursor: type = DateCursor
+    reads = ("page_size", "max_pages", "days_back", "days_ahead")
 
     def begin(self, saved: DateCursor | None, partition: str, now: datetime, settings: Any) -> DateCursor:
         _aware(now)
