@@ -357,6 +357,7 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         statement_timeout_s=conf.database.statement_timeout_seconds,
         runs_retention_s=conf.service.runs_retention_seconds,
         migrated=False,
+        tape=_nightly_tape(conf, url),
     )
     with service.monitoring(conf.monitor, token=conf.monitor_token):  # /healthz and /readyz answer from here on
         try:
@@ -370,6 +371,16 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         else:
             service.migrated = True
         return service.run()
+
+
+def _nightly_tape(conf: Config, url: str) -> Any:
+    """The `[tape]` job of `vvv run`, when enabled."""
+    if not conf.tape.enabled:
+        return None
+    from vvv.run.tape import NightlyTape
+
+    return NightlyTape(url=url, base_url=conf.api.base_url, token=conf.require_token(), data_dir=conf.data_dir,
+                       config=conf.tape, statement_timeout_s=conf.database.statement_timeout_seconds)
 
 
 def _migrate_at(conf: Config, url: str) -> None:
@@ -418,7 +429,7 @@ def _status(args: argparse.Namespace, conf: Config) -> int:
                 raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
             chosen = [(c.spec, conf.collectors[name]) for name, c in COLLECTORS.items()]
             report = status.collect_status(conn, chosen, now=datetime.now(UTC), spool=_spool(conf),
-                                           daily_reserve=conf.api.daily_reserve)
+                                           daily_reserve=conf.api.daily_reserve, tape=conf.tape)
     except DatabaseUnavailable as error:
         report = status.offline_status(str(error), _spool(conf))
     healthy = not report["problems"]

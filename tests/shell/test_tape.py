@@ -260,3 +260,48 @@ def test_missed_days_are_caught_up_oldest_first():
 
 def _ok() -> tape.LoadState:
     return tape.LoadState(status="ok", started_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_the_nightly_job_runs_in_vvv_run_and_shows_in_status_metrics_and_page(db_url, fake, tmp_path):
+    from vvv.config import TapeConfig
+    from vvv.io.http import ApiClient
+    from vvv.ops import status as status_
+    from vvv.run.service import Service
+
+    friday = date(2026, 9, 18)
+    clock = lambda: _ny(friday, 19, 31)  # noqa: E731
+    for day in (date(2026, 9, 16), date(2026, 9, 17)):
+        fake.days[day] = Knobs(status=403, body='{"message":"beyond your history"}')
+    fake.days[friday] = Knobs(rows=75)
+    config = TapeConfig(enabled=True, retention_days=400)
+    job = tape.NightlyTape(url=db_url, base_url=fake.base_url, token=TOKEN, data_dir=tmp_path, config=config,
+                           clock=clock)
+    client = ApiClient(base_url=fake.base_url, token=TOKEN, sleep=lambda _: None)
+    service = Service(url=db_url, collectors={}, client=client, statement_timeout_s=10, runs_retention_s=86400,
+                      clock=clock, tape=job)
+    loop = threading.Thread(target=service.run, kwargs={"handle_signals": False})
+    loop.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while (job.loaded, job.failed) != (1, 2) and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.1)
+        while job.running and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.1)
+        state = service.schedule_state()["tape"]
+        metrics = service.metrics.render()[0].decode()
+    finally:
+        service.stop()
+        loop.join(timeout=15)
+    assert (job.loaded, job.failed) == (1, 2)
+    assert state["next_due"] == _ny(date(2026, 9, 21), 19, 30).isoformat()
+    assert "vvv_tape_last_rows 75.0" in metrics and 'vvv_tape_loads_total{outcome="failed"} 2.0' in metrics
+    with psycopg.connect(db_url) as conn:
+        report = status_.collect_status(conn, [], now=clock(), tape=config)
+    assert report["tape"]["last_loaded"]["day"] == "2026-09-18" and report["tape"]["last_loaded"]["rows"] == 75
+    assert [f["http_status"] for f in report["tape"]["failures"]] == [403, 403]
+    assert any("older than the plan's history" in p for p in report["problems"])
+    from vvv.ops import page
+
+    html = page.render(report, hours=[], rows={}, runs={}, now=clock())
+    assert "Options tape" in html and "2026-09-18" in html
+    assert "tape: not scheduled, last loaded 2026-09-18: 75 rows" in status_.render(report)

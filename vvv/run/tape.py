@@ -33,6 +33,7 @@ from attrs import frozen
 from loguru import logger
 from psycopg import sql
 
+from vvv.config import TapeConfig
 from vvv.core import calendar
 from vvv.errors import Fatal, one_line
 from vvv.io import download, store
@@ -516,15 +517,13 @@ def read_loads(conn: psycopg.Connection, since: date) -> dict[date, LoadState]:
 
 @attrs.define
 class NightlyTape:
-    """`[tape]` in `vvv run`: each market day's tape at `at` New York, retention after; one load at a time."""
+    """`[tape]` in `vvv run`: each market day's tape at `tape.at` New York, retention after; one load at a time."""
 
     url: str
     base_url: str
     token: str = attrs.field(repr=False)
     data_dir: Path
-    at: dt_time
-    retention_days: int | None = None
-    keep_files: bool = False
+    config: TapeConfig
     statement_timeout_s: int = 60
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     loaded: int = 0
@@ -534,24 +533,26 @@ class NightlyTape:
     _next: datetime | None = None
     _recovered: bool = False
     _pruned_at: datetime | None = None
-    observe: Callable[[str, Loaded | None], None] = lambda outcome, loaded: None
 
     def run_due(self, stopping: Callable[[], bool] = lambda: False) -> None:
         """Load what is due now, then apply retention; errors are logged, never raised."""
+        if self._next is not None and self.clock() < self._next:
+            return
         self.running = True
         try:
+            at = self.config.at_time
             with store.connect(self.url, statement_timeout_s=self.statement_timeout_s) as conn:
                 self._recover(conn)
                 now = self.clock()
                 loads = read_loads(conn, now.date() - timedelta(days=14))
-            for day in due_days(now, at=self.at, loads=loads):
+            for day in due_days(now, at=at, loads=loads):
                 if stopping():
                     break
                 self._load(day, stopping)
             self._retention()
             with store.connect(self.url, statement_timeout_s=self.statement_timeout_s) as conn:
                 now = self.clock()
-                self._next = next_due(now, at=self.at, loads=read_loads(conn, now.date() - timedelta(days=14)))
+                self._next = next_due(now, at=at, loads=read_loads(conn, now.date() - timedelta(days=14)))
         except Exception as error:  # the database is away: the next tick tries again
             logger.error("tape: the nightly job could not run: {}", one_line(error))
         finally:
@@ -560,17 +561,15 @@ class NightlyTape:
     def _load(self, day: date, stopping: Callable[[], bool]) -> None:
         try:
             self.last = fetch_and_load(self.url, day, base_url=self.base_url, token=self.token,
-                                       data_dir=self.data_dir, keep_files=self.keep_files,
+                                       data_dir=self.data_dir, keep_files=self.config.keep_files,
                                        statement_timeout_s=self.statement_timeout_s, meter=Meter(enabled=False),
                                        stopping=stopping)
         except TapeFailed as failed:
             self.failed += 1
-            self.observe("failed", None)
             later = " (the nightly job asks again later)" if failed.retry else ""
             logger.error("{}{}", failed, later)
             return
         self.loaded += 1
-        self.observe("ok", self.last)
         logger.info(self.last.line())
 
     def _recover(self, conn: psycopg.Connection) -> None:
@@ -579,19 +578,24 @@ class NightlyTape:
             return
         conn.execute("UPDATE vvv.tape_loads SET status = 'pending', error = 'interrupted: vvv stopped during the"
                      " load', finished_at = now() WHERE status = 'running'")
+        last = conn.execute("SELECT day, rows, rejects, bytes FROM vvv.tape_loads WHERE loaded_at IS NOT NULL"
+                            " ORDER BY day DESC LIMIT 1").fetchone()
         conn.commit()
+        if last is not None and self.last is None:
+            self.last = Loaded(day=last[0], rows=last[1], rejects=last[2], bytes=last[3], replaced=False, seconds=0.0)
         self._recovered = True
 
     def _retention(self) -> None:
         now = self.clock()
-        if self.retention_days is None or (self._pruned_at and now - self._pruned_at < timedelta(hours=1)):
+        days = self.config.retention_days
+        if days is None or (self._pruned_at and now - self._pruned_at < timedelta(hours=1)):
             return
-        before = now.astimezone(calendar.NY).date() - timedelta(days=self.retention_days)
+        before = now.astimezone(calendar.NY).date() - timedelta(days=days)
         with store.connect(self.url, statement_timeout_s=self.statement_timeout_s) as conn:
             dropped = drop_before(conn, before)
         self._pruned_at = now
         if dropped:
-            logger.info("tape retention ({} days): dropped the partitions of {}", self.retention_days,
+            logger.info("tape retention ({} days): dropped the partitions of {}", days,
                         ", ".join(map(str, dropped)))
 
     def state(self) -> dict[str, Any]:
