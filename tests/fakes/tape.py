@@ -75,6 +75,8 @@ class FakeTape:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._api.server_address[1]}"
 
+    url = base_url  # the name FakeApi gives it
+
     @property
     def files_url(self) -> str:
         return f"http://localhost:{self._files.server_address[1]}"

@@ -305,3 +305,46 @@ def test_the_nightly_job_runs_in_vvv_run_and_shows_in_status_metrics_and_page(db
     html = page.render(report, hours=[], rows={}, runs={}, now=clock())
     assert "Options tape" in html and "2026-09-18" in html
     assert "tape: not scheduled, last loaded 2026-09-18: 75 rows" in status_.render(report)
+
+
+def _cli_env(cli_env: dict[str, str], fake: FakeTape) -> dict[str, str]:
+    return {**cli_env, "VVV_UW_BASE_URL": fake.base_url}
+
+
+def test_vvv_tape_loads_a_day_and_a_range_resumes(cli_env, fake, tmp_path):
+    from tests.conftest import run_vvv
+
+    env = _cli_env(cli_env, fake)
+    fake.days[date(2026, 9, 17)] = Knobs(rows=40)
+    done = run_vvv("tape", "--date", "2026-09-17", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "tape 2026-09-17: 40 rows loaded, 0 rejected" in done.stdout
+    both = run_vvv("tape", "--from", "2026-09-17", "--to", "2026-09-20", "--json", env=env, cwd=tmp_path)
+    assert both.returncode == 0, both.stderr
+    import json
+
+    result = json.loads(both.stdout)
+    assert [d["day"] for d in result["days"]] == ["2026-09-18"], "the loaded day and the weekend cost nothing"
+    assert [p for s, p, _ in fake.requests if s == "api"] == [f"{'/api/option-trades/full-tape/'}2026-09-17",
+                                                             "/api/option-trades/full-tape/2026-09-18"]
+
+
+def test_vvv_tape_of_a_holiday_or_weekend_asks_nothing(cli_env, fake, tmp_path):
+    from tests.conftest import run_vvv
+
+    env = _cli_env(cli_env, fake)
+    holiday = run_vvv("tape", "--date", "2026-11-26", env=env, cwd=tmp_path)
+    assert holiday.returncode == 2 and "not a market day (Thanksgiving" in holiday.stderr
+    weekend = run_vvv("tape", "--from", "2026-09-19", "--to", "2026-09-20", env=env, cwd=tmp_path)
+    assert weekend.returncode == 0 and "nothing to load" in weekend.stdout
+    assert fake.requests == []
+
+
+def test_vvv_tape_says_what_the_api_answered_and_exits_1(cli_env, fake, tmp_path):
+    from tests.conftest import run_vvv
+
+    fake.days[date(2026, 9, 17)] = Knobs(status=422, body='{"code":"missing_access"}')
+    failed = run_vvv("tape", "--date", "2026-09-17", env=_cli_env(cli_env, fake), cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "the API answered 422: the plan lacks the full tape (missing_access)" in failed.stderr
+    assert "Traceback" not in failed.stderr
