@@ -14,7 +14,9 @@ does not verify, a failed COPY or a row count that does not match leave the day 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import json
 import queue
 import re
@@ -40,6 +42,7 @@ from vvv.io import download, store
 
 COLLECTOR = "tape"  # vvv.rejects.collector of the tape's rejected lines
 BLOCK = 4 << 20  # bytes of whole lines per COPY: what one refused line costs to send again
+COPY_STREAMS = max(1, min(4, os.cpu_count() or 1))  # COPYs at once: PostgreSQL parses a stream on one core
 MAX_REJECTS = 1000  # beyond this many refused lines the file is not a tape of a known layout
 MAX_LINE = 1 << 20
 RETRY_AFTER = timedelta(minutes=30)  # the nightly job asks again for a tape not published yet
@@ -107,8 +110,11 @@ def fetch_and_load(
             fetched = download.fetch(download.tape_url(base_url, day), token=token, dest=dest,
                                      progress=lambda done, total: meter.bytes(done, total))
             meter.done()
-            loaded = load_file(conn, day, dest, meter=meter, stopping=stopping, fetched=fetched.bytes,
-                               started=started)
+            with contextlib.ExitStack() as stack:
+                copiers = [stack.enter_context(store.connect(url, statement_timeout_s=statement_timeout_s,
+                                                             autocommit=True)) for _ in range(COPY_STREAMS)]
+                loaded = load_file(conn, day, dest, meter=meter, stopping=stopping, fetched=fetched.bytes,
+                                   started=started, copiers=copiers)
         except download.TapeRefused as refused:
             raise TapeFailed(f"tape {day}: {refused}", retry=refused.status in (404, 429) or refused.status >= 500,
                              status=refused.status, answer=refused.answer) from None
@@ -140,8 +146,11 @@ def load_file(
     stopping: Callable[[], bool] = lambda: False,
     fetched: int | None = None,
     started: float | None = None,
+    copiers: Sequence[psycopg.Connection] = (),
 ) -> Loaded:
-    """Load a downloaded tape ZIP into the day's partition, replacing it; the day is unchanged on failure."""
+    """Load a downloaded tape ZIP into the day's partition, replacing it; the day is unchanged on failure.
+
+    `copiers` are the connections the COPY runs over in parallel (default: `conn` alone)."""
     import zipfile
 
     meter = meter or Meter(enabled=False)
@@ -159,8 +168,8 @@ def load_file(
             shape = _shape(conn, header, day)
             _create_load_table(conn, load, shape, day)
             meter.phase(f"tape {day}: loading")
-            rows, lines, rejects = _copy_all(conn, load, shape, stream, meter=meter, total=entry.file_size,
-                                             stopping=stopping)
+            rows, lines, rejects = _copy_all(copiers or (conn,), load, shape, stream, meter=meter,
+                                             total=entry.file_size, stopping=stopping)
         meter.done()
         if lines != rows + len(rejects):
             raise TapeFailed(f"tape {day}: the row count does not match the file: {lines:,} lines, {rows:,} rows"
@@ -168,7 +177,7 @@ def load_file(
         if rows == 0:
             raise TapeFailed(f"tape {day}: the tape holds no rows; the day is left as it was")
         meter.phase(f"tape {day}: indexing {rows:,} rows")
-        duplicates = _finish_table(conn, load, shape, day)
+        duplicates = _finish_table(conn, load, shape, day, copiers or (conn,))
         replaced = _swap(conn, day)
     except zipfile.BadZipFile as error:
         _drop(conn, load)
@@ -251,22 +260,59 @@ def _create_load_table(conn: psycopg.Connection, load: str, shape: _Shape, day: 
         keys, values))
 
 
-def _copy_all(conn: psycopg.Connection, load: str, shape: _Shape, stream: IO[bytes], *, meter: Meter,
+def _copy_all(copiers: Sequence[psycopg.Connection], load: str, shape: _Shape, stream: IO[bytes], *, meter: Meter,
               total: int, stopping: Callable[[], bool]) -> tuple[int, int, list[Rejected]]:
-    """COPY every line after the header; returns (rows stored, lines read, lines refused)."""
+    """COPY every line after the header over the `copiers` connections at once (PostgreSQL parses
+    on as many cores); returns (rows stored, lines read, lines refused)."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         sql.Identifier("trading", load), sql.SQL(", ").join(map(sql.Identifier, shape.targets)))
-    rows = lines = 0
-    done = 0
+    idle: queue.Queue[psycopg.Connection] = queue.Queue()
+    for copier in copiers:
+        idle.put(copier)
+
+    def copy(block: bytes, first_line: int) -> tuple[int, list[Rejected]]:
+        copier = idle.get()
+        try:
+            found: list[Rejected] = []
+            return _copy_block(copier, statement, block, first_line=first_line, rejects=found), found
+        finally:
+            idle.put(copier)
+
+    rows = lines = done = 0
     rejects: list[Rejected] = []
-    for block in _blocks(stream):
-        if stopping():
-            raise TapeFailed("interrupted: the load stopped before it finished", retry=True)
-        count = block.count(b"\n") + (not block.endswith(b"\n"))
-        rows += _copy_block(conn, statement, block, first_line=lines + 2, rejects=rejects)
-        lines += count
-        done += len(block)
-        meter.rows(rows, done, total)
+    pending: set[Future[tuple[int, list[Rejected]]]] = set()
+
+    def settle(futures: set[Future[tuple[int, list[Rejected]]]]) -> None:
+        nonlocal rows
+        for future in futures:
+            stored, found = future.result()
+            rows += stored
+            rejects.extend(found)
+            if len(rejects) > MAX_REJECTS:
+                raise TapeFailed(f"more than {MAX_REJECTS} lines PostgreSQL cannot take (e.g. line {found[0].line}:"
+                                 f" {found[0].reason}): not a tape vvv can load")
+
+    with ThreadPoolExecutor(max_workers=len(copiers), thread_name_prefix="tape-copy") as pool:
+        try:
+            for block in _blocks(stream):
+                if stopping():
+                    raise TapeFailed("interrupted: the load stopped before it finished", retry=True)
+                pending.add(pool.submit(copy, block, lines + 2))
+                lines += block.count(b"\n") + (not block.endswith(b"\n"))
+                done += len(block)
+                if len(pending) > len(copiers):
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    settle(finished)
+                meter.rows(rows, done, total)
+            finished, pending = wait(pending)
+            settle(finished)
+        finally:
+            for future in pending:
+                future.cancel()
+            wait(pending)
+    rejects.sort(key=lambda r: r.line)
     return rows, lines, rejects
 
 
@@ -343,23 +389,46 @@ def _copy_block(conn: psycopg.Connection, statement: sql.Composed, block: bytes,
     return rows
 
 
-def _finish_table(conn: psycopg.Connection, load: str, shape: _Shape, day: date) -> int:
-    """The parent's indexes built on the loaded table (a duplicate key's earlier rows become rejects),
-    `extra` made a plain column; returns the rows dropped as duplicates."""
+def _finish_table(conn: psycopg.Connection, load: str, shape: _Shape, day: date,
+                  copiers: Sequence[psycopg.Connection]) -> int:
+    """The parent's indexes built on the loaded table, at once over `copiers` (a key repeated in the
+    tape: the extra rows become rejects), `extra` made a plain column; returns the rows so dropped."""
+    from concurrent.futures import ThreadPoolExecutor
+
     table = sql.Identifier("trading", load)
     if shape.unknown:
         conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN extra DROP EXPRESSION, {}").format(
             table, sql.SQL(", ").join(sql.SQL("DROP COLUMN {}").format(sql.Identifier(c)) for _, c in shape.unknown)))
-    duplicates = 0
+    builds = []
     for name, definition, primary in _parent_indexes(conn):
         index = f"{load}_{name.removeprefix(_TABLE + '_')}"
         statement = definition.replace(f"INDEX {name} ON ONLY trading.{_TABLE} ", f"INDEX {index} ON trading.{load} ", 1)
         if statement == definition:
             raise TapeFailed(f"tape {day}: cannot build the index {name} on the load table from {definition!r}")
+        builds.append((index, statement, primary))
+    idle: queue.Queue[psycopg.Connection] = queue.Queue()
+    for copier in copiers:
+        copier.execute("SET statement_timeout = 0")
+        copier.execute("SET maintenance_work_mem = '256MB'")
+        idle.put(copier)
+
+    def build(statement: str) -> bool:
+        """True when built, False when the tape repeats a key of this unique index."""
+        copier = idle.get()
         try:
-            conn.execute(statement)
+            copier.execute(statement)
+            return True
         except psycopg.errors.UniqueViolation:
-            duplicates = _drop_duplicates(conn, load, day)
+            return False
+        finally:
+            idle.put(copier)
+
+    with ThreadPoolExecutor(max_workers=len(copiers), thread_name_prefix="tape-index") as pool:
+        built = list(pool.map(build, [statement for _, statement, _ in builds]))
+    duplicates = 0
+    for (index, statement, primary), ok in zip(builds, built, strict=True):
+        if not ok:
+            duplicates += _drop_duplicates(conn, load, day)
             conn.execute(statement)
         if primary:
             conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(
