@@ -53,6 +53,7 @@ class Knobs:
     malformed: tuple[int, ...] = ()  # data rows (1-based) spoilt: odd ones too short, even ones a bad number
     unknown_column: bool = False  # a column vvv has no column for
     split_row: bool = False  # a line break inside a quoted field: lines and rows differ
+    repeated: bool = False  # the last row comes again, canceled: a key the tape holds twice
     version: int = 0  # change it to serve different rows for the same day (a re-load)
 
 
@@ -137,6 +138,11 @@ def tape_lines(day: date, knobs: Knobs) -> Iterator[bytes]:
             yield f"{row_id(day, n, knobs.version)},BROKEN\n".encode()
             continue
         yield _row(day, n, knobs, start + timedelta(microseconds=n * step), expiry).encode()
+    if knobs.repeated:
+        n = knobs.rows
+        again = _values(day, n, knobs, start + timedelta(microseconds=n * step), expiry)
+        again[HEADER_40.index("canceled")] = "t"
+        yield (",".join(again) + "\n").encode()
 
 
 def row_id(day: date, n: int, version: int = 0) -> uuid.UUID:
@@ -144,6 +150,10 @@ def row_id(day: date, n: int, version: int = 0) -> uuid.UUID:
 
 
 def _row(day: date, n: int, knobs: Knobs, at: datetime, expiry: date) -> str:
+    return ",".join(_values(day, n, knobs, at, expiry)) + "\n"
+
+
+def _values(day: date, n: int, knobs: Knobs, at: datetime, expiry: date) -> list[str]:
     symbol = _SYMBOLS[n % len(_SYMBOLS)]
     side = "call" if n % 2 else "put"
     strike = 100 + n % 50
@@ -167,7 +177,7 @@ def _row(day: date, n: int, knobs: Knobs, at: datetime, expiry: date) -> str:
         values += ["7", "3", "12", stamp, "XCBO", "9", "4", stamp, "XPHL"]
     if knobs.unknown_column:
         values.append("lit" if n % 2 else "")
-    return ",".join(values) + "\n"
+    return values
 
 
 def _spoil_crc(path: Path) -> None:

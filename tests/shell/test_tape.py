@@ -348,3 +348,12 @@ def test_vvv_tape_says_what_the_api_answered_and_exits_1(cli_env, fake, tmp_path
     assert failed.returncode == 1
     assert "the API answered 422: the plan lacks the full tape (missing_access)" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_a_key_the_tape_repeats_is_kept_once_the_cancel_winning(conn, db_url, fake, tmp_path):
+    fake.days[DAY] = Knobs(rows=40, repeated=True)
+    loaded = _load(db_url, fake, DAY, tmp_path)
+    assert (loaded.rows, loaded.rejects) == (40, 1)
+    assert conn.execute("SELECT canceled FROM trading.option_trades WHERE id = %s", (row_id(DAY, 40),)).fetchall() == [(True,)]
+    reason, raw = conn.execute("SELECT reason, raw::jsonb FROM vvv.rejects WHERE collector = 'tape'").fetchone()
+    assert "same key" in reason and raw["row"]["canceled"] is False

@@ -446,18 +446,19 @@ def _parent_indexes(conn: psycopg.Connection) -> list[tuple[str, str, bool]]:
 
 
 def _drop_duplicates(conn: psycopg.Connection, load: str, day: date) -> int:
-    """Rows of the tape that repeat a key: the last in the file stays, the earlier go to vvv.rejects."""
+    """Rows of the tape that repeat a key: one stays (a canceled one, if any: the cancel is the later news),
+    the others go to vvv.rejects. The blocks are COPYed in parallel: the file's order is not the table's."""
     found = conn.execute(sql.SQL(
         "WITH ranked AS (SELECT ctid AS at, row_number() OVER (PARTITION BY id, executed_at, underlying_symbol"
-        "                ORDER BY ctid DESC) AS n FROM {table}),"
+        "                ORDER BY canceled DESC NULLS LAST, ctid DESC) AS n FROM {table}),"
         " gone AS (DELETE FROM {table} t USING ranked r WHERE t.ctid = r.at AND r.n > 1 RETURNING t.*)"
         " INSERT INTO vvv.rejects (collector, reason, raw)"
         " SELECT %s, 'a later row of the tape has the same key (id, executed_at, underlying_symbol)',"
         "        json_build_object('day', %s::date, 'row', to_jsonb(gone))::text FROM gone"
         " ON CONFLICT (collector, raw_md5) DO UPDATE SET last_seen = now(), reason = EXCLUDED.reason"
     ).format(table=sql.Identifier("trading", load)), (COLLECTOR, day))
-    logger.warning("tape {}: {} rows repeat a key of a later row: kept the later, rejected the others", day,
-                   found.rowcount)
+    logger.warning("tape {}: {} rows repeat the key of another: one of each kept (a canceled one first),"
+                   " the others are in vvv.rejects", day, found.rowcount)
     return found.rowcount
 
 
