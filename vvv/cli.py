@@ -627,7 +627,7 @@ def _export(args: argparse.Namespace, conf: Config) -> int:
 
 
 def _tape(args: argparse.Namespace, conf: Config) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from vvv.config import ConfigError
     from vvv.core import calendar
@@ -651,6 +651,12 @@ def _tape(args: argparse.Namespace, conf: Config) -> int:
         if day > today:
             raise ConfigError(f"{flag} {day} is in the future (today is {today} in New York): no tape yet")
     token = conf.require_token()
+    kept = conf.tape.retention_days
+    if kept is not None and start < today - timedelta(days=kept):
+        from loguru import logger
+
+        logger.warning("tape.retention_days is {}: `vvv run` drops the days before {} again", kept,
+                       today - timedelta(days=kept))
     results = []
     with _database(conf) as conn:
         _apply_migrations(conn)

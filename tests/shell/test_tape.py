@@ -357,3 +357,31 @@ def test_a_key_the_tape_repeats_is_kept_once_the_cancel_winning(conn, db_url, fa
     assert conn.execute("SELECT canceled FROM trading.option_trades WHERE id = %s", (row_id(DAY, 40),)).fetchall() == [(True,)]
     reason, raw = conn.execute("SELECT reason, raw::jsonb FROM vvv.rejects WHERE collector = 'tape'").fetchone()
     assert "same key" in reason and raw["row"]["canceled"] is False
+
+
+def test_a_load_stopped_halfway_leaves_the_day_as_it_was(conn, db_url, fake, tmp_path, monkeypatch):
+    fake.days[DAY] = Knobs(rows=100)
+    _load(db_url, fake, DAY, tmp_path)
+    fake.days[DAY] = Knobs(rows=3000, version=1)
+    monkeypatch.setattr(tape, "BLOCK", 16 << 10)  # many blocks, so that the stop comes between two
+    asked = iter(range(10**6))
+    with pytest.raises(tape.TapeFailed, match="interrupted"):
+        _load(db_url, fake, DAY, tmp_path, stopping=lambda: next(asked) >= 3)
+    assert _count(conn, DAY) == 100
+    assert _load_row(conn, DAY)["status"] == "pending"
+    assert conn.execute("SELECT to_regclass('trading.option_trades_load_20260915')").fetchone()[0] is None
+
+
+def test_a_database_error_in_the_copy_leaves_the_day_as_it_was(conn, db_url, fake, tmp_path, monkeypatch):
+    fake.days[DAY] = Knobs(rows=100)
+    _load(db_url, fake, DAY, tmp_path)
+    fake.days[DAY] = Knobs(rows=200, version=1)
+
+    def broken(*_, **__):
+        raise psycopg.errors.DiskFull("could not extend file: No space left on device")
+
+    monkeypatch.setattr(tape, "_copy_block", broken)
+    with pytest.raises(tape.TapeFailed, match="No space left"):
+        _load(db_url, fake, DAY, tmp_path)
+    assert _count(conn, DAY) == 100
+    assert conn.execute("SELECT to_regclass('trading.option_trades_load_20260915')").fetchone()[0] is None

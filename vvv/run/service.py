@@ -309,7 +309,7 @@ class Service:
     def _drain(self) -> None:
         self._client.stop()  # a pass waiting for the rate limit or a retry stops waiting
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
-        for thread in list(self._threads.values()):
+        for thread in [*self._threads.values(), *filter(None, [self._tape_thread])]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _shut_down(self) -> None:
