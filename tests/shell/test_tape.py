@@ -90,26 +90,27 @@ def test_a_redirect_to_plain_http_elsewhere_is_refused(location):
         download._redirect_target("https://api.unusualwhales.com/api/x", location)
 
 
-def test_a_cut_download_leaves_the_day_as_it_was(conn, db_url, fake, tmp_path):
-    fake.days[DAY] = Knobs(rows=2000)
+def _reload_fails(conn, db_url, fake, tmp_path, knobs: Knobs, match: str, **options) -> dict:
+    """A good day loaded, then a load of `knobs` that fails: the day, as a reader sees it, is unchanged."""
+    fake.days[DAY] = Knobs(rows=100)
     _load(db_url, fake, DAY, tmp_path)
-    fake.days[DAY] = Knobs(rows=3000, cut=True, version=1)
-    with pytest.raises(tape.TapeFailed, match="cut"):
-        _load(db_url, fake, DAY, tmp_path)
-    assert _count(conn, DAY) == 2000
-    assert _load_row(conn, DAY)["status"] == "pending", "a cut download is tried again"
-    assert not list((tmp_path / "tape").iterdir()), "no partial file is left"
+    fake.days[DAY] = knobs
+    with pytest.raises(tape.TapeFailed, match=match):
+        _load(db_url, fake, DAY, tmp_path, **options)
+    assert _count(conn, DAY) == 100
+    assert conn.execute("SELECT to_regclass('trading.option_trades_load_20260915')").fetchone()[0] is None
+    assert not list((tmp_path / "tape").iterdir()), "no file is left, whole or partial"
+    return _load_row(conn, DAY)
+
+
+def test_a_cut_download_leaves_the_day_as_it_was(conn, db_url, fake, tmp_path):
+    row = _reload_fails(conn, db_url, fake, tmp_path, Knobs(rows=3000, cut=True, version=1), "cut")
+    assert row["status"] == "pending", "a cut download is tried again"
 
 
 def test_a_zip_that_does_not_verify_leaves_the_day_as_it_was(conn, db_url, fake, tmp_path):
-    fake.days[DAY] = Knobs(rows=200)
-    _load(db_url, fake, DAY, tmp_path)
-    fake.days[DAY] = Knobs(rows=300, bad_crc=True, version=1)
-    with pytest.raises(tape.TapeFailed, match="does not verify.*CRC"):
-        _load(db_url, fake, DAY, tmp_path)
-    assert _count(conn, DAY) == 200
-    assert _load_row(conn, DAY)["status"] == "failed"
-    assert conn.execute("SELECT to_regclass('trading.option_trades_load_20260915')").fetchone()[0] is None
+    row = _reload_fails(conn, db_url, fake, tmp_path, Knobs(rows=300, bad_crc=True, version=1), "does not verify.*CRC")
+    assert row["status"] == "failed" and row["loaded_at"] is not None, "the day keeps its earlier load"
 
 
 def test_a_file_that_is_no_zip_fails_clearly(conn, tmp_path):
@@ -360,28 +361,17 @@ def test_a_key_the_tape_repeats_is_kept_once_the_cancel_winning(conn, db_url, fa
 
 
 def test_a_load_stopped_halfway_leaves_the_day_as_it_was(conn, db_url, fake, tmp_path, monkeypatch):
-    fake.days[DAY] = Knobs(rows=100)
-    _load(db_url, fake, DAY, tmp_path)
-    fake.days[DAY] = Knobs(rows=3000, version=1)
     monkeypatch.setattr(tape, "BLOCK", 16 << 10)  # many blocks, so that the stop comes between two
     asked = iter(range(10**6))
-    with pytest.raises(tape.TapeFailed, match="interrupted"):
-        _load(db_url, fake, DAY, tmp_path, stopping=lambda: next(asked) >= 3)
-    assert _count(conn, DAY) == 100
-    assert _load_row(conn, DAY)["status"] == "pending"
-    assert conn.execute("SELECT to_regclass('trading.option_trades_load_20260915')").fetchone()[0] is None
+    row = _reload_fails(conn, db_url, fake, tmp_path, Knobs(rows=3000, version=1), "interrupted",
+                        stopping=lambda: next(asked) >= 3)
+    assert row["status"] == "pending"
 
 
 def test_a_database_error_in_the_copy_leaves_the_day_as_it_was(conn, db_url, fake, tmp_path, monkeypatch):
-    fake.days[DAY] = Knobs(rows=100)
-    _load(db_url, fake, DAY, tmp_path)
-    fake.days[DAY] = Knobs(rows=200, version=1)
-
     def broken(*_, **__):
         raise psycopg.errors.DiskFull("could not extend file: No space left on device")
 
     monkeypatch.setattr(tape, "_copy_block", broken)
-    with pytest.raises(tape.TapeFailed, match="No space left"):
-        _load(db_url, fake, DAY, tmp_path)
-    assert _count(conn, DAY) == 100
-    assert conn.execute("SELECT to_regclass('trading.option_trades_load_20260915')").fetchone()[0] is None
+    row = _reload_fails(conn, db_url, fake, tmp_path, Knobs(rows=200, version=1), "No space left")
+    assert row["status"] == "pending"

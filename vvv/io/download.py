@@ -22,6 +22,7 @@ from attrs import frozen
 
 from vvv import __version__
 from vvv.config import is_loopback
+from vvv.io.spool import _fsync_directory
 
 CHUNK = 1 << 20
 ANSWER_CHARS = 300  # how much of a refusal's body is kept: enough for {"message": ..., "code": ...}
@@ -143,7 +144,7 @@ def _save(response: httpx.Response, dest: Path, progress: Callable[[int, int | N
         raise DownloadFailed(f"the download was cut at {done:,} of {total or '?'} bytes: {error}") from None
     finally:
         part.unlink(missing_ok=True)
-    _fsync_dir(dest.parent)
+    _fsync_directory(dest.parent)
     return dest
 
 
@@ -166,14 +167,6 @@ def tape_entry(path: Path, day: date) -> zipfile.ZipInfo:
 
         logger.warning("the tape of {} holds {!r}, not {}-option_trades.csv: loading it anyway", day, entry.filename, day)
     return entry
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _host(url: str | None) -> str:
