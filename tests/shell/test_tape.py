@@ -375,3 +375,17 @@ def test_a_database_error_in_the_copy_leaves_the_day_as_it_was(conn, db_url, fak
     monkeypatch.setattr(tape, "_copy_block", broken)
     row = _reload_fails(conn, db_url, fake, tmp_path, Knobs(rows=200, version=1), "No space left")
     assert row["status"] == "pending"
+
+
+def test_the_tape_loads_as_the_owner_and_the_collector_may_not_swap_or_drop(db_url, fake, tmp_path):
+    from tests.shell.test_roles import DENIED, _attempt, as_role, install_roles
+
+    install_roles(db_url)
+    fake.days[DAY] = Knobs(rows=30)
+    assert _load(as_role(db_url, "vvv_owner"), fake, DAY, tmp_path).rows == 30
+    assert _attempt(db_url, "vvv_collector", "SELECT vvv.option_trades_swap('2026-09-15')") == DENIED.__name__
+    assert _attempt(db_url, "vvv_collector", "SELECT vvv.option_trades_drop_before('2030-01-01')") == DENIED.__name__
+    with pytest.raises(tape.TapeFailed, match="permission denied"):
+        _load(as_role(db_url, "vvv_collector"), fake, DAY, tmp_path)
+    with psycopg.connect(db_url) as conn:
+        assert _count(conn, DAY) == 30
