@@ -90,11 +90,13 @@ def test_a_redirect_to_plain_http_elsewhere_is_refused(location):
         download._redirect_target("https://api.unusualwhales.com/api/x", location)
 
 
-def _reload_fails(conn, db_url, fake, tmp_path, knobs: Knobs, match: str, **options) -> dict:
-    """A good day loaded, then a load of `knobs` that fails: the day, as a reader sees it, is unchanged."""
+def _reload_fails(conn, db_url, fake, tmp_path, knobs: Knobs, match: str, *, then=lambda: None, **options) -> dict:
+    """A good day loaded, then (after `then()`) a load of `knobs` that fails: the day, as a reader
+    sees it, is unchanged."""
     fake.days[DAY] = Knobs(rows=100)
     _load(db_url, fake, DAY, tmp_path)
     fake.days[DAY] = knobs
+    then()
     with pytest.raises(tape.TapeFailed, match=match):
         _load(db_url, fake, DAY, tmp_path, **options)
     assert _count(conn, DAY) == 100
@@ -372,8 +374,8 @@ def test_a_database_error_in_the_copy_leaves_the_day_as_it_was(conn, db_url, fak
     def broken(*_, **__):
         raise psycopg.errors.DiskFull("could not extend file: No space left on device")
 
-    monkeypatch.setattr(tape, "_copy_block", broken)
-    row = _reload_fails(conn, db_url, fake, tmp_path, Knobs(rows=200, version=1), "No space left")
+    row = _reload_fails(conn, db_url, fake, tmp_path, Knobs(rows=200, version=1), "No space left",
+                        then=lambda: monkeypatch.setattr(tape, "_copy_block", broken))
     assert row["status"] == "pending"
 
 
