@@ -358,6 +358,7 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         runs_retention_s=conf.service.runs_retention_seconds,
         migrated=False,
         tape=_nightly_tape(conf, url),
+        tape_config=conf.tape,
     )
     with service.monitoring(conf.monitor, token=conf.monitor_token):  # /healthz and /readyz answer from here on
         try:

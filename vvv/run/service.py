@@ -66,6 +66,7 @@ class Service:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         migrated: bool = True,
         tape: Any = None,
+        tape_config: Any = None,
     ) -> None:
         self._url = url
         self._collectors = dict(collectors)
@@ -75,6 +76,7 @@ class Service:
         self.spool = spool
         self._clock = clock
         self.tape = tape  # a vvv.run.tape.NightlyTape when [tape] is enabled
+        self._tape_config = tape_config if tape is None else tape.config  # [tape], for the status
         self._tape_thread: threading.Thread | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.instance = f"run {self.name}"
@@ -345,7 +347,7 @@ class Service:
                             metrics=self.metrics, health=self.health, instance=self.name, clock=self._clock,
                             status_options=lambda: {"spool": getattr(self, "spool", None),
                                                     "daily_reserve": getattr(self._client, "daily_reserve", 0),
-                                                    "tape": getattr(self.tape, "config", None)})
+                                                    "tape": self._tape_config})
         try:
             server = web.serve(config, token=token, target=target)
         except OSError as error:
