@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import json
+import os
 import queue
 import re
 import sys
@@ -152,6 +152,7 @@ def load_file(
 
     `copiers` are the connections the COPY runs over in parallel (default: `conn` alone)."""
     import zipfile
+    import zlib
 
     meter = meter or Meter(enabled=False)
     started = time.monotonic() if started is None else started
@@ -179,7 +180,7 @@ def load_file(
         meter.phase(f"tape {day}: indexing {rows:,} rows")
         duplicates = _finish_table(conn, load, shape, day, copiers or (conn,))
         replaced = _swap(conn, day)
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:  # a bad CRC, bad DEFLATE data, an entry cut short
         _drop(conn, load)
         raise TapeFailed(f"tape {day}: the ZIP does not verify ({error}); the day is left as it was") from None
     except BaseException:
