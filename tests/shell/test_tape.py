@@ -391,3 +391,21 @@ def test_the_tape_loads_as_the_owner_and_the_collector_may_not_swap_or_drop(db_u
         _load(as_role(db_url, "vvv_collector"), fake, DAY, tmp_path)
     with psycopg.connect(db_url) as conn:
         assert _count(conn, DAY) == 30
+
+
+def test_the_progress_line_shows_bytes_rows_rate_and_eta_on_a_terminal():
+    import io
+
+    out = io.StringIO()
+    meter = tape.Meter(enabled=True, out=out)
+    meter.phase("tape 2026-09-15: downloading")
+    meter.shown = float("-inf")  # due for a redraw now
+    meter.bytes(50 * 2**20, 200 * 2**20)
+    meter.phase("tape 2026-09-15: loading")
+    meter.shown = float("-inf")
+    meter.rows(1_000_000, 100 * 2**20, 400 * 2**20)
+    meter.done()
+    first, second = out.getvalue().strip("\r\n").split("\r")[-2:]
+    assert "downloading: 50.0 of 200.0 MiB (" in first and "MiB/s, ETA " in first
+    assert "loading: 1,000,000 rows, 100 of 400 MiB of CSV (" in second and "rows/s, ETA " in second
+    assert out.getvalue().endswith("\n")
