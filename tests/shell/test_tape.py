@@ -409,3 +409,14 @@ def test_the_progress_line_shows_bytes_rows_rate_and_eta_on_a_terminal():
     assert "downloading: 50.0 of 200.0 MiB (" in first and "MiB/s, ETA " in first
     assert "loading: 1,000,000 rows, 100 of 400 MiB of CSV (" in second and "rows/s, ETA " in second
     assert out.getvalue().endswith("\n")
+
+
+def test_the_status_says_nothing_of_a_tape_that_is_off_and_never_loaded(conn):
+    from vvv.config import TapeConfig
+    from vvv.ops import page
+    from vvv.ops import status as status_
+
+    report = status_.collect_status(conn, [], now=datetime.now(UTC), tape=TapeConfig())
+    assert report["tape"]["state"] == "disabled" and report["tape"]["last_loaded"] is None
+    assert "tape" not in status_.render(report)
+    assert "Options tape" not in page.render(report, hours=[], rows={}, runs={}, now=datetime.now(UTC))

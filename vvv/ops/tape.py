@@ -63,8 +63,8 @@ def report(conn: psycopg.Connection, config: Any, *, now: datetime, scheduled: M
 
 
 def render(tape: Mapping[str, Any] | None) -> list[str]:
-    """Lines for `vvv status`."""
-    if not tape:
+    """Lines for `vvv status`; none when the tape is off and was never loaded."""
+    if not _shown(tape):
         return []
     last = tape.get("last_loaded")
     loaded = ("none loaded yet" if not last else
@@ -77,8 +77,8 @@ def render(tape: Mapping[str, Any] | None) -> list[str]:
 
 
 def section(tape: Mapping[str, Any] | None) -> str:
-    """The status page's panel."""
-    if not tape:
+    """The status page's panel; none when the tape is off and was never loaded."""
+    if not _shown(tape):
         return ""
     last = tape.get("last_loaded") or {}
     facts = [("State", tape.get("state")), ("Last day loaded", last.get("day", "none")),
@@ -91,6 +91,10 @@ def section(tape: Mapping[str, Any] | None) -> str:
     more = f'<p class="error">Failures:</p><ul class="error">{failures}</ul>' if failures else ""
     return (f'<section><h2>Options tape</h2><div class="panel" id="tape"><table>{rows}</table>{more}</div>'
             "</section>")
+
+
+def _shown(tape: Mapping[str, Any] | None) -> bool:
+    return bool(tape) and bool(tape.get("enabled") or tape.get("last_loaded") or tape.get("failures"))
 
 
 class Gauges:
