@@ -108,7 +108,8 @@ def _add_tape_command(commands: Any) -> None:
     which.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="one market day, loaded even if it was")
     which.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD", help="first day of a range")
     tape.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",
-                      help="last day of the range (default: the last market day whose tape is out)")
+                      help="last day of the range (default: today once tape.at has passed in New York,"
+                      " else yesterday)")
     tape.add_argument("--json", action="store_true", help="print the days loaded as one JSON object on stdout")
 
 
@@ -645,6 +646,11 @@ def _tape(args: argparse.Namespace, conf: Config) -> int:
         days, start, end = [args.date], args.date, args.date
     else:
         start, end = args.start, args.end or today
+        if args.end is None and now < tape.published_at(today, conf.tape.at_time):
+            end = today - timedelta(days=1)  # today's tape is not out before tape.at
+            if end < start:
+                raise ConfigError(f"--from {start}: today's tape is not out before {conf.tape.at} New York"
+                                  " (tape.at): nothing to load yet")
         if end < start:
             raise ConfigError(f"--to {end} is before --from {start}")
         days = tape.market_days(start, end)
