@@ -639,11 +639,14 @@ def _tape(args: argparse.Namespace, conf: Config) -> int:
     today = now.astimezone(calendar.NY).date()
     if args.end is not None and args.start is None:
         raise ConfigError("--to needs --from")
+    for flag, day in (("--date", args.date), ("--from", args.start), ("--to", args.end)):
+        if day is not None and day > today:
+            raise ConfigError(f"{flag} {day} is in the future (today is {today} in New York): no tape yet")
     if args.date is not None:
         if not calendar.is_trading_day(args.date):
             why = calendar.holidays(args.date.year).get(args.date) or args.date.strftime("a %A")
             raise ConfigError(f"--date {args.date} is not a market day ({why}): there is no tape of it")
-        days, start, end = [args.date], args.date, args.date
+        days, start = [args.date], args.date
     else:
         start, end = args.start, args.end or today
         if args.end is None and now < tape.published_at(today, conf.tape.at_time):
@@ -654,9 +657,6 @@ def _tape(args: argparse.Namespace, conf: Config) -> int:
         if end < start:
             raise ConfigError(f"--to {end} is before --from {start}")
         days = tape.market_days(start, end)
-    for flag, day in (("--date" if args.date else "--from", start), ("--to", end)):
-        if day > today:
-            raise ConfigError(f"{flag} {day} is in the future (today is {today} in New York): no tape yet")
     token = conf.require_token()
     kept = conf.tape.retention_days
     if kept is not None and start < today - timedelta(days=kept):
