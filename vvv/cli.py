@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  "collector's last run failed or its data is stale during the regular session.")
     status.add_argument("--json", action="store_true", help="print the status as one JSON object on stdout")
 
+    stream = commands.add_parser("stream", help="apply migrations, then store the socket's channels as they come",
+                                 description="Apply pending migrations, then join the provider's WebSocket channels "
+                                 "([stream] channels, or the ones named) on one socket and store every message, until "
+                                 "SIGTERM or SIGINT or --for has passed; gaps are filled from the REST twins. Exit 0 "
+                                 "with everything received stored (or spooled), 2 when the socket refuses the token.")
+    stream.add_argument("--channel", action="append", metavar="NAME",
+                        help="join this channel (repeatable): flow-alerts, news, off_lit_trades, option_trades[:T],"
+                        " price:T, gex:T")
+    stream.add_argument("--for", dest="duration", metavar="DURATION", help='stop after this long, e.g. "30s", "1h"')
+
     listing = commands.add_parser("collectors", help="list the collectors and their schedules",
                                   description="List every collector with its table, whether it is enabled, "
                                   "and its intervals (regular, extended hours, closed).")
@@ -203,6 +213,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "sql": _sql,
         "db": _db_url,
         "export": _export,
+        "stream": _stream,
     }[args.command]
     try:
         return command(args, conf)
@@ -352,6 +363,38 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         else:
             service.migrated = True
         return service.run()
+
+
+def _stream(args: argparse.Namespace, conf: Config) -> int:
+    import signal
+    import threading
+    import time
+
+    from vvv.config import ConfigError, parse_duration
+    from vvv.io import embedded
+    from vvv.run.stream import open_stream
+
+    try:
+        seconds = None if args.duration is None else parse_duration(args.duration)
+    except ValueError as error:
+        raise ConfigError(f"--for: {error}") from None
+    names = args.channel or list(conf.stream.channels)
+    if not names:
+        raise ConfigError("no channel to stream: name one with --channel, or list them in [stream] channels")
+    conf.require_token()
+    url = conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
+    _migrate_at(conf, url)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    deadline = None if seconds is None else time.monotonic() + seconds
+    stream, close = open_stream(conf, url=url, client=_client(conf), spool=_spool(conf), channels=names,
+                                instance=f"stream {os.uname().nodename}:{os.getpid()}")
+    try:
+        stream.run(lambda: stop.is_set() or (deadline is not None and time.monotonic() >= deadline))
+    finally:
+        close()
+    return EXIT_OK
 
 
 def _migrate_at(conf: Config, url: str) -> None:

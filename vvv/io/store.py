@@ -368,8 +368,8 @@ def _copy_records(cur: psycopg.Cursor, conn: psycopg.Connection, spec: Spec, sta
         records = _last_per_key(spec, records)
     with cur.copy(statements.copy) as copy:
         copy.set_types(statements.types)
-        for record in records:
-            copy.write_row(record_row(record))
+        for record in records:  # a stream's firehose hands its rows as tuples already, in column order
+            copy.write_row(record if type(record) is tuple else record_row(record))
 
 
 def _last_per_key(spec: Spec, records: Sequence[Any]) -> Sequence[Any]:
@@ -396,6 +396,16 @@ def _insert_rejects(conn: psycopg.Connection, collector: str, run_id: int, reaso
         return 0
     params = {"collector": collector, "run_id": run_id, "reasons": reasons, "raws": raws}
     return conn.execute(_INSERT_REJECTS, params).fetchone()[0]
+
+
+def note_run(conn: psycopg.Connection, run_id: int, *, note: str | None = None, error: str | None = None) -> None:
+    """Add a note (a gap) or set the error of a run still going, so `vvv status` shows it before the run ends."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE vvv.runs SET notes = CASE WHEN %(note)s::text IS NULL THEN notes"
+            " ELSE concat_ws('; ', notes, %(note)s::text) END, error = coalesce(%(error)s, error) WHERE id = %(id)s",
+            {"note": note, "error": error, "id": run_id},
+        )
 
 
 def describe_db_error(error: Exception) -> str:

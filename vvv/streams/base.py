@@ -1,0 +1,68 @@
+"""What a channel declaration is: the table it fills, and the pure step from one payload to one record.
+
+A socket message is `[CHANNEL, PAYLOAD]`; `parse(payload, ticker)` turns PAYLOAD into the record
+the channel's table stores (an attrs record of the REST twin, or for the firehose a row tuple in
+column order), or a `Reject` holding the payload as received. `time_of(record)` is the payload's
+own time: the lag (now - it) and where a gap starts and ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from attrs import frozen
+
+from vvv.core.base import Reject, Schedule, Spec
+
+NO_SCHEDULE = Schedule(interval=None, extended_interval=None, closed_interval=None)
+
+
+@frozen
+class NoSettings:
+    """A table filled only by the socket has no REST settings."""
+
+
+@frozen
+class NoCursor:
+    """...and no REST cursor."""
+
+
+@frozen
+class Declaration:
+    """One kind of channel. `twin`: the REST collector that fills a gap (None: nothing can, the
+    gap is recorded). `ticker`: "required" (`price:SPY`), "optional" (`option_trades[:T]`) or "none".
+    `partitioned`: rows go to New York day partitions (`vvv.option_trades_partition`).
+    `log_keys`: the payload is undocumented, log the first one's keys."""
+
+    kind: str
+    spec: Spec
+    parse: Callable[[Any, str | None], Any]
+    time_of: Callable[[Any], datetime]
+    validate: Callable[[Any, datetime], str | None] | None = None
+    twin: str | None = None
+    ticker: str = "none"
+    partitioned: bool = False
+    log_keys: bool = False
+
+
+@frozen
+class Channel:
+    """A channel as joined: its name on the wire (`option_trades:TSLA`), its declaration, its ticker."""
+
+    name: str
+    declaration: Declaration
+    ticker: str | None = None
+
+
+def rejected(payload: Any, reason: str) -> Reject:
+    return Reject(payload, reason)
+
+
+def one_record(parse_rest: Callable[[Any], tuple[list[Any], list[Reject]]], item: Any, payload: Any) -> Any:
+    """A REST twin's record from one payload put in the REST item's shape; a reject keeps the payload as sent."""
+    records, rejects = parse_rest({"data": [item]})
+    if records:
+        return records[0]
+    return Reject(payload, rejects[0].reason if rejects else "not a record")

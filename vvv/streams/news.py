@@ -1,0 +1,31 @@
+"""`news` -> trading.news_headlines, the REST collector's table and identity (source, headline, time).
+
+The socket's headline says `timestamp` where REST says `created_at`; extra fields
+(`is_trump_ts`) keep to `extra`. Same identity, so REST and stream never double a headline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vvv.collectors import news
+from vvv.core.base import Reject
+from vvv.streams.base import Declaration, one_record
+
+
+def parse(payload: Any, ticker: str | None = None) -> Any:
+    if not isinstance(payload, dict):
+        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
+    item = dict(payload)
+    if "created_at" not in item and "timestamp" in item:
+        item["created_at"] = item.pop("timestamp")
+    return one_record(news.parse, item, payload)
+
+
+def time_of(record: news.Headline) -> datetime:
+    return record.created_at
+
+
+DECLARATION = Declaration(kind="news", spec=news.SPEC, parse=parse, time_of=time_of, validate=news.validate,
+                          twin="news")

@@ -1,0 +1,189 @@
+"""`option_trades` and `option_trades:T` -> trading.option_trades, every option trade, keyed by `id`.
+
+The firehose (6-10 million trades a day, ~9,000 a second at the open), so the payload becomes
+the row tuple directly, in the table's column order, with one straight line of conversions and
+no per-field dispatch. The socket sends `executed_at`/`created_at` as epoch milliseconds, prices
+and greeks as strings, and `underlying_price` `""` on index options (null here). Columns are
+named as the full tape's header: the socket's `option_symbol` is `option_chain_id`, its
+`trade_code` is `upstream_condition_detail`; any other field keeps to `extra`.
+
+    >>> row = parse({"id": "01a02054-442d-7622-ade3-9aed1c92a583", "underlying_symbol": "QQQ",
+    ...              "executed_at": 1787248788491, "option_symbol": "QQQ260820P00710000",
+    ...              "price": "0.61", "underlying_price": ""})
+    >>> row[1].isoformat(), row[3], row[7], row[14]
+    ('2026-08-20T13:59:48.491000+00:00', 'QQQ260820P00710000', Decimal('0.61'), None)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from vvv.core.base import Column, Reject, Spec
+from vvv.streams.base import NO_SCHEDULE, Declaration, NoCursor, NoSettings
+
+_T, _TS, _N, _B, _D = "text", "timestamp with time zone", "numeric", "bigint", "date"
+COLUMNS = (
+    Column("id", "uuid"), Column("executed_at", _TS), Column("underlying_symbol", _T),
+    Column("option_chain_id", _T), Column("option_type", _T), Column("expiry", _D), Column("strike", _N),
+    Column("price", _N), Column("size", _B), Column("premium", _N), Column("nbbo_bid", _N),
+    Column("nbbo_ask", _N), Column("ewma_nbbo_bid", _N), Column("ewma_nbbo_ask", _N),
+    Column("underlying_price", _N), Column("open_interest", _B), Column("volume", _B),
+    Column("implied_volatility", _N), Column("delta", _N), Column("theta", _N), Column("gamma", _N),
+    Column("vega", _N), Column("rho", _N), Column("theo", _N), Column("alert_score", _N),
+    Column("report_flags", "text[]"), Column("tags", "text[]"), Column("aggregated_trade_id", _T),
+    Column("upstream_condition_detail", _T), Column("market_center_locate", _T), Column("trade_id", _T),
+    Column("exchange", _T), Column("canceled", "boolean"), Column("ask_vol", _B), Column("bid_vol", _B),
+    Column("no_side_vol", _B), Column("mid_vol", _B), Column("multi_vol", _B), Column("stock_multi_vol", _B),
+    Column("created_at", _TS), Column("exchange_id", _T), Column("nbbo_bid_exchange_id", _T),
+    Column("nbbo_bid_size", _B), Column("nbbo_bid_time", _TS), Column("nbbo_bid_exchange", _T),
+    Column("nbbo_ask_exchange_id", _T), Column("nbbo_ask_size", _B), Column("nbbo_ask_time", _TS),
+    Column("nbbo_ask_exchange", _T), Column("extra", "jsonb"),
+)
+SPEC = Spec(
+    name="option_trades",
+    description="Every option trade (socket option_trades; the nightly tape) into trading.option_trades",
+    table="trading.option_trades",
+    key=("id", "executed_at", "underlying_symbol"),
+    columns=COLUMNS,
+    time_column="executed_at",
+    schedule=NO_SCHEDULE,
+    settings=NoSettings,
+    cursor=NoCursor,
+)
+# The socket's names of the columns, where they differ from the tape's.
+_RENAMED = {"option_chain_id": "option_symbol", "upstream_condition_detail": "trade_code"}
+_KNOWN = frozenset(_RENAMED.get(c.name, c.name) for c in COLUMNS if c.name != "extra")
+_BIGINT_MAX = 2**63
+_EPOCH_MS_MAX = 10**14  # beyond year 5000: not a time the table can mean
+
+
+def _ms(value: Any) -> datetime | None:
+    """An epoch-ms time; the socket sends an integer."""
+    if value is None or value == "":
+        return None
+    if type(value) is not int or not 0 < value < _EPOCH_MS_MAX:
+        raise ValueError(f"expected epoch milliseconds, got {value!r}")
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _num(value: Any) -> Decimal | None:
+    """A number as the socket writes it: a string (`""` is null), or a JSON number."""
+    if value is None or value == "":
+        return None
+    kind = type(value)
+    if kind is str or kind is int:
+        number = Decimal(value)
+    elif kind is float:
+        number = Decimal(repr(value))
+    else:
+        raise ValueError(f"expected a number, got {value!r}")
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if type(value) is not int:
+        if type(value) is not str or not value.lstrip("-").isdigit():
+            raise ValueError(f"expected an integer, got {value!r}")
+        value = int(value)
+    if not -_BIGINT_MAX <= value < _BIGINT_MAX:
+        raise ValueError(f"{value} does not fit a bigint")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if type(value) is int:  # an exchange code or a trade id may come as a number
+        return str(value)
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+def _texts(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if type(value) is not list or not all(type(item) is str for item in value):
+        raise ValueError(f"expected a list of strings, got {value!r}")
+    return value
+
+
+def _day(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if type(value) is not str:
+        raise ValueError(f"expected a date, got {value!r}")
+    return date.fromisoformat(value)
+
+
+def _bool(value: Any) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _required(value: Any, name: str) -> str:
+    if type(value) is not str or not value:
+        raise ValueError(f"{name} is missing or not a string: {value!r}")
+    return value
+
+
+def parse(payload: Any, ticker: str | None = None) -> tuple[Any, ...] | Reject:
+    """The row of one trade, in column order; or a reject naming what is wrong."""
+    if type(payload) is not dict:
+        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
+    g = payload.get
+    try:
+        executed_at = _ms(g("executed_at"))
+        if executed_at is None:
+            raise ValueError("executed_at is missing")
+        row = (
+            UUID(_required(g("id"), "id")), executed_at,
+            _required(g("underlying_symbol"), "underlying_symbol"), _required(g("option_symbol"), "option_symbol"),
+            _text(g("option_type")), _day(g("expiry")), _num(g("strike")), _num(g("price")), _int(g("size")),
+            _num(g("premium")), _num(g("nbbo_bid")), _num(g("nbbo_ask")), _num(g("ewma_nbbo_bid")),
+            _num(g("ewma_nbbo_ask")), _num(g("underlying_price")), _int(g("open_interest")), _int(g("volume")),
+            _num(g("implied_volatility")), _num(g("delta")), _num(g("theta")), _num(g("gamma")),
+            _num(g("vega")), _num(g("rho")), _num(g("theo")), _num(g("alert_score")),
+            _texts(g("report_flags")), _texts(g("tags")), _text(g("aggregated_trade_id")), _text(g("trade_code")),
+            _text(g("market_center_locate")), _text(g("trade_id")), _text(g("exchange")), _bool(g("canceled")),
+            _int(g("ask_vol")), _int(g("bid_vol")), _int(g("no_side_vol")), _int(g("mid_vol")),
+            _int(g("multi_vol")), _int(g("stock_multi_vol")), _ms(g("created_at")), _text(g("exchange_id")),
+            _text(g("nbbo_bid_exchange_id")), _int(g("nbbo_bid_size")), _ms(g("nbbo_bid_time")),
+            _text(g("nbbo_bid_exchange")), _text(g("nbbo_ask_exchange_id")), _int(g("nbbo_ask_size")),
+            _ms(g("nbbo_ask_time")), _text(g("nbbo_ask_exchange")),
+            {} if _KNOWN.issuperset(payload) else {k: payload[k] for k in payload.keys() - _KNOWN},
+        )
+    except (ValueError, ArithmeticError) as error:  # Decimal's InvalidOperation is an ArithmeticError
+        return Reject(payload, str(error) or error.__class__.__name__)
+    if ticker is not None and row[2] != ticker:
+        return Reject(payload, f"underlying_symbol {row[2]!r} on the channel of {ticker}")
+    return row
+
+
+FUTURE_SKEW = timedelta(minutes=5)
+OLDEST = timedelta(days=7)  # the stream is live: an older trade is a wrong time, and would open a stray partition
+
+
+def validate(row: tuple[Any, ...], now: datetime) -> str | None:
+    """A trade's time must be live: its partition is the New York day it names."""
+    executed_at = row[1]
+    if executed_at > now + FUTURE_SKEW:
+        return f"executed_at {executed_at.isoformat()} is in the future"
+    if executed_at < now - OLDEST:
+        return f"executed_at {executed_at.isoformat()} is more than {OLDEST.days} days old for a live trade"
+    return None
+
+
+def time_of(row: tuple[Any, ...]) -> datetime:
+    return row[1]
+
+
+DECLARATION = Declaration(kind="option_trades", spec=SPEC, parse=parse, time_of=time_of, validate=validate,
+                          ticker="optional",
+                          partitioned=True)
