@@ -368,7 +368,10 @@ def main() -> int:
     fake = FakeSocket(token=args.token, port=args.port, rate=args.rate).start()
     print(fake.port, flush=True)
     while True:  # one firehose per connection that joins, until killed
-        fake.firehose(args.channel, templates, args.total)
+        try:
+            fake.firehose(args.channel, templates, args.total)
+        except AssertionError:  # nobody joined yet
+            continue
         while fake.connections():
             time.sleep(0.05)
 

@@ -30,6 +30,8 @@ import psycopg
 from attrs import frozen
 from loguru import logger
 from psycopg import sql
+from orjson import dumps as orjson_dumps
+from orjson import loads as orjson_loads
 from psycopg.types.json import Jsonb
 
 from vvv.collectors import COLLECTORS
@@ -47,6 +49,7 @@ from vvv.streams.gaps import fill_start, gap_key, seeds
 RECONNECT_DB_S = 2.0  # the writer tries the database again this often while it is away
 PUBLISH_S = 5.0  # vvv.streams is written this often
 FILL_PAST_END = timedelta(minutes=5)
+QUEUED_BATCHES = 3  # batches waiting for the writer; then the socket waits (TCP backpressure), memory stays flat
 _STOP = object()
 # What in a message's JSON may decode to text PostgreSQL cannot store (NUL, a lone surrogate): one
 # search of the raw bytes, so only such a message is looked into further.
@@ -85,21 +88,33 @@ class ChannelStats:
 
 @attrs.define
 class _Pending:
-    """A channel's batch being filled."""
+    """A channel's batch being filled: its records with the messages they came from (raw, as received:
+    a third of a decoded payload's memory, and the spool's to decode should it need them), its rejects."""
 
     records: list[Any] = attrs.Factory(list)
+    raws: list[bytes] = attrs.Factory(list)
     rejects: list[Reject] = attrs.Factory(list)
-    payloads: list[Any] = attrs.Factory(list)
     opened: float = 0.0
     now: datetime = datetime.min.replace(tzinfo=UTC)
+
+    def __len__(self) -> int:
+        return len(self.raws) + len(self.rejects)
 
 
 @frozen
 class _Batch:
     channel: Channel
     records: list[Any]
+    raws: list[bytes]  # the message of each record, in order
     rejects: list[Reject]
-    payloads: list[Any]
+
+    @property
+    def received(self) -> int:
+        return len(self.raws) + len(self.rejects)
+
+    def payloads(self) -> list[Any]:
+        """Every message's payload, decoded again (the spool keeps payloads, as the REST spool keeps items)."""
+        return [orjson_loads(raw)[1] for raw in self.raws] + [reject.raw for reject in self.rejects]
 
 
 @frozen
@@ -219,7 +234,7 @@ class Stream:
         self._spool, self._filler, self._instance, self._clock = spool, filler, instance, clock
         self._states = {c.name: _State(c, ChannelStats(), _Pending()) for c in self.channels}
         self._batch_rows, self._batch_s = config.batch_rows, config.batch_ms / 1000
-        self._batches: queue.Queue[Any] = queue.Queue(maxsize=16)
+        self._batches: queue.Queue[Any] = queue.Queue(maxsize=QUEUED_BATCHES)
         self._connected_once = False
         options = {"backoff": Backoff(cap=config.reconnect_max_seconds), **(socket_options or {})}
         self.socket = Socket(config.url, token, [c.name for c in self.channels], **options)
@@ -286,7 +301,7 @@ class Stream:
             return
         state.stats.messages += 1
         pending = state.pending
-        if not pending.payloads:
+        if not pending.raws and not pending.rejects:
             pending.opened, pending.now = time.monotonic(), self._clock()
         declaration = state.channel.declaration
         record = declaration.parse(payload, state.channel.ticker)
@@ -298,20 +313,20 @@ class Stream:
                 reason = unstorable_text(payload)
             if reason is None:
                 pending.records.append(record)
+                pending.raws.append(raw)
             else:
                 pending.rejects.append(Reject(payload, reason))
-        pending.payloads.append(payload)
         if declaration.log_keys and not state.keys_logged:
             state.keys_logged = True
             logger.info("first {} payload has the keys: {}", name,
                         ", ".join(payload) if isinstance(payload, dict) else type(payload).__name__)
-        if len(pending.payloads) >= self._batch_rows or time.monotonic() - pending.opened >= self._batch_s:
+        if len(pending) >= self._batch_rows or time.monotonic() - pending.opened >= self._batch_s:
             self._hand_on(state)
 
     def idle(self) -> None:
         now = time.monotonic()
         for state in self._states.values():
-            if state.pending.payloads and now - state.pending.opened >= self._batch_s:
+            if len(state.pending) and now - state.pending.opened >= self._batch_s:
                 self._hand_on(state)
 
     def disconnected(self, reason: str) -> None:
@@ -327,14 +342,14 @@ class Stream:
     def _hand_on(self, state: _State) -> None:
         """The channel's batch to the writer (which may make the socket wait: backpressure, not memory)."""
         pending = state.pending
-        if not pending.payloads:
+        if not len(pending):
             return
         if pending.records:
             newest = max(map(state.channel.declaration.time_of, pending.records))
             state.newest_seen = newest if state.newest_seen is None else max(state.newest_seen, newest)
         state.stats.last_message_at = self._clock().isoformat()
         state.pending = _Pending()
-        self._batches.put(_Batch(state.channel, pending.records, pending.rejects, pending.payloads))
+        self._batches.put(_Batch(state.channel, pending.records, pending.raws, pending.rejects))
 
     def _last_covered(self, state: _State, now: datetime) -> datetime:
         """Where a gap starts: the newest payload time seen, else now."""
@@ -471,8 +486,8 @@ class _Writer:
                 self._partitions(conn, oldest, newest)
             mark = Mark(through=newest, at=self._stream._clock())
         result = store.store_batch(conn, declaration.spec, run_id=run_id, records=batch.records,
-                                   rejects=batch.rejects, received=len(batch.payloads), cursor=mark,
-                                   scope=_mark_scope(batch.channel))
+                                   rejects=batch.rejects, received=batch.received, cursor=mark,
+                                   scope=_mark_scope(batch.channel), text_copy=declaration.text_copy)
         stats = state.stats
         stats.batches += 1
         stats.rows += result.inserted
@@ -486,16 +501,14 @@ class _Writer:
     def _one_by_one(self, conn: psycopg.Connection, batch: _Batch, state: _State) -> None:
         """Each record alone; one the database refuses becomes a reject with its reason."""
         rejects = list(batch.rejects)
-        good: list[Any] = []
-        for record, payload in zip(batch.records, _accepted(batch), strict=False):
+        for record, raw in zip(batch.records, batch.raws, strict=True):
             try:
-                self._write(conn, _Batch(batch.channel, [record], [], [payload]), state)
-                good.append(record)
+                self._write(conn, _Batch(batch.channel, [record], [raw], []), state)
             except psycopg.Error as failure:
                 _rollback(conn)
-                rejects.append(Reject(payload, store.describe_db_error(failure)))
+                rejects.append(Reject(orjson_loads(raw)[1], store.describe_db_error(failure)))
         try:
-            self._write(conn, _Batch(batch.channel, [], rejects, []), state)
+            self._write(conn, _Batch(batch.channel, [], [], rejects), state)
         except psycopg.Error as failure:
             _rollback(conn)
             logger.error("the rejects of {} could not be kept: {}", batch.channel.name, store.describe_db_error(failure))
@@ -550,7 +563,7 @@ class _Writer:
         spool = self._stream._spool
         if spool is None:
             logger.error("the database is away and there is no spool: {} messages of {} are lost",
-                         len(batch.payloads), batch.channel.name)
+                         batch.received, batch.channel.name)
             return
         run = self._runs.get(batch.channel.name)
         try:
@@ -558,10 +571,10 @@ class _Writer:
                 collector=_spool_name(batch.channel), scope=batch.channel.name, run_id=run and run[0],
                 run_key=f"{self._stream._instance}/stream {self._started_at}", instance=self._stream._instance,
                 started_at=self._started_at, fetched_at=self._stream._clock().isoformat(), cursor=None,
-                payload={"data": batch.payloads},
+                payload={"data": batch.payloads()},
             ))
         except SpoolFull as full:
-            logger.error("{}: {} messages of {} are lost", full, len(batch.payloads), batch.channel.name)
+            logger.error("{}: {} messages of {} are lost", full, batch.received, batch.channel.name)
             return
         state.stats.spooled += 1
 
@@ -590,16 +603,17 @@ class _Writer:
         state = self._stream._states.get(channel.name) or _State(channel, ChannelStats(), _Pending())
         payloads = batch.payload.get("data", [])
         declaration, now = channel.declaration, datetime.fromisoformat(batch.fetched_at)
-        records, rejects = [], []
+        records, raws, rejects = [], [], []
         for payload in payloads:
             record = declaration.parse(payload, channel.ticker)
             reason = record.reason if type(record) is Reject else (
                 declaration.validate(record, now) if declaration.validate else None) or unstorable_text(payload)
             if reason is None:
                 records.append(record)
+                raws.append(orjson_dumps(["", payload]))
             else:
                 rejects.append(Reject(payload, reason))
-        self._write(conn, _Batch(channel, records, rejects, payloads), state)
+        self._write(conn, _Batch(channel, records, raws, rejects), state)
         logger.info("replayed a spooled batch of {}: {} messages", channel.name, len(payloads))
 
     def _publish(self, force: bool = False) -> None:
@@ -639,12 +653,6 @@ class _Writer:
         finally:
             self._conn.close()
             self._conn = None
-
-
-def _accepted(batch: _Batch) -> list[Any]:
-    """The payloads of a batch's records, in order: those whose records were not rejected."""
-    rejected = {id(r.raw) for r in batch.rejects}
-    return [p for p in batch.payloads if id(p) not in rejected]
 
 
 def _mark_scope(channel: Channel) -> str:

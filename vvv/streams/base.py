@@ -45,6 +45,7 @@ class Declaration:
     ticker: str = "none"
     partitioned: bool = False
     log_keys: bool = False
+    text_copy: bool = False  # the firehose: psycopg writes text COPY faster (`store.store_batch`)
 
 
 @frozen

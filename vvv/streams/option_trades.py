@@ -70,19 +70,18 @@ def _ms(value: Any) -> datetime | None:
 
 
 def _num(value: Any) -> Decimal | None:
-    """A number as the socket writes it: a string (`""` is null), or a JSON number."""
-    if value is None or value == "":
-        return None
+    """A number as the socket writes it: a string (`""` is null), or a JSON number. NaN and infinities
+    are numbers PostgreSQL's numeric holds too."""
     kind = type(value)
-    if kind is str or kind is int:
-        number = Decimal(value)
-    elif kind is float:
-        number = Decimal(repr(value))
-    else:
-        raise ValueError(f"expected a number, got {value!r}")
-    if not number.is_finite():
-        raise ValueError(f"expected a finite number, got {value!r}")
-    return number
+    if kind is str:
+        return Decimal(value) if value else None
+    if value is None:
+        return None
+    if kind is int:
+        return Decimal(value)
+    if kind is float:
+        return Decimal(repr(value))
+    raise ValueError(f"expected a number, got {value!r}")
 
 
 def _int(value: Any) -> int | None:
@@ -108,9 +107,13 @@ def _text(value: Any) -> str | None:
 def _texts(value: Any) -> list[str] | None:
     if value is None:
         return None
-    if type(value) is not list or not all(type(item) is str for item in value):
-        raise ValueError(f"expected a list of strings, got {value!r}")
-    return value
+    if type(value) is list:
+        for item in value:
+            if type(item) is not str:
+                break
+        else:
+            return value
+    raise ValueError(f"expected a list of strings, got {value!r}")
 
 
 def _day(value: Any) -> date | None:
@@ -185,5 +188,4 @@ def time_of(row: tuple[Any, ...]) -> datetime:
 
 
 DECLARATION = Declaration(kind="option_trades", spec=SPEC, parse=parse, time_of=time_of, validate=validate,
-                          ticker="optional",
-                          partitioned=True)
+                          ticker="optional", partitioned=True, text_copy=True)
