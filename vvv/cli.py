@@ -342,15 +342,20 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
     chosen = {name: (_collector(name), conf.collectors[name]) for name in names}
     conf.require_token()
     url = conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
+    client, spool = _client(conf), _spool(conf)
     service = Service(
         url=url,
         collectors=chosen,
-        client=_client(conf),
-        spool=_spool(conf),
+        client=client,
+        spool=spool,
         statement_timeout_s=conf.database.statement_timeout_seconds,
         runs_retention_s=conf.service.runs_retention_seconds,
         migrated=False,
     )
+    if conf.stream.channels:  # beside the collectors, on the one socket of the token
+        from vvv.run.stream import open_stream
+
+        service.stream, _ = open_stream(conf, url=url, client=client, spool=spool, instance=service.instance)
     with service.monitoring(conf.monitor, token=conf.monitor_token):  # /healthz and /readyz answer from here on
         try:
             _migrate_at(conf, url)
@@ -419,8 +424,10 @@ def _check(args: argparse.Namespace, conf: Config) -> int:
     from vvv.ops import check
     from vvv.collectors import COLLECTORS
 
+    from vvv.streams import STREAM_SPECS
+
     with _database(conf) as conn:
-        found = check.problems(conn, [c.spec for c in COLLECTORS.values()])
+        found = check.problems(conn, [*(c.spec for c in COLLECTORS.values()), *STREAM_SPECS])
     if args.json:
         _print_json({"ok": not found, "problems": found})
     else:

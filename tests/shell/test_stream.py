@@ -108,7 +108,7 @@ def test_a_drop_mid_stream_with_alerts_served_meanwhile_only_by_rest_ends_with_e
         db_url, conn, fake_api, fake_socket, client, tmp_path) -> None:
     stream = make_stream(db_url, fake_socket, client, ["flow-alerts"], tmp_path)
     with Running(stream) as running:
-        fake_socket.wait_joined("flow-alerts")
+        assert wait_for(lambda: stream.stats()["flow-alerts"]["joined"], 10)
         before = new_alerts(fake_api, 6)
         fake_socket.publish("flow-alerts", [socket_alert(a) for a in before])
         assert wait_for(lambda: len(stored(conn, [a["id"] for a in before])) == 6, 10)

@@ -373,7 +373,7 @@ class Stream:
                 note = f"gap {_spell(start)} to {_spell(end)} ({why}): not filled (no REST client)"
         elif state.channel.declaration.partitioned:
             days = ", ".join(d.isoformat() for d in _days(start, end))
-            note = (f"gap {_spell(start)} to {_spell(end)} ({why}): no REST twin; the nightly tape of {days}"
+            note = (f"gap {_spell(start)} to {_spell(end)} ({why}): no REST twin, the nightly tape of {days}"
                     " replaces that day")
         else:
             note = f"gap {_spell(start)} to {_spell(end)} ({why}): no REST twin, the socket has no replay"
