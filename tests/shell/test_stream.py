@@ -223,3 +223,29 @@ def test_vvv_stream_for_a_duration_stores_what_came_and_exits_0(cli_env, conn, f
     assert fake_socket.user_agents[0].startswith("vvv/")
     row = conn.execute("SELECT ticker, price, delta_per_one_percent_move_oi FROM trading.gex").fetchone()
     assert row[0] == "SPY" and str(row[1]) == "562.86" and row[2] is None
+
+
+def test_vvv_run_streams_the_configured_channels_beside_the_collectors(cli_env, conn, fake_socket, tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    config = tmp_path / "vvv.toml"
+    config.write_text('[stream]\nchannels = ["price:SPY"]\n\n[collectors.darkpool]\nenabled = false\n')
+    env = {**cli_env, "VVV_UW_SOCKET_URL": fake_socket.url, "VVV_CONFIG": str(config)}
+    proc = subprocess.Popen([sys.executable, "-m", "vvv", "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        fake_socket.wait_joined("price:SPY", timeout=60)
+        fake_socket.publish("price:SPY", [{"close": "562.82", "time": 1726670327692, "vol": 6015555}])
+        assert wait_for(lambda: conn.execute("SELECT count(*) FROM trading.stock_prices").fetchone()[0] == 1
+                        or conn.rollback(), 20)
+        runs = conn.execute("SELECT count(*) FROM vvv.runs WHERE collector = 'news'").fetchone()[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert runs >= 1  # the collectors ran meanwhile
+    assert fake_socket.upgrades == 1  # one socket for the token
+    status = conn.execute("SELECT status FROM vvv.runs WHERE collector = 'stream:price:SPY'").fetchone()[0]
+    assert status == "ok"
