@@ -54,8 +54,8 @@ def test_every_real_option_trade_frame_becomes_a_row_in_column_order() -> None:
         assert named["executed_at"] == datetime.fromtimestamp(payload["executed_at"] / 1000, UTC)
         assert named["option_chain_id"] == payload["option_symbol"]
         assert named["upstream_condition_detail"] == payload["trade_code"]
-        assert named["strike"] == Decimal(payload["strike"]) and named["delta"] == Decimal(payload["delta"])
-        assert named["extra"] == {}
+        assert named["strike"] == payload["strike"] and Decimal(named["delta"]) == Decimal(payload["delta"])
+        assert named["extra"] == "{}" and named["tags"] == "{" + ",".join(payload["tags"]) + "}"
 
 
 def _numberish() -> st.SearchStrategy[Any]:
@@ -80,16 +80,14 @@ def test_any_option_trade_shaped_payload_is_a_row_or_a_reject_never_an_exception
         assert result.raw is payload and result.reason
         return
     named = dict(zip((c.name for c in option_trades.COLUMNS), result, strict=True))
-    for name in NUMERIC:
-        assert named[name] is None or isinstance(named[name], Decimal)
     sent = {option_trades._RENAMED.get(k, k): v for k, v in payload.items()}
-    for name in NUMERIC:  # "" is null; a number string is that number
-        if sent.get(name) == "":
+    for name in NUMERIC:  # "" is null; a number string is that number, as numeric's text input
+        if sent.get(name) in ("", None):
             assert named[name] is None
-        elif isinstance(sent.get(name), str):
-            assert named[name] == Decimal(sent[name])
+        else:
+            assert Decimal(named[name]) == Decimal(str(sent[name]))
     unknown = {k for k in payload if k not in option_trades._KNOWN}
-    assert set(named["extra"]) == unknown
+    assert set(json.loads(named["extra"])) == unknown
 
 
 def test_an_index_options_empty_underlying_price_is_null_and_a_trade_of_another_ticker_is_a_reject() -> None:

@@ -249,3 +249,30 @@ def test_vvv_run_streams_the_configured_channels_beside_the_collectors(cli_env, 
     assert fake_socket.upgrades == 1  # one socket for the token
     status = conn.execute("SELECT status FROM vvv.runs WHERE collector = 'stream:price:SPY'").fetchone()[0]
     assert status == "ok"
+
+
+def test_the_firehoses_rows_arrive_typed_and_a_bad_trade_is_a_reject_not_a_lost_batch(db_url, conn, fake_socket,
+                                                                                        tmp_path) -> None:
+    import json as _json
+    from decimal import Decimal
+    from pathlib import Path
+
+    samples = Path("/work/shared/uw-api/socket-samples")
+    if not samples.is_dir():
+        pytest.skip("the socket samples are not on this machine")
+    frame = _json.loads((samples / "option_trades_live_frame_QQQ_2026-08-20.json").read_text())[1]
+    now_ms = int(datetime.now().timestamp() * 1000)
+    good = {**frame, "executed_at": now_ms, "created_at": now_ms, "tags": ["bid_side", 'a "quoted", tag'],
+            "new_field": {"x": 1}}
+    bad = {**frame, "id": frame["id"][:-1] + "f", "executed_at": now_ms, "strike": "7l0"}
+    stream = make_stream(db_url, fake_socket, None, ["option_trades"], tmp_path)
+    with Running(stream):
+        fake_socket.wait_joined("option_trades")
+        fake_socket.publish("option_trades", [good, bad])
+        assert wait_for(lambda: stream.stats()["option_trades"]["batches"] >= 1, 10)
+    row = conn.execute("SELECT strike, delta, tags, report_flags, extra, underlying_price, option_chain_id,"
+                       " upstream_condition_detail FROM trading.option_trades").fetchall()
+    assert row == [(Decimal("710"), Decimal(frame["delta"]), ["bid_side", 'a "quoted", tag'], [],
+                    {"new_field": {"x": 1}}, Decimal("710.71"), "QQQ260820P00710000", "auto")]
+    reject = conn.execute("SELECT collector, reason FROM vvv.rejects").fetchall()
+    assert reject == [("option_trades", "expected a number, got '7l0'")]

@@ -99,8 +99,9 @@ class Socket:
         self._channels = tuple(dict.fromkeys(channels))
         self._backoff = backoff
         self._idle_s = idle_s
+        # A peer that stopped answering pings will not answer a close either: wait for it only briefly.
         self._options = {"ping_interval": ping_interval, "ping_timeout": ping_timeout, "open_timeout": open_timeout,
-                         "max_queue": max_queue, "user_agent_header": USER_AGENT}
+                         "close_timeout": 1.0, "max_queue": max_queue, "user_agent_header": USER_AGENT}
         if is_loopback(urlsplit(url).hostname or ""):
             self._options["proxy"] = None  # a proxy from the environment has no business with a loopback fake
         self._rng = rng or random.Random()

@@ -191,8 +191,10 @@ def store_batch(
 ) -> BatchResult:
     """Write one page's records and rejects, count them on the run, and save the cursor: atomically.
 
-    `text_copy`: COPY in text format, which psycopg writes about twice as fast as binary for a
-    wide row of numerics, uuids and arrays (the option trades firehose; see scripts/bench)."""
+    `text_copy`: the records are row tuples whose uuid, numeric, array and jsonb values are already
+    PostgreSQL's text input (the option trades firehose, as the socket sent them, checked): COPY in
+    text format, with no conversion in Python, about twice as fast as binary here (see scripts/bench);
+    the server parses them, so a value it refuses fails the batch."""
     reasons, raws = _reject_columns(rejects)
     with conn.transaction():
         if records and cursor is not None:  # the common case: one statement after the COPY
@@ -246,9 +248,11 @@ class _Statements:
     insert: sql.Composed
     batch: sql.Composed
     types: tuple[str, ...]
+    text_types: tuple[str, ...]  # for `text_copy`: what the rows hand as PostgreSQL's text input, dumped as text
 
 
 _statements: dict[Spec, _Statements] = {}
+_AS_TEXT = ("uuid", "numeric", "jsonb")
 
 
 def _statements_for(spec: Spec) -> _Statements:
@@ -266,6 +270,8 @@ def _statements_for(spec: Spec) -> _Statements:
             insert=sql.SQL("WITH {} SELECT new_rows, revised FROM written").format(write),
             batch=sql.SQL(_BATCH).format(write=write, rejected=sql.SQL(_REJECTS)),
             types=tuple(column.type for column in spec.columns),
+            text_types=tuple("text" if column.type in _AS_TEXT or column.type.endswith("[]") else column.type
+                             for column in spec.columns),
         )
     return _statements[spec]
 
@@ -374,7 +380,7 @@ def _copy_records(cur: psycopg.Cursor, conn: psycopg.Connection, spec: Spec, sta
     if spec.revisable:  # one version per key: a row cannot be replaced twice by one statement
         records = _last_per_key(spec, records)
     with cur.copy(statements.copy_text if text_copy else statements.copy) as copy:
-        copy.set_types(statements.types)
+        copy.set_types(statements.text_types if text_copy else statements.types)
         for record in records:  # a stream's firehose hands its rows as tuples already, in column order
             copy.write_row(record if type(record) is tuple else record_row(record))
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 import psycopg
+import psycopg.errors
 from attrs import frozen
 from loguru import logger
 from psycopg import sql
@@ -150,7 +151,7 @@ class GapFiller:
         self._thread: threading.Thread | None = None
 
     def submit(self, state: _State, start: datetime, end: datetime) -> None:
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():  # a stream started again gets a filler again
             self._thread = threading.Thread(target=self._work, name="stream-gap-fill", daemon=True)
             self._thread.start()
         self._jobs.put((state, start, end))
@@ -461,7 +462,7 @@ class _Writer:
         conn = self._connection()
         if conn is not None:
             try:
-                self._write(conn, batch, state)
+                self._write_partitioned(conn, batch, state)
                 return
             except (psycopg.OperationalError, psycopg.InterfaceError) as failure:
                 logger.error("the database failed storing a batch of {} ({}): spooling",
@@ -474,6 +475,17 @@ class _Writer:
                 self._one_by_one(conn, batch, state)
                 return
         self._to_spool(batch, state)
+
+    def _write_partitioned(self, conn: psycopg.Connection, batch: _Batch, state: _State) -> None:
+        """`_write`, once more when a day's partition went missing meanwhile (the tape swapping its day in)."""
+        try:
+            self._write(conn, batch, state)
+        except psycopg.errors.CheckViolation:
+            if not batch.channel.declaration.partitioned:
+                raise
+            _rollback(conn)
+            self._days.clear()
+            self._write(conn, batch, state)
 
     def _write(self, conn: psycopg.Connection, batch: _Batch, state: _State) -> None:
         declaration = batch.channel.declaration

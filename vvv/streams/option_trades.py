@@ -1,8 +1,10 @@
 """`option_trades` and `option_trades:T` -> trading.option_trades, every option trade, keyed by `id`.
 
 The firehose (6-10 million trades a day, ~9,000 a second at the open), so the payload becomes
-the row tuple directly, in the table's column order, with one straight line of conversions and
-no per-field dispatch. The socket sends `executed_at`/`created_at` as epoch milliseconds, prices
+the row tuple directly, in the table's column order, with one straight line of checks and no
+per-field dispatch. The row is written by text COPY (`Declaration.text_copy`), so what the socket
+sends as text stays that text once checked: a number string is numeric's input as it is, a UUID
+uuid's, a list of strings becomes a text[] literal, `extra` its JSON (see scripts/bench for why). The socket sends `executed_at`/`created_at` as epoch milliseconds, prices
 and greeks as strings, and `underlying_price` `""` on index options (null here). Columns are
 named as the full tape's header: the socket's `option_symbol` is `option_chain_id`, its
 `trade_code` is `upstream_condition_detail`; any other field keeps to `extra`.
@@ -11,15 +13,16 @@ named as the full tape's header: the socket's `option_symbol` is `option_chain_i
     ...              "executed_at": 1787248788491, "option_symbol": "QQQ260820P00710000",
     ...              "price": "0.61", "underlying_price": ""})
     >>> row[1].isoformat(), row[3], row[7], row[14]
-    ('2026-08-20T13:59:48.491000+00:00', 'QQQ260820P00710000', Decimal('0.61'), None)
+    ('2026-08-20T17:59:48.491000+00:00', 'QQQ260820P00710000', '0.61', None)
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from vvv.core.base import Column, Reject, Spec
 from vvv.streams.base import NO_SCHEDULE, Declaration, NoCursor, NoSettings
@@ -58,6 +61,10 @@ _RENAMED = {"option_chain_id": "option_symbol", "upstream_condition_detail": "tr
 _KNOWN = frozenset(_RENAMED.get(c.name, c.name) for c in COLUMNS if c.name != "extra")
 _BIGINT_MAX = 2**63
 _EPOCH_MS_MAX = 10**14  # beyond year 5000: not a time the table can mean
+# A number as PostgreSQL's numeric reads it, and nothing else (no "NaN", no "1_000", no blanks).
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,4})?")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_WORD = re.compile(r"[A-Za-z0-9_.:/+-]+")  # an array element that needs no quoting in an array literal
 
 
 def _ms(value: Any) -> datetime | None:
@@ -69,18 +76,20 @@ def _ms(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
-def _num(value: Any) -> Decimal | None:
-    """A number as the socket writes it: a string (`""` is null), or a JSON number. NaN and infinities
-    are numbers PostgreSQL's numeric holds too."""
-    kind = type(value)
-    if kind is str:
-        return Decimal(value) if value else None
+def _num(value: Any) -> str | None:
+    """A number as the socket writes it (a string; `""` is null), checked, as numeric's text input."""
+    if type(value) is str:
+        if not value:
+            return None
+        if _NUMBER.fullmatch(value) is None:
+            raise ValueError(f"expected a number, got {value!r}")
+        return value
     if value is None:
         return None
-    if kind is int:
-        return Decimal(value)
-    if kind is float:
-        return Decimal(repr(value))
+    if type(value) is int:
+        return str(value)
+    if type(value) is float and math.isfinite(value):
+        return repr(value)
     raise ValueError(f"expected a number, got {value!r}")
 
 
@@ -104,16 +113,18 @@ def _text(value: Any) -> str | None:
     raise ValueError(f"expected a string, got {value!r}")
 
 
-def _texts(value: Any) -> list[str] | None:
+def _texts(value: Any) -> str | None:
+    """A list of strings as a text[] literal: `["bid_side", "bearish"]` is `{bid_side,bearish}`."""
     if value is None:
         return None
-    if type(value) is list:
-        for item in value:
-            if type(item) is not str:
-                break
-        else:
-            return value
-    raise ValueError(f"expected a list of strings, got {value!r}")
+    if type(value) is not list:
+        raise ValueError(f"expected a list of strings, got {value!r}")
+    for item in value:
+        if type(item) is not str:
+            raise ValueError(f"expected a list of strings, got {value!r}")
+        if _WORD.fullmatch(item) is None or item.upper() == "NULL":
+            return "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in value) + "}"
+    return "{" + ",".join(value) + "}"
 
 
 def _day(value: Any) -> date | None:
@@ -136,6 +147,12 @@ def _required(value: Any, name: str) -> str:
     return value
 
 
+def _id(value: Any) -> str:
+    if type(value) is not str or _UUID.fullmatch(value) is None:
+        raise ValueError(f"id is not a UUID: {value!r}")
+    return value
+
+
 def parse(payload: Any, ticker: str | None = None) -> tuple[Any, ...] | Reject:
     """The row of one trade, in column order; or a reject naming what is wrong."""
     if type(payload) is not dict:
@@ -146,7 +163,7 @@ def parse(payload: Any, ticker: str | None = None) -> tuple[Any, ...] | Reject:
         if executed_at is None:
             raise ValueError("executed_at is missing")
         row = (
-            UUID(_required(g("id"), "id")), executed_at,
+            _id(g("id")), executed_at,
             _required(g("underlying_symbol"), "underlying_symbol"), _required(g("option_symbol"), "option_symbol"),
             _text(g("option_type")), _day(g("expiry")), _num(g("strike")), _num(g("price")), _int(g("size")),
             _num(g("premium")), _num(g("nbbo_bid")), _num(g("nbbo_ask")), _num(g("ewma_nbbo_bid")),
@@ -160,9 +177,9 @@ def parse(payload: Any, ticker: str | None = None) -> tuple[Any, ...] | Reject:
             _text(g("nbbo_bid_exchange_id")), _int(g("nbbo_bid_size")), _ms(g("nbbo_bid_time")),
             _text(g("nbbo_bid_exchange")), _text(g("nbbo_ask_exchange_id")), _int(g("nbbo_ask_size")),
             _ms(g("nbbo_ask_time")), _text(g("nbbo_ask_exchange")),
-            {} if _KNOWN.issuperset(payload) else {k: payload[k] for k in payload.keys() - _KNOWN},
+            "{}" if _KNOWN.issuperset(payload) else _json({k: payload[k] for k in payload.keys() - _KNOWN}),
         )
-    except (ValueError, ArithmeticError) as error:  # Decimal's InvalidOperation is an ArithmeticError
+    except (ValueError, TypeError) as error:
         return Reject(payload, str(error) or error.__class__.__name__)
     if ticker is not None and row[2] != ticker:
         return Reject(payload, f"underlying_symbol {row[2]!r} on the channel of {ticker}")
@@ -181,6 +198,10 @@ def validate(row: tuple[Any, ...], now: datetime) -> str | None:
     if executed_at < now - OLDEST:
         return f"executed_at {executed_at.isoformat()} is more than {OLDEST.days} days old for a live trade"
     return None
+
+
+def _json(extra: dict[str, Any]) -> str:
+    return json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
 
 
 def time_of(row: tuple[Any, ...]) -> datetime:
