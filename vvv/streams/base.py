@@ -57,12 +57,20 @@ class Channel:
     ticker: str | None = None
 
 
-def rejected(payload: Any, reason: str) -> Reject:
-    return Reject(payload, reason)
-
-
-def one_record(parse_rest: Callable[[Any], tuple[list[Any], list[Reject]]], item: Any, payload: Any) -> Any:
-    """A REST twin's record from one payload put in the REST item's shape; a reject keeps the payload as sent."""
+def twin_record(payload: Any, parse_rest: Callable[[Any], tuple[list[Any], list[Reject]]], *,
+                renamed: dict[str, str], otherwise: dict[str, str] | None = None) -> Any:
+    """The REST twin's record of one payload, its fields first renamed as REST names them (a name REST
+    has already wins), then `otherwise` (REST name: socket field) copied where still missing; a
+    reject keeps the payload as sent."""
+    if not isinstance(payload, dict):
+        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
+    item = dict(payload)
+    for socket_name, rest_name in renamed.items():
+        if socket_name in item and rest_name not in item:
+            item[rest_name] = item.pop(socket_name)
+    for rest_name, socket_name in (otherwise or {}).items():
+        if rest_name not in item and socket_name in item:
+            item[rest_name] = item[socket_name]
     records, rejects = parse_rest({"data": [item]})
     if records:
         return records[0]

@@ -13,20 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from vvv.collectors import options_flow
-from vvv.core.base import Reject
-from vvv.streams.base import Declaration, one_record
+from vvv.streams.base import Declaration, twin_record
 
 
 def parse(payload: Any, ticker: str | None = None) -> Any:
-    if not isinstance(payload, dict):
-        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
-    item = dict(payload)
-    if "rule_name" in item and "alert_rule" not in item:
-        item["alert_rule"] = item.pop("rule_name")
-    if "created_at" not in item:
-        when = item.pop("executed_at", None)
-        item["created_at"] = item.get("end_time") if when is None else when
-    return one_record(options_flow.parse, item, payload)
+    return twin_record(payload, options_flow.parse, renamed={"rule_name": "alert_rule", "executed_at": "created_at"},
+                       otherwise={"created_at": "end_time"})
 
 
 def time_of(record: options_flow.Alert) -> datetime:

@@ -10,17 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from vvv.collectors import news
-from vvv.core.base import Reject
-from vvv.streams.base import Declaration, one_record
+from vvv.streams.base import Declaration, twin_record
 
 
 def parse(payload: Any, ticker: str | None = None) -> Any:
-    if not isinstance(payload, dict):
-        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
-    item = dict(payload)
-    if "created_at" not in item and "timestamp" in item:
-        item["created_at"] = item.pop("timestamp")
-    return one_record(news.parse, item, payload)
+    return twin_record(payload, news.parse, renamed={"timestamp": "created_at"})
 
 
 def time_of(record: news.Headline) -> datetime:

@@ -12,17 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from vvv.collectors import darkpool
-from vvv.core.base import Reject
-from vvv.streams.base import Declaration, one_record
+from vvv.streams.base import Declaration, twin_record
 
 
 def parse(payload: Any, ticker: str | None = None) -> Any:
-    if not isinstance(payload, dict):
-        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
-    item = dict(payload)
-    if "ticker" not in item and "symbol" in item:
-        item["ticker"] = item.pop("symbol")
-    return one_record(darkpool.parse, item, payload)
+    return twin_record(payload, darkpool.parse, renamed={"symbol": "ticker"})
 
 
 def time_of(record: darkpool.Trade) -> datetime:
