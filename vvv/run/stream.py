@@ -17,6 +17,7 @@ after it, a refused join, and the time since the mark a previous vvv left (a res
 
 from __future__ import annotations
 
+import gc
 import queue
 import re
 import threading
@@ -252,6 +253,7 @@ class Stream:
         Raises `SocketAuthError` when the socket refuses the token (HTTP 401 at the upgrade).
         """
         logger.info("streaming {} from {}", ", ".join(self._states) or "no channel", self.socket.shown)
+        gc.freeze()  # what exists before the stream is never its garbage: the collector's passes skip it
         writer = threading.Thread(target=self._writer.run, name="stream-writer", daemon=True)
         self._writer.load_marks()
         writer.start()
