@@ -4,7 +4,7 @@
 CREATE TABLE vvv.streams (
     channel    text        PRIMARY KEY,
     instance   text,
-    run_id     bigint      REFERENCES vvv.runs (id) ON DELETE SET NULL,
+    run_id     bigint,  -- its run in vvv.runs (no foreign key: runs are pruned and truncated on their own)
     updated_at timestamptz NOT NULL DEFAULT now(),
     state      jsonb       NOT NULL
 );
