@@ -215,7 +215,7 @@ class FakeSocket:
         """Send `total` messages built from `templates`, pre-encoded: each gets a fresh id and `now` as its times."""
         encoded = [_Template.of(channel, t) for t in templates]
         targets = self.wait_joined(channel)
-        serial = 0
+        serial, due = 0, time.monotonic()
         while serial < total and any(c.alive for c in targets):
             stamp = str(int(time.time() * 1000)).encode()
             batch = []
@@ -225,8 +225,9 @@ class FakeSocket:
             data = b"".join(batch)
             for connection in targets:
                 connection.send(data)
-            if self.rate:
-                time.sleep(chunk / self.rate)
+            if self.rate:  # paced by the clock, not by sleeps after the work: `rate` exactly, on average
+                due += len(batch) / self.rate
+                time.sleep(max(0.0, due - time.monotonic()))
             else:  # no rate: as fast as the client takes them (the outbox must not outgrow memory)
                 while any(len(c.outbox) > 50 for c in targets if c.alive):
                     time.sleep(0.001)
