@@ -15,6 +15,7 @@ The token is in the URL: `redact` is the only form of it that is logged.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,10 @@ from vvv.config import is_loopback
 from vvv.errors import Fatal, one_line
 
 USER_AGENT = f"vvv/{__version__} (market-data collector; python websockets)"
+# The library's own log would show the request line, token and all: vvv logs what matters itself.
+_LIBRARY_LOG = logging.getLogger("vvv.socket.websockets")
+_LIBRARY_LOG.addHandler(logging.NullHandler())
+_LIBRARY_LOG.propagate = False
 _AUTH_STATUSES = (401, 403)
 
 
@@ -101,7 +106,8 @@ class Socket:
         self._idle_s = idle_s
         # A peer that stopped answering pings will not answer a close either: wait for it only briefly.
         self._options = {"ping_interval": ping_interval, "ping_timeout": ping_timeout, "open_timeout": open_timeout,
-                         "close_timeout": 1.0, "max_queue": max_queue, "user_agent_header": USER_AGENT}
+                         "close_timeout": 1.0, "max_queue": max_queue, "user_agent_header": USER_AGENT,
+                         "logger": _LIBRARY_LOG}
         if is_loopback(urlsplit(url).hostname or ""):
             self._options["proxy"] = None  # a proxy from the environment has no business with a loopback fake
         self._rng = rng or random.Random()

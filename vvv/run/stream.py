@@ -53,6 +53,7 @@ PUBLISH_S = 5.0  # vvv.streams is written this often
 FILL_PAST_END = timedelta(minutes=5)
 QUEUED_BATCHES = 3  # batches waiting for the writer; then the socket waits (TCP backpressure), memory stays flat
 _STOP = object()
+_frozen = False
 # What in a message's JSON may decode to text PostgreSQL cannot store (NUL, a lone surrogate): one
 # search of the raw bytes, so only such a message is looked into further.
 _SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -253,7 +254,10 @@ class Stream:
         Raises `SocketAuthError` when the socket refuses the token (HTTP 401 at the upgrade).
         """
         logger.info("streaming {} from {}", ", ".join(self._states) or "no channel", self.socket.shown)
-        gc.freeze()  # what exists before the stream is never its garbage: the collector's passes skip it
+        global _frozen
+        if not _frozen:  # what exists before the first stream is never its garbage: the collector skips it
+            gc.freeze()
+            _frozen = True
         writer = threading.Thread(target=self._writer.run, name="stream-writer", daemon=True)
         self._writer.load_marks()
         writer.start()
