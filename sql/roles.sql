@@ -77,7 +77,7 @@ ALTER SCHEMA trading OWNER TO vvv_owner;
 
 -- Everything in vvv and trading goes to vvv_owner: a database migrated earlier by another
 -- role (the embedded server's superuser, say) changes hands. Indexes, and the sequences of
--- identity and serial columns, follow their table.
+-- identity and serial columns, follow their table; partitions are tables of their own.
 DO $$
 DECLARE
     rel record;
@@ -91,13 +91,30 @@ BEGIN
         WHERE n.nspname IN ('vvv', 'trading')
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
           AND c.relowner <> 'vvv_owner'::regrole
-          AND NOT EXISTS (  -- a sequence owned by a column changes hands with its table
+          AND NOT (c.relkind = 'S' AND EXISTS (  -- a sequence owned by a column changes hands with its table
               SELECT FROM pg_depend d
               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
+                AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
         ORDER BY c.oid
     LOOP
         EXECUTE format('ALTER %s %s OWNER TO vvv_owner', rel.kind, rel.name);
+    END LOOP;
+END
+$$;
+
+-- Functions too: a SECURITY DEFINER one (vvv.option_trades_partition opens a day's partition
+-- for the collector, which has no DDL) must run as vvv_owner, not as the superuser that made it.
+DO $$
+DECLARE
+    fn record;
+BEGIN
+    FOR fn IN
+        SELECT p.oid::regprocedure AS name
+        FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname IN ('vvv', 'trading') AND p.proowner <> 'vvv_owner'::regrole
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO vvv_owner', fn.name);
     END LOOP;
 END
 $$;
@@ -114,7 +131,9 @@ DO $$
 DECLARE
     rel text;
 BEGIN
-    FOREACH rel IN ARRAY ARRAY['trading.darkpool_trades', 'trading.economic_events'] LOOP
+    FOREACH rel IN ARRAY ARRAY['trading.darkpool_trades', 'trading.economic_events', 'trading.earnings',
+                               'trading.market_tide', 'trading.ohlc', 'trading.insider_transactions',
+                               'trading.congress_trades', 'trading.fda_events'] LOOP
         IF to_regclass(rel) IS NOT NULL THEN
             EXECUTE format('GRANT UPDATE ON %s TO vvv_collector', rel);
         END IF;

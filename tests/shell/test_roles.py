@@ -415,3 +415,48 @@ def test_a_database_migrated_by_another_role_changes_hands(db_url: str, fake_api
         conn.rollback()
     assert _attempt(db_url, "vvv_collector", "DELETE FROM trading.later") == DENIED.__name__
     assert _attempt(db_url, "vvv_reader", "SELECT * FROM vvv.later_ops") == DENIED.__name__
+
+
+def test_the_collector_opens_a_days_option_trades_partition_without_ddl(db_url: str) -> None:
+    """The stream meets a new trading day's first trade as the collector, which may not CREATE:
+    the owner's SECURITY DEFINER function opens the partition, owned by vvv_owner."""
+    install_roles(db_url)
+    assert _attempt(db_url, "vvv_collector", "CREATE TABLE trading.option_trades_x"
+                    " PARTITION OF trading.option_trades FOR VALUES FROM ('2026-01-01') TO ('2026-01-02')"
+                    ) == DENIED.__name__
+    with _connect(db_url, "vvv_collector") as conn:
+        name = conn.execute("SELECT vvv.option_trades_partition('2026-08-17')").fetchone()[0]
+        assert conn.execute("SELECT vvv.option_trades_partition('2026-08-17')").fetchone()[0] == name
+        conn.execute("INSERT INTO trading.option_trades (id, executed_at, underlying_symbol, option_chain_id)"
+                     " VALUES ('01a00fea-2bfa-7fa2-8e44-be414b76be74', '2026-08-17 13:30:00.00714+00', 'QQQ',"
+                     " 'QQQ260820P00710000')")
+        conn.commit()
+    assert name == "trading.option_trades_20260817"
+    with psycopg.connect(db_url) as conn:
+        owner, bounds = conn.execute(
+            "SELECT c.relowner::regrole::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_class c"
+            " WHERE c.oid = 'trading.option_trades_20260817'::regclass").fetchone()
+    assert owner == "vvv_owner"
+    assert bounds == "FOR VALUES FROM ('2026-08-17 04:00:00+00') TO ('2026-08-18 04:00:00+00')"
+    with _connect(db_url, "vvv_reader") as conn:
+        assert conn.execute("SELECT underlying_symbol FROM trading.option_trades").fetchall() == [("QQQ",)]
+
+
+REVISABLE = {"darkpool_trades", "economic_events", "earnings", "market_tide", "ohlc", "insider_transactions",
+             "congress_trades", "fda_events"}
+
+
+def _updatable(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {name for (name,) in conn.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = 'trading'::regnamespace AND relkind IN ('r', 'p')"
+            " AND NOT relispartition AND has_table_privilege('vvv_collector', oid, 'UPDATE')")}
+
+
+@pytest.mark.parametrize("script_again", [False, True], ids=["migrations alone", "then the script"])
+def test_the_collector_may_update_the_revisable_tables_only(roles_db: str, script_again: bool) -> None:
+    with _connect(roles_db, "vvv_owner") as conn:
+        migrate.migrate(conn, _all_migrations())
+    if script_again:
+        run_roles_sql(roles_db)
+    assert _updatable(roles_db) == REVISABLE
