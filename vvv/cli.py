@@ -383,7 +383,12 @@ def _stream(args: argparse.Namespace, conf: Config) -> int:
         seconds = None if args.duration is None else parse_duration(args.duration)
     except ValueError as error:
         raise ConfigError(f"--for: {error}") from None
-    names = args.channel or list(conf.stream.channels)
+    from vvv.streams import channel
+
+    try:
+        names = [channel(name).name for name in args.channel or ()] or list(conf.stream.channels)
+    except ValueError as error:
+        raise ConfigError(f"--channel: {error}") from None
     if not names:
         raise ConfigError("no channel to stream: name one with --channel, or list them in [stream] channels")
     conf.require_token()

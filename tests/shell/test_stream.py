@@ -276,3 +276,11 @@ def test_the_firehoses_rows_arrive_typed_and_a_bad_trade_is_a_reject_not_a_lost_
                     {"new_field": {"x": 1}}, Decimal("710.71"), "QQQ260820P00710000", "auto")]
     reject = conn.execute("SELECT collector, reason FROM vvv.rejects").fetchall()
     assert reject == [("option_trades", "expected a number, got '7l0'")]
+
+
+def test_vvv_stream_refuses_an_unknown_channel_or_none_with_exit_2_naming_it(cli_env, tmp_path) -> None:
+    unknown = run_vvv("stream", "--channel", "price", env=cli_env, cwd=tmp_path)
+    assert unknown.returncode == 2 and "--channel: channel 'price' needs a ticker: price:TICKER" in unknown.stderr
+    none = run_vvv("stream", env=cli_env, cwd=tmp_path)
+    assert none.returncode == 2 and "[stream] channels" in none.stderr
+    assert "Traceback" not in unknown.stderr + none.stderr
