@@ -284,3 +284,15 @@ def test_vvv_stream_refuses_an_unknown_channel_or_none_with_exit_2_naming_it(cli
     none = run_vvv("stream", env=cli_env, cwd=tmp_path)
     assert none.returncode == 2 and "[stream] channels" in none.stderr
     assert "Traceback" not in unknown.stderr + none.stderr
+
+
+def test_a_second_vvv_stream_against_one_database_opens_no_socket_and_says_why(cli_env, db_url, fake_socket,
+                                                                               tmp_path) -> None:
+    from vvv.run.stream import SOCKET_LOCK
+
+    env = {**cli_env, "VVV_UW_SOCKET_URL": fake_socket.url}
+    with psycopg.connect(db_url, autocommit=True) as holder:  # the first one's lock
+        holder.execute("SELECT pg_advisory_lock(%s)", (SOCKET_LOCK,))
+        result = run_vvv("stream", "--channel", "news", "--for", "10s", env=env, cwd=tmp_path)
+    assert result.returncode == 1 and "one socket per token" in result.stderr
+    assert fake_socket.attempts == 0

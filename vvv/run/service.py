@@ -94,6 +94,7 @@ class Service:
         # The socket's channels ([stream] channels): a vvv/run/stream.Stream, run while this instance is active.
         self.stream: Any = None
         self._stream_thread: threading.Thread | None = None
+        self._said_busy = False  # another process holds the socket's lock: said once
         specs = [collector.spec for collector, _ in self._collectors.values()]
         self.metrics = Metrics(self._collectors, Sources(
             responses=lambda: client.response_counts(),
@@ -303,12 +304,17 @@ class Service:
 
     def _streaming(self) -> None:
         from vvv.io.socket import SocketAuthError
+        from vvv.run.stream import StreamBusy
 
         try:
             self.stream.run(lambda: self._stopping.is_set() or not self._leader.held)
         except SocketAuthError as refused:  # no retry mends it: the collectors go on without the stream
             logger.error("{}; streaming stopped, the collectors go on", refused)
             self.stream = None
+        except StreamBusy as busy:  # tried again every second, said once
+            if not self._said_busy:
+                logger.warning("{}; streaming once it stops", busy)
+            self._said_busy = True
         except Exception as error:  # a bug: logged, and the stream starts again on the next tick
             logger.opt(exception=error).error("the stream crashed: {}", one_line(error))
 

@@ -40,14 +40,16 @@ from vvv.collectors import COLLECTORS
 from vvv.config import CollectorConfig, StreamConfig
 from vvv.core.base import Reject, unstorable_text
 from vvv.core.calendar import NY
-from vvv.errors import one_line
+from vvv.errors import Fatal, one_line
 from vvv.io import store
 from vvv.io.socket import Backoff, Socket
 from vvv.io.spool import Batch, Spool, SpoolFull, SpoolStuck
+from vvv.run.leader import Leadership
 from vvv.streams import channel as resolve
 from vvv.streams.base import Channel
 from vvv.streams.gaps import fill_start, gap_key, seeds
 
+SOCKET_LOCK = 0x767676_534F43  # "vvv" "SOC": one process streams per database, so one socket per token
 RECONNECT_DB_S = 2.0  # the writer tries the database again this often while it is away
 PUBLISH_S = 5.0  # vvv.streams is written this often
 FILL_PAST_END = timedelta(minutes=5)
@@ -138,6 +140,10 @@ class _State:
     gap_why: str = ""
     newest_seen: datetime | None = None
     keys_logged: bool = False
+
+
+class StreamBusy(Fatal):
+    """Another vvv holds the socket's lock of this database: a second socket would silence both."""
 
 
 class GapFiller:
@@ -258,12 +264,18 @@ class Stream:
         if not _frozen:  # what exists before the first stream is never its garbage: the collector skips it
             gc.freeze()
             _frozen = True
+        lock = Leadership(self._url, statement_timeout_s=self._timeout, key=SOCKET_LOCK)
+        if not lock.acquire():
+            raise StreamBusy("another vvv process streams against this database: the provider allows one socket"
+                             " per token and silences both of two; stop the other `vvv stream` (or the `vvv run`"
+                             " with [stream] channels) first")
         writer = threading.Thread(target=self._writer.run, name="stream-writer", daemon=True)
-        self._writer.load_marks()
-        writer.start()
         try:
+            self._writer.load_marks()
+            writer.start()
             self.socket.run(self, stopping)
         finally:
+            lock.release()
             for state in self._states.values():
                 self._hand_on(state)
             self._batches.put(_STOP)
