@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, settings
 from loguru import logger
 from psycopg.conninfo import make_conninfo
 
-from vvv.io import embedded, migrate, store
 from tests.fakes.api import FakeApi
+from vvv.io import embedded, migrate, store
 
 settings.register_profile(
     "ci",

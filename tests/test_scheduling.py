@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vvv.core import calendar
 from vvv.config import CollectorConfig
+from vvv.core import calendar
 from vvv.core.scheduling import Slot, decide, interval, next_due
 
 NY = ZoneInfo("America/New_York")

@@ -12,11 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import DSN_PASSWORD, TOKEN, run_vvv
 import vvv
+from tests.conftest import DSN_PASSWORD, TOKEN, run_vvv
+from tests.fakes.api import FakeApi
 from vvv import __version__
 from vvv.io import migrate
-from tests.fakes.api import FakeApi
 
 COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar", "psql", "sql", "db",
             "export"]

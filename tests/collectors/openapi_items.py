@@ -18,7 +18,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
-
 from strategies import aware_datetimes, json_objects, json_values, spellings
 
 COMPONENTS = Path(__file__).with_name("openapi_components.json")
@@ -27,6 +26,7 @@ ROOTS = (  # the item schemas of the endpoints vvv collects, and of those issue 
     "Candle data", "Spot GEX exposures per 1min", "Net Prem Tick response.", "Insider Trade Agg",
     "Senate Stock", "FDA Calendar",
 )
+_JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
 _EXTRA_NAMES = st.sampled_from(["extra_field", "marketcap", "id", "x", "sector", "updated_at"])
 _NUMBER_TEXT = st.integers(-10**12, 10**12).map(str) | st.decimals(
     -10**9, 10**9, places=4, allow_nan=False).map(str)
@@ -92,6 +92,8 @@ def _allowed(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         return json_objects
     if "type" not in schema and "enum" not in schema:
         return json_values
+    if schema.get("type") not in (None, *_JSON_TYPES):  # the provider's own, e.g. "type": "date": text in that format
+        schema = {**schema, "type": "string", "format": schema["type"]}
     return from_schema({k: v for k, v in schema.items() if k != "example"})
 
 

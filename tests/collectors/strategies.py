@@ -304,3 +304,8 @@ def tape_histories(draw: st.DrawFn, *, interruptions: bool = True) -> list[dict[
     first = draw(step(days=st.just(0), new=st.lists(_print_gaps_ms, min_size=1, max_size=25)))
     later = step(days=st.sampled_from([0, 0, 0, 1, 1, 3]), new=st.lists(_print_gaps_ms, max_size=20))
     return [first, *draw(st.lists(later, min_size=1, max_size=5))]
+
+
+def refused(module: Any, record: Any, now: datetime) -> str | None:
+    """Why the runner refuses a parsed record: the collector's rules, then what PostgreSQL can store."""
+    return module.validate(record, now) or module.SPEC.storable(record, now)

@@ -9,7 +9,13 @@ import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import aware_datetimes, json_values, space_spelling, spellings, z_spelling
+from strategies import (
+    aware_datetimes,
+    json_values,
+    space_spelling,
+    spellings,
+    z_spelling,
+)
 
 from vvv.core.convert import CONVERTER, describe_error, parse_timestamp
 

@@ -24,6 +24,7 @@ import attrs
 import pytest
 from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
+from rescan import SPY, check_fold
 from strategies import (
     DARKPOOL_DOCUMENTED,
     DARKPOOL_LIVE,
@@ -34,16 +35,26 @@ from strategies import (
     darkpool_settings,
     decodable_text,
     json_values,
+    refused,
     space_spelling,
     tape_histories,
     z_spelling,
 )
 
-from vvv.core.calendar import NY, is_trading_day, last_trading_day
 from vvv.collectors import darkpool
-from rescan import check_fold
-from vvv.core.base import HALT_MARK, Halt, Page, Request, advance_over, record_row, warnings_over
+from vvv.core.base import (
+    HALT_MARK,
+    Halt,
+    Page,
+    Request,
+    advance_over,
+    read_cursor,
+    record_row,
+    warnings_over,
+)
+from vvv.core.calendar import NY, is_trading_day, last_trading_day
 from vvv.core.convert import CONVERTER, describe_error, parse_timestamp
+from vvv.core.paging import SweepCursor
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -57,7 +68,7 @@ def _subsequence(part: Sequence[Any], whole: Sequence[Any], same: Any) -> bool:
 
 
 def _record(item: dict[str, Any]) -> darkpool.Trade:
-    records, rejects = darkpool.parse({"data": [item]})
+    records, rejects = darkpool.COLLECTOR.parse({"data": [item]})
     assert rejects == [], rejects
     return records[0]
 
@@ -83,7 +94,7 @@ payloads = json_values | st.lists(
 def test_parse_never_raises_and_accounts_for_every_item(payload):
     """Each item becomes one record or one reject, in order; anything else is one reject of the whole payload."""
     before = repr(payload)
-    records, rejects = darkpool.parse(payload)
+    records, rejects = darkpool.COLLECTOR.parse(payload)
     data = payload.get("data") if isinstance(payload, dict) else None
     if isinstance(data, list):
         assert len(records) + len(rejects) == len(data)
@@ -107,7 +118,7 @@ def _optional(value: Any, convert: Any) -> Any:
 
 @given(st.lists(darkpool_items(), max_size=5))
 def test_every_well_formed_item_becomes_a_record_with_its_fields(items):
-    records, rejects = darkpool.parse({"data": items})
+    records, rejects = darkpool.COLLECTOR.parse({"data": items})
     assert rejects == []
     assert len(records) == len(items)
     for record, item in zip(records, items, strict=True):
@@ -182,7 +193,7 @@ def test_live_fields_are_typed_or_kept_and_unknown_fields_land_in_extra_exactly(
 def test_broken_fields_make_a_reject_that_names_each_of_them_and_keeps_the_raw_item(cases):
     items = [item for item, _ in cases]
     before = repr(items)
-    records, rejects = darkpool.parse({"data": items})
+    records, rejects = darkpool.COLLECTOR.parse({"data": items})
     broken = [(item, fields) for item, fields in cases if fields]
     assert len(records) == len(cases) - len(broken)
     assert len(rejects) == len(broken)
@@ -196,7 +207,7 @@ def test_broken_fields_make_a_reject_that_names_each_of_them_and_keeps_the_raw_i
 @example(items=[{"tracking_id": 1, "executed_at": "2025-10-22T21:24:30Z", "ticker": "SPY", "price": "1", "size": 1,
                  "market_center": "\ud83d", "trf_executed_at": "\udc00"}])
 def test_parse_never_raises_on_any_string_json_can_decode(items):
-    records, rejects = darkpool.parse({"data": items})
+    records, rejects = darkpool.COLLECTOR.parse({"data": items})
     assert len(records) + len(rejects) == len(items)
 
 
@@ -244,20 +255,20 @@ def good_items(draw: st.DrawFn) -> dict[str, Any]:
 
 @given(good_items())
 def test_validate_accepts_a_good_print(item):
-    assert darkpool.validate(_record(item), NOW) is None
+    assert refused(darkpool, _record(item), NOW) is None
 
 
 @given(good_items(), st.sampled_from([0, "0"]))
 def test_validate_rejects_tracking_id_0_which_identifies_no_print(item, zero):
     """Published samples carry tracking_id 0; stored, every such print would collapse into one row."""
-    assert "tracking_id 0 is not an identity" in darkpool.validate(_record({**item, "tracking_id": zero}), NOW)
+    assert "tracking_id 0 is not an identity" in refused(darkpool, _record({**item, "tracking_id": zero}), NOW)
 
 
 @given(good_items(), st.sampled_from(["price", "size"]), st.sampled_from(["0", "-1", "-0.0001", "0.0000", "-0"]))
 def test_validate_rejects_a_price_or_size_that_is_not_positive(item, field, value):
     if field == "size" and "." in value:
         value = "0"
-    reason = darkpool.validate(_record({**item, field: value}), NOW)
+    reason = refused(darkpool, _record({**item, field: value}), NOW)
     assert reason and field in reason
 
 
@@ -265,14 +276,14 @@ def test_validate_rejects_a_price_or_size_that_is_not_positive(item, field, valu
 def test_validate_rejects_executed_at_more_than_five_minutes_ahead(item, beyond):
     at_the_limit = {**item, "executed_at": z_spelling(NOW + timedelta(minutes=5))}
     ahead = {**item, "executed_at": z_spelling(NOW + timedelta(minutes=5) + beyond)}
-    assert darkpool.validate(_record(at_the_limit), NOW) is None
-    assert "executed_at" in darkpool.validate(_record(ahead), NOW)
+    assert refused(darkpool, _record(at_the_limit), NOW) is None
+    assert "executed_at" in refused(darkpool, _record(ahead), NOW)
 
 
 @given(good_items(), st.sampled_from(["spy", "Spy", "", "ABCDEFGHIJK", "../../etc", "SPY?x=1", "%2F", "#", "..",
                                       ".A", "-A", "SPY ", "SPY/QQQ", "ÅB", "\x00"]))
 def test_validate_rejects_a_ticker_of_the_wrong_shape(item, ticker):
-    assert "ticker" in darkpool.validate(_record({**item, "ticker": ticker}), NOW)
+    assert "ticker" in refused(darkpool, _record({**item, "ticker": ticker}), NOW)
 
 
 @given(good_items(), st.sampled_from(["tracking_id", "size", "volume", "nbbo_bid_quantity", "nbbo_ask_quantity"]),
@@ -280,13 +291,13 @@ def test_validate_rejects_a_ticker_of_the_wrong_shape(item, ticker):
 def test_validate_rejects_integers_a_bigint_cannot_hold(item, field, value):
     if field == "size":
         value = abs(value)
-    assert "bigint" in darkpool.validate(_record({**item, field: value}), NOW)
+    assert "bigint" in refused(darkpool, _record({**item, field: value}), NOW)
 
 
 @given(good_items(), st.sampled_from(["price", "premium", "nbbo_bid", "nbbo_ask"]),
        st.sampled_from(["1E+131072", "1E-16384", "9" * 10 + "E+131070"]))
 def test_validate_rejects_numbers_a_numeric_column_cannot_hold(item, field, value):
-    assert "NUMERIC" in darkpool.validate(_record({**item, field: value}), NOW)
+    assert "NUMERIC" in refused(darkpool, _record({**item, field: value}), NOW)
 
 
 _text_places = {
@@ -300,16 +311,16 @@ _text_places = {
 
 @given(good_items(), st.sampled_from(sorted(_text_places)), st.sampled_from(["\x00", "\ud800", "\udfff"]), clean_text)
 def test_validate_rejects_text_postgresql_cannot_store(item, place, bad, text):
-    assert darkpool.validate(_record(_text_places[place](item, text + bad)), NOW)
+    assert refused(darkpool, _record(_text_places[place](item, text + bad)), NOW)
 
 
 def test_validate_names_the_broken_rule():
     base = {"tracking_id": 7, "executed_at": "2025-10-22T21:24:30Z", "ticker": "SPY", "price": "1.5", "size": 10}
-    assert darkpool.validate(_record(base), NOW) is None
-    assert darkpool.validate(_record({**base, "price": "0"}), NOW) == "price 0 is not positive"
-    assert darkpool.validate(_record({**base, "size": 0}), NOW) == "size 0 is not positive"
-    assert "in the future" in darkpool.validate(_record({**base, "executed_at": "2025-10-22T21:30:31Z"}), NOW)
-    assert darkpool.validate(_record({**base, "ticker": "spy"}), NOW).startswith("'spy' is not a ticker")
+    assert refused(darkpool, _record(base), NOW) is None
+    assert refused(darkpool, _record({**base, "price": "0"}), NOW) == "price 0 is not positive"
+    assert refused(darkpool, _record({**base, "size": 0}), NOW) == "size 0 is not positive"
+    assert "in the future" in refused(darkpool, _record({**base, "executed_at": "2025-10-22T21:30:31Z"}), NOW)
+    assert refused(darkpool, _record({**base, "ticker": "spy"}), NOW).startswith("'spy' is not a ticker")
 
 
 BAD_TICKERS = ["../../etc", "SPY?x=1", "%2F", "#", "..", ".", "", "ABCDEFGHIJK", "SPY/QQQ", "SPY ", " SPY", "SPY\n",
@@ -323,8 +334,6 @@ def test_a_ticker_that_could_change_the_request_path_is_refused_by_name(bad):
     with pytest.raises(Exception) as caught:
         CONVERTER.structure({"tickers": ["QQQ", bad]}, darkpool.Settings)
     assert repr(bad) in describe_error(caught.value)
-    with pytest.raises(ValueError, match=re.escape(repr(bad))):
-        darkpool.begin(None, bad, NOW, darkpool.Settings())
 
 
 @given(st.text(max_size=12))
@@ -340,7 +349,9 @@ def test_a_ticker_is_accepted_exactly_when_it_is_letters_digits_dot_and_dash_and
         return
     assert shape
     assert settings.tickers == (text.upper(),)
-    request = darkpool.next_request(darkpool.begin(None, text, NOW, settings), None, None, settings)
+    (ticker,) = darkpool.COLLECTOR.partitions_of(settings)  # the partition is all the path gets
+    collector = darkpool.COLLECTOR
+    request = collector.next_request(collector.begin(None, ticker, NOW, settings), None, None, settings, ticker)
     assert request.path == f"/api/darkpool/{text.upper()}"
     assert urlsplit("https://api.unusualwhales.com" + request.path).path == request.path
 
@@ -350,7 +361,7 @@ def test_settings_defaults_and_limits():
     assert (settings.tickers, settings.page_size, settings.lookback_seconds) == (("SPY", "QQQ"), 500, 300)
     assert settings.max_pages >= 100
     assert darkpool.Settings(tickers=["spy", "SPY", "qqq"]).tickers == ("SPY", "QQQ")
-    assert darkpool.scopes(darkpool.Settings(tickers=["qqq", "iwm"])) == ("QQQ", "IWM")
+    assert darkpool.COLLECTOR.partitions_of(darkpool.Settings(tickers=["qqq", "iwm"])) == ("QQQ", "IWM")
     for bad in ({"page_size": 0}, {"page_size": 501}, {"lookback_seconds": -1}, {"max_pages": 0}, {"tickers": []},
                 {"tickers": "SPY"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
@@ -358,8 +369,7 @@ def test_settings_defaults_and_limits():
 
 
 cursors = st.builds(
-    darkpool.Cursor,
-    ticker=st.sampled_from(["", "SPY", "BRK.B"]),
+    SweepCursor,
     day=st.none() | st.dates(),
     newest=st.none() | aware_datetimes.map(lambda d: d.astimezone(UTC)),
     resume_before=st.none() | st.integers(min_value=-(2**62), max_value=2**62),
@@ -372,7 +382,7 @@ cursors = st.builds(
 @given(cursors)
 def test_the_cursor_survives_a_round_trip_through_json(cursor):
     text = json.dumps(CONVERTER.unstructure(cursor))
-    assert CONVERTER.structure(json.loads(text), darkpool.Cursor) == cursor
+    assert CONVERTER.structure(json.loads(text), SweepCursor) == cursor
 
 
 # The paging model.
@@ -434,8 +444,8 @@ class Tape:
 
 @attrs.frozen
 class Pass:
-    start: darkpool.Cursor
-    saved: darkpool.Cursor | None
+    start: SweepCursor
+    saved: SweepCursor | None
     pages: tuple[Page, ...]
     warnings: tuple[str, ...]
     now: datetime
@@ -454,25 +464,25 @@ class Pass:
 _RUNAWAY = 400
 
 
-def collect(tape: Tape, cursor: darkpool.Cursor | None, settings: darkpool.Settings, now: datetime, *,
+def collect(tape: Tape, cursor: SweepCursor | None, settings: darkpool.Settings, now: datetime, *,
             stop_after: int | None = None) -> Pass:
     """One pass composed as the runner does: begin, then plan, fetch, parse, validate, advance after every page."""
-    start = darkpool.begin(cursor, tape.ticker, now, settings)
+    start = SPY.begin(cursor, now, settings)
     pages: list[Page] = []
     saved = cursor
-    request = darkpool.next_request(start, None, None, settings)
+    request = SPY.next_request(start, None, None, settings)
     while request is not None and len(pages) != stop_after:
         assert len(pages) < min(settings.max_pages, _RUNAWAY), f"a pass from {start} did not stop"
         payload = tape.respond(request)
-        records, rejects = darkpool.parse(payload)
+        records, rejects = darkpool.COLLECTOR.parse(payload)
         assert rejects == []
-        assert [darkpool.validate(r, now) for r in records] == [None] * len(records)
+        assert [refused(darkpool, r, now) for r in records] == [None] * len(records)
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
-        saved = darkpool.advance(start, start if not pages else saved, page, settings)
+        saved = SPY.advance(start, start if not pages else saved, page, settings)
         pages.append(page)
         check_fold(darkpool, start, saved, pages, settings)
-        request = darkpool.next_request(start, request, page, settings)
-    return Pass(start, saved, tuple(pages), tuple(warnings_over(darkpool.warnings, start, pages, settings)), now)
+        request = SPY.next_request(start, request, page, settings)
+    return Pass(start, saved, tuple(pages), tuple(warnings_over(SPY.warnings, start, pages, settings)), now)
 
 
 def _warned_instants(warnings: Iterable[str], ticker: str) -> set[datetime]:
@@ -496,7 +506,7 @@ class Market:
     tape: Tape
     settings: darkpool.Settings
     clock: datetime
-    cursor: darkpool.Cursor | None = None
+    cursor: SweepCursor | None = None
     owed: dict[int, tuple[date, int]] = attrs.Factory(dict)
     fetched: set[int] = attrs.Factory(set)
     warnings: list[str] = attrs.Factory(list)
@@ -590,7 +600,7 @@ class Market:
                             warnings=list(self.warnings), passes=list(self.passes))
 
 
-def _behind(cursor: darkpool.Cursor, day: date, ms: int, lookback_ms: int) -> bool:
+def _behind(cursor: SweepCursor, day: date, ms: int, lookback_ms: int) -> bool:
     """Whether the cursor says every print at (day, ms) has been fetched.
 
     After a cut, the hole below it is owed, and the top sweep still reads from the newest print
@@ -737,7 +747,7 @@ def test_a_pass_cut_short_after_any_page_skips_nothing(settings, inclusive, hist
     for cut in range(1, len(whole.pages) + 1):
         trial = market.copy()
         cut_short = trial.run(stop_after=cut)
-        assert cut_short.saved == advance_over(darkpool.advance, whole.start, whole.pages[:cut], settings)
+        assert cut_short.saved == advance_over(SPY.advance, whole.start, whole.pages[:cut], settings)
         assert trial.left_behind() == []
         trial.step(days=0, late=[], new=later)
         trial.catch_up()
@@ -774,9 +784,9 @@ def test_a_sweep_lowers_older_than_on_every_request_whatever_the_api_sends(max_p
     and without the cap as soon as the pages run out."""
     settings = darkpool.Settings(tickers=["SPY"], page_size=3, max_pages=max_pages)
     anchor = _ny(FIRST_DAY, time(12))
-    loaded = darkpool.Cursor(ticker="SPY", day=FIRST_DAY, newest=anchor) if incremental else None
-    start = darkpool.begin(loaded, "SPY", anchor + timedelta(hours=1), settings)
-    request, made = darkpool.next_request(start, None, None, settings), []
+    loaded = SweepCursor(day=FIRST_DAY, newest=anchor) if incremental else None
+    start = SPY.begin(loaded, anchor + timedelta(hours=1), settings)
+    request, made = SPY.next_request(start, None, None, settings), []
     served = iter(pages)
     while request is not None:
         made.append(request)
@@ -784,7 +794,7 @@ def test_a_sweep_lowers_older_than_on_every_request_whatever_the_api_sends(max_p
         offsets, junk = next(served, ([], 0))
         records = tuple(_record({"tracking_id": i, "executed_at": z_spelling(anchor + o * MS, "milliseconds"),
                                  "ticker": "SPY", "price": "1", "size": 1}) for i, o in enumerate(offsets))
-        request = darkpool.next_request(start, request, Page(request, min(3, len(offsets) + junk), records), settings)
+        request = SPY.next_request(start, request, Page(request, min(3, len(offsets) + junk), records), settings)
     bounds = [int(r.param("older_than")) for r in made[1:]]
     assert all(a > b for a, b in zip(bounds, bounds[1:])), "older_than strictly decreases within the day"
 
@@ -824,20 +834,20 @@ def test_after_midnight_a_pass_first_finishes_the_previous_day_then_collects_the
     ],
 )
 def test_a_first_pass_collects_the_last_market_day_in_new_york(now, collected):
-    start = darkpool.begin(None, "SPY", now, darkpool.Settings())
-    request = darkpool.next_request(start, None, None, darkpool.Settings())
+    start = SPY.begin(None, now, darkpool.Settings())
+    request = SPY.next_request(start, None, None, darkpool.Settings())
     assert request.params == (("date", collected.isoformat()), ("limit", "500"))
-    assert darkpool.next_request(start, request, Page(request, 0, ()), darkpool.Settings()) is None
+    assert SPY.next_request(start, request, Page(request, 0, ()), darkpool.Settings()) is None
 
 
 def test_a_pass_walks_every_market_day_it_missed_in_order():
     settings = darkpool.Settings(tickers=["SPY"])
-    friday = darkpool.Cursor(ticker="SPY", day=date(2025, 10, 17), newest=_ny(date(2025, 10, 17), time(19, 59)))
-    start = darkpool.begin(friday, "SPY", _ny(date(2025, 10, 22), time(10)), settings)
-    request, days = darkpool.next_request(start, None, None, settings), []
+    friday = SweepCursor(day=date(2025, 10, 17), newest=_ny(date(2025, 10, 17), time(19, 59)))
+    start = SPY.begin(friday, _ny(date(2025, 10, 22), time(10)), settings)
+    request, days = SPY.next_request(start, None, None, settings), []
     while request is not None:
         days.append(request.param("date"))
-        request = darkpool.next_request(start, request, Page(request, 0, ()), settings)
+        request = SPY.next_request(start, request, Page(request, 0, ()), settings)
     assert days == ["2025-10-17", "2025-10-20", "2025-10-21", "2025-10-22"]
 
 
@@ -845,18 +855,23 @@ def test_a_pass_walks_every_market_day_it_missed_in_order():
        st.none() | st.dates(min_value=date(2023, 12, 1), max_value=date(2026, 12, 31)))
 def test_begin_targets_the_last_market_day_and_never_moves_the_cursor_back(now, saved_day):
     assume(saved_day is None or is_trading_day(saved_day))
-    loaded = None if saved_day is None else darkpool.Cursor(ticker="SPY", day=saved_day)
-    start = darkpool.begin(loaded, "spy", now, darkpool.Settings())
+    loaded = None if saved_day is None else SweepCursor(day=saved_day)
+    start = SPY.begin(loaded, now, darkpool.Settings())
     assert start.target == last_trading_day(now.astimezone(NY).date())
     assert start.day == (saved_day or start.target)
-    assert start.ticker == "SPY"
 
 
 def test_next_request_needs_a_cursor_from_begin():
     with pytest.raises(ValueError, match="begin"):
-        darkpool.next_request(darkpool.Cursor(), None, None, darkpool.Settings())
-    with pytest.raises(ValueError, match="QQQ"):
-        darkpool.begin(darkpool.Cursor(ticker="QQQ", day=FIRST_DAY), "SPY", NOW, darkpool.Settings())
+        SPY.next_request(SweepCursor(), None, None, darkpool.Settings())
+
+
+def test_a_cursor_saved_before_partitions_with_its_ticker_inside_reads_as_it_was() -> None:
+    """Rows in vvv.cursors from earlier releases carry the ticker; it is the partition's now."""
+    old = {"ticker": "SPY", "day": "2025-10-22", "newest": "2025-10-22T20:00:00+00:00", "resume_before": None,
+           "resume_after": None, "cut_at": None, "target": "2025-10-22"}
+    cursor = read_cursor(darkpool.COLLECTOR.spec.cursor, old)
+    assert cursor == SweepCursor(day=FIRST_DAY, newest=datetime(2025, 10, 22, 20, tzinfo=UTC), target=FIRST_DAY)
 
 
 # A page none of whose prints can be read.
@@ -884,29 +899,29 @@ def test_a_page_none_of_whose_prints_can_be_read_stops_the_sweep_there_with_the_
         tape.publish(FIRST_DAY, [opening + o for o in offsets])
         cursor = collect(tape, cursor, settings, now, stop_after=stop_after).saved or cursor
     tape.publish(FIRST_DAY, [opening + 36_000_000 + o for o in range(12)])
-    start = darkpool.begin(cursor, "SPY", now, settings)
-    saved, request, page = start, darkpool.next_request(start, None, None, settings), None
+    start = SPY.begin(cursor, now, settings)
+    saved, request, page = start, SPY.next_request(start, None, None, settings), None
     for _ in range(blind_at):
         if request is None:
             return
         payload = tape.respond(request)
-        page = Page(request, len(payload["data"]), tuple(darkpool.parse(payload)[0]))
-        saved = darkpool.advance(start, saved, page, settings)
-        request = darkpool.next_request(start, request, page, settings)
+        page = Page(request, len(payload["data"]), tuple(darkpool.COLLECTOR.parse(payload)[0]))
+        saved = SPY.advance(start, saved, page, settings)
+        request = SPY.next_request(start, request, page, settings)
     if request is None:
         return
     blind = _blind(request, settings)
-    assert darkpool.next_request(start, request, blind, settings) is None
-    kept = darkpool.advance(start, saved, blind, settings)
-    assert not darkpool.finished(kept)
+    assert SPY.next_request(start, request, blind, settings) is None
+    kept = SPY.advance(start, saved, blind, settings)
+    assert not darkpool.COLLECTOR.finished(kept)
     if request.param("older_than") is not None:
         assert kept == saved
-    again = darkpool.next_request(darkpool.begin(kept, "SPY", now, settings), None, None, settings)
+    again = SPY.next_request(SPY.begin(kept, now, settings), None, None, settings)
     assert (again.param("date"), again.param("newer_than")) == (request.param("date"), request.param("newer_than"))
     day_end = str(_ms(_ny(FIRST_DAY + timedelta(days=1), time(0))))  # no print of the day is above it
     assert int(again.param("older_than") or day_end) >= int(request.param("older_than") or day_end)
-    (halt,) = [w for w in darkpool.warnings(start, blind, settings) if isinstance(w, Halt)]
-    day = darkpool._day_of(request).isoformat()
+    (halt,) = [w for w in SPY.warnings(start, blind, settings) if isinstance(w, Halt)]
+    day = date.fromisoformat(request.param("date")).isoformat()
     assert halt.startswith(f"SPY: a full page of 5 prints for {day}")
     assert "(executed_at: Invalid isoformat string: '12/01/2026 14:00:00 ET')" in halt
     assert halt.endswith(HALT_MARK)
@@ -914,15 +929,15 @@ def test_a_page_none_of_whose_prints_can_be_read_stops_the_sweep_there_with_the_
 
 def test_the_unreadable_page_of_a_first_pass_leaves_the_day_to_be_read_from_the_top():
     settings = darkpool.Settings(tickers=["SPY"])
-    start = darkpool.begin(None, "SPY", _ny(FIRST_DAY, time(21)), settings)
-    request = darkpool.next_request(start, None, None, settings)
-    saved = darkpool.advance(start, start, _blind(request, settings), settings)
-    assert not darkpool.finished(saved)
-    again = darkpool.next_request(darkpool.begin(saved, "SPY", _ny(FIRST_DAY, time(22)), settings), None, None,
+    start = SPY.begin(None, _ny(FIRST_DAY, time(21)), settings)
+    request = SPY.next_request(start, None, None, settings)
+    saved = SPY.advance(start, start, _blind(request, settings), settings)
+    assert not darkpool.COLLECTOR.finished(saved)
+    again = SPY.next_request(SPY.begin(saved, _ny(FIRST_DAY, time(22)), settings), None, None,
                                   settings)
     assert again.params == (*request.params, ("older_than", str(_ms(_ny(FIRST_DAY + timedelta(days=1),
                                                                                   time(0))))))
-    assert darkpool.warnings(start, _blind(request, settings), settings) == [
+    assert SPY.warnings(start, _blind(request, settings), settings) == [
         f"SPY: a full page of 500 prints for {FIRST_DAY} could not be read (executed_at: Invalid isoformat string:"
         f" '12/01/2026 14:00:00 ET'); {HALT_MARK}"
     ]
@@ -936,12 +951,12 @@ def test_prints_published_while_the_owed_top_of_a_day_is_read_in_parts_are_read(
     tape, now = Tape("SPY", inclusive=inclusive), _ny(FIRST_DAY, time(21))
     opening = _ms(_ny(FIRST_DAY, time(10)))
     tape.publish(FIRST_DAY, [opening + 1000 * i for i in range(8)])
-    start = darkpool.begin(None, "SPY", now, settings)
-    owed = darkpool.advance(start, start, _blind(darkpool.next_request(start, None, None, settings), settings),
+    start = SPY.begin(None, now, settings)
+    owed = SPY.advance(start, start, _blind(SPY.next_request(start, None, None, settings), settings),
                             settings)
     part = collect(tape, owed, settings, now, stop_after=1)
     later = tape.publish(FIRST_DAY, [opening + 60_000 + 1000 * i for i in range(12)])
     rest = collect(tape, part.saved, settings, now)
     read = {r.tracking_id for p in (*part.pages, *rest.pages) for r in p.records}
     assert {tracking_id for _, tracking_id in later} <= read
-    assert darkpool.finished(rest.saved)
+    assert darkpool.COLLECTOR.finished(rest.saved)

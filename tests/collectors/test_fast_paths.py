@@ -1,10 +1,11 @@
 """The fast paths of parsing and validation equal the plain definitions they replace: rows by a
-compiled getter equal `attrs.astuple`, optional fields bound once to their hook structure
-exactly as cattrs' own, and one look at each text finds what looking into every value did."""
+compiled getter equal `attrs.astuple`, an item's compiled decoder reads what the converter's hooks
+read field by field, optional fields bound once to their hook structure exactly as cattrs' own,
+and one look at each text finds what looking into every value did."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,10 +13,13 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import darkpool_items, decodable_text, headline_items, json_values_of
+from test_economic_calendar import events
+from test_options_flow import alert_items
 
-from vvv.collectors import darkpool, news
-from vvv.core.base import record_row, split_extra, unstorable_text
+from vvv.collectors import darkpool, economic_calendar, news, options_flow
+from vvv.core.base import record_row
 from vvv.core.convert import CONVERTER, JsonObject
+from vvv.core.schema import _slow, fits_numeric, hints, unstorable_text
 
 _hostile_text = decodable_text | st.text(st.sampled_from("a\x00é\ud800\udfff\U0001f600 "), max_size=6)
 _values = json_values_of(_hostile_text)
@@ -49,24 +53,53 @@ def test_one_look_at_each_text_finds_the_first_unstorable_text(value: Any) -> No
 
 @given(st.lists(darkpool_items(), min_size=1, max_size=5))
 def test_record_rows_are_the_attrs_tuples(items: list[dict]) -> None:
-    trades, _ = darkpool.parse({"data": items})
+    trades, _ = darkpool.COLLECTOR.parse({"data": items})
     for trade in trades:
         assert record_row(trade) == attrs.astuple(trade, recurse=False)
 
 
 @given(st.lists(headline_items(), min_size=1, max_size=5))
 def test_headline_rows_are_the_attrs_tuples(items: list[dict]) -> None:
-    headlines, _ = news.parse({"data": items})
+    headlines, _ = news.COLLECTOR.parse({"data": items})
     for headline in headlines:
         assert record_row(headline) == attrs.astuple(headline, recurse=False)
 
 
-@given(st.dictionaries(st.sampled_from(["a", "b", "c", "x", "y"]), _values, max_size=5))
-def test_split_extra_keeps_every_field_once_in_the_api_order(item: dict) -> None:
-    known = frozenset({"a", "b", "c"})
-    documented, extra = split_extra(item, known)
-    assert documented == {k: v for k, v in item.items() if k in known}
-    assert list(extra.items()) == [(k, v) for k, v in item.items() if k not in known]
+_ITEMS = [(darkpool.COLLECTOR.item, darkpool_items()), (news.COLLECTOR.item, headline_items()), (options_flow.ITEM, alert_items()),
+          (economic_calendar.COLLECTOR.item, events())]
+
+
+@given(st.sampled_from(range(len(_ITEMS))).flatmap(
+    lambda i: st.tuples(st.just(_ITEMS[i][0]), _ITEMS[i][1] | _values | st.dictionaries(st.text(max_size=3), _values))))
+def test_the_compiled_decoder_reads_what_the_hooks_read_field_by_field(case: tuple[Any, Any]) -> None:
+    """Values, `extra` in the API's order, or the same reason naming every bad field."""
+    item, raw = case
+    fields = {name: item.also.get(name) or hints(item.record)[name] for name in item.names}
+    compiled, plain = item.decode(raw), _slow(fields, item.documented, item.lenient, raw)
+    assert repr(compiled) == repr(plain)  # repr: a NaN in extra equals itself
+    if not isinstance(compiled, str):
+        assert list(compiled[1]) == [k for k in raw if k in compiled[1]]
+
+
+_numbers = st.builds(lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+                     st.integers(min_value=-(10**30), max_value=10**30) | st.sampled_from([0, 10**200, 7]),
+                     st.integers(min_value=-17000, max_value=132000) | st.sampled_from([-16383, -16384, 131071]))
+
+
+@given(_numbers | st.decimals(allow_nan=False, allow_infinity=False))
+def test_fits_numeric_is_its_plain_definition(value: Decimal) -> None:
+    plain = value.adjusted() <= 131071 and value.as_tuple().exponent >= -16383
+    assert fits_numeric(value) == plain
+    assert ("NUMERIC" in (darkpool.SPEC.storable(_a_trade(price=value), _NOW) or "")) == (not plain)
+
+
+_NOW = datetime(2025, 10, 22, 16, 0, tzinfo=UTC)
+
+
+def _a_trade(**changes: Any) -> darkpool.Trade:
+    (trade,), _ = darkpool.COLLECTOR.parse({"data": [{"tracking_id": 1, "executed_at": "2025-10-22T15:00:00Z", "ticker": "SPY",
+                                            "price": "1", "size": 1}]})
+    return attrs.evolve(trade, **changes)
 
 
 def _outcome(structure: Any) -> tuple[str, Any]:

@@ -18,21 +18,24 @@ import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from rescan import check_fold
 from strategies import (
     api_integers,
     api_numbers,
     aware_datetimes,
     json_values,
     json_values_of,
+    refused,
     space_spelling,
     spellings,
     z_spelling,
 )
 
 from vvv.collectors import options_flow
-from rescan import check_fold
 from vvv.core.base import HALT_MARK, Halt, Page, Request, record_row, warnings_over
 from vvv.core.convert import CONVERTER
+from vvv.core.paging import SweepCursor
+from vvv.core.params import Param, query
 
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,7 +81,7 @@ def alert_items(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _record(item: dict[str, Any]) -> options_flow.Alert:
-    records, rejects = options_flow.parse({"data": [item]})
+    records, rejects = options_flow.COLLECTOR.parse({"data": [item]})
     assert rejects == [], rejects
     return records[0]
 
@@ -100,7 +103,7 @@ payloads = json_values | st.lists(json_values | alert_items() | wrong_types
 @example({"data": [None, "x", 1, [], {}]})
 def test_parse_never_raises_and_accounts_for_every_item(payload):
     before = repr(payload)
-    records, rejects = options_flow.parse(payload)
+    records, rejects = options_flow.COLLECTOR.parse(payload)
     data = payload.get("data") if isinstance(payload, dict) else None
     if isinstance(data, list):
         assert len(records) + len(rejects) == len(data)
@@ -117,7 +120,7 @@ def test_a_well_formed_alert_becomes_a_record_with_its_symbol_taken_apart(item):
     assert (record.underlying, record.expiry, record.option_type, record.strike) == (
         symbol.root, symbol.expiry, symbol.option_type, symbol.strike)
     assert record.created_at.utcoffset() == timedelta(0)
-    assert set(record.extra) == set(item) - {a.name for a in attrs.fields(options_flow._Item)}
+    assert set(record.extra) == set(item) - set(options_flow.ITEM.names)
     assert len(record_row(record)) == len(options_flow.SPEC.columns)
     assert [a.name for a in attrs.fields(options_flow.Alert)] == list(options_flow.SPEC.column_names)
 
@@ -133,7 +136,7 @@ def test_the_example_of_the_api_description_parses_with_numeric_strike_and_date_
     record = _record(item)
     assert record.strike == Decimal("375") and record.expiry == date(2023, 12, 22)
     assert record.total_premium == Decimal("186705") and record.volume_oi_ratio == Decimal("0.30860609124226")
-    assert options_flow.validate(record, NOW) is None
+    assert refused(options_flow, record, NOW) is None
 
 
 @given(alert_items(), aware_datetimes)
@@ -181,7 +184,7 @@ def test_an_option_symbol_round_trips(symbol):
                                   "AAPL230317C0015000", "TOOLONGX230317C00150000", 12, None])
 def test_a_text_that_is_no_option_symbol_is_a_reject_naming_option_chain(text):
     item = {"created_at": "2023-03-01T15:00:00Z", "option_chain": text, "alert_rule": "RepeatedHits"}
-    records, rejects = options_flow.parse({"data": [item]})
+    records, rejects = options_flow.COLLECTOR.parse({"data": [item]})
     assert records == [] and "option_chain" in rejects[0].reason and rejects[0].raw is item
 
 
@@ -190,7 +193,7 @@ def test_a_field_that_contradicts_the_symbol_is_a_reject_naming_it(item, field):
     symbol = options_flow.parse_option_symbol(item["option_chain"])
     wrong = {"ticker": symbol.root + "X", "expiry": (symbol.expiry + timedelta(days=1)).isoformat(),
              "type": "put" if symbol.option_type == "call" else "call", "strike": str(symbol.strike + 1)}[field]
-    records, rejects = options_flow.parse({"data": [{**item, field: wrong}]})
+    records, rejects = options_flow.COLLECTOR.parse({"data": [{**item, field: wrong}]})
     assert records == []
     assert rejects[0].reason.startswith(f"option_chain {symbol} disagrees with {field} ")
 
@@ -206,9 +209,9 @@ def test_index_weeklies_and_adjusted_roots_agree_with_their_ticker(chain, ticker
 def test_validate_rejects_the_future_and_names_the_rule():
     item = {"created_at": z_spelling(NOW + timedelta(minutes=6)), "option_chain": "SPY260320C00580000",
             "alert_rule": "RepeatedHits"}
-    assert "in the future" in options_flow.validate(_record(item), NOW)
-    assert options_flow.validate(_record({**item, "created_at": z_spelling(NOW)}), NOW) is None
-    assert "bigint" in options_flow.validate(_record({**item, "created_at": z_spelling(NOW), "volume": 2**63}), NOW)
+    assert "in the future" in refused(options_flow, _record(item), NOW)
+    assert refused(options_flow, _record({**item, "created_at": z_spelling(NOW)}), NOW) is None
+    assert "bigint" in refused(options_flow, _record({**item, "created_at": z_spelling(NOW), "volume": 2**63}), NOW)
 
 
 # Filters.
@@ -217,7 +220,7 @@ _GOOD = {"integer": st.integers(min_value=0, max_value=10**9), "boolean": st.boo
          "tickers": st.sampled_from(["AAPL", "AAPL,INTC", "-SPY,QQQ", "brk.b"])}
 
 
-def _good_value(spec: options_flow._Filter) -> st.SearchStrategy[Any]:
+def _good_value(spec: Param) -> st.SearchStrategy[Any]:
     if spec.kind == "choices":
         return st.lists(st.sampled_from(spec.choices), min_size=1, max_size=3)
     if spec.kind == "number":
@@ -233,7 +236,7 @@ good_filters = st.dictionaries(st.sampled_from(sorted(options_flow.FILTERS)), st
 @given(good_filters)
 def test_documented_filters_are_accepted_and_go_into_every_request(filters):
     settings = options_flow.Settings(filters=filters)
-    params = options_flow.filter_params(settings.filters)
+    params = query(options_flow.FILTERS, settings.filters)
     assert [name.removesuffix("[]") for name, _ in params] == sorted(filters, key=list(options_flow.FILTERS).index)
     for name, value in params:
         given_value = filters[name.removesuffix("[]")]
@@ -243,8 +246,8 @@ def test_documented_filters_are_accepted_and_go_into_every_request(filters):
             assert value == str(given_value).lower()
         elif isinstance(given_value, int | float):
             assert Decimal(value) == Decimal(repr(given_value)) and "e" not in value.lower()
-    start = options_flow.begin(None, "", NOW, settings)
-    first = options_flow.next_request(start, None, None, settings)
+    start = options_flow.COLLECTOR.begin(None, "", NOW, settings)
+    first = options_flow.COLLECTOR.next_request(start, None, None, settings)
     assert first.params[len(first.params) - len(params):] == params
 
 
@@ -324,25 +327,25 @@ class Feed:
                 "total_premium": "125000"}
 
 
-def collect(feed: Feed, cursor: options_flow.Cursor | None, settings: options_flow.Settings, now: datetime):
+def collect(feed: Feed, cursor: SweepCursor | None, settings: options_flow.Settings, now: datetime):
     """One pass composed as the runner does; returns the saved cursor, the ids fetched, requests and warnings."""
-    start = options_flow.begin(cursor, "", now, settings)
+    start = options_flow.COLLECTOR.begin(cursor, "", now, settings)
     pages: list[Page] = []
     saved = cursor
-    request = options_flow.next_request(start, None, None, settings)
+    request = options_flow.COLLECTOR.next_request(start, None, None, settings)
     while request is not None:
         assert len(pages) < settings.max_pages, "a pass did not stop at its page cap"
         payload = feed.respond(request)
-        records, rejects = options_flow.parse(payload)
-        assert rejects == [] and all(options_flow.validate(r, now) is None for r in records)
+        records, rejects = options_flow.COLLECTOR.parse(payload)
+        assert rejects == [] and all(refused(options_flow, r, now) is None for r in records)
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
-        saved = options_flow.advance(start, start if not pages else saved, page, settings)
+        saved = options_flow.COLLECTOR.advance(start, start if not pages else saved, page, settings)
         pages.append(page)
         check_fold(options_flow, start, saved, pages, settings)
-        request = options_flow.next_request(start, request, page, settings)
-    saved = CONVERTER.structure(CONVERTER.unstructure(saved), options_flow.Cursor) if saved else saved
+        request = options_flow.COLLECTOR.next_request(start, request, page, settings)
+    saved = CONVERTER.structure(CONVERTER.unstructure(saved), SweepCursor) if saved else saved
     ids = {int(r.option_chain[-8:]) for p in pages for r in p.records}
-    return saved, ids, len(pages), warnings_over(options_flow.warnings, start, pages, settings)
+    return saved, ids, len(pages), warnings_over(options_flow.COLLECTOR.warnings, start, pages, settings)
 
 
 flow_settings = st.builds(options_flow.Settings, page_size=st.integers(min_value=1, max_value=6),
@@ -432,26 +435,28 @@ def test_the_first_pass_reads_back_first_run_hours_only():
 
 def test_next_request_needs_a_cursor_from_begin():
     with pytest.raises(ValueError, match="begin"):
-        options_flow.next_request(options_flow.Cursor(), None, None, options_flow.Settings())
+        options_flow.COLLECTOR.next_request(SweepCursor(), None, None, options_flow.Settings())
 
 
-@given(st.builds(options_flow.Cursor, st.none() | aware_datetimes.map(lambda d: d.astimezone(UTC)),
-                 st.none() | st.integers(0, 2**50), st.none() | st.integers(0, 2**50),
-                 st.none() | st.integers(0, 2**50), st.none() | st.integers(0, 2**50)))
+_BOUNDS = st.none() | st.integers(0, 2**50)
+
+
+@given(st.builds(SweepCursor, newest=st.none() | aware_datetimes.map(lambda d: d.astimezone(UTC)),
+                 resume_before=_BOUNDS, resume_after=_BOUNDS, cut_at=_BOUNDS, since=_BOUNDS, window_end=_BOUNDS))
 def test_the_cursor_survives_a_round_trip_through_json(cursor):
-    assert CONVERTER.structure(CONVERTER.unstructure(cursor), options_flow.Cursor) == cursor
+    assert CONVERTER.structure(CONVERTER.unstructure(cursor), SweepCursor) == cursor
 
 
 def test_a_full_page_below_the_window_ends_the_sweep():
     settings = options_flow.Settings(page_size=2, max_pages=500)
-    start = options_flow.begin(None, "", NOW, settings)
+    start = options_flow.COLLECTOR.begin(None, "", NOW, settings)
     junk = {"data": [{"created_at": "2020-01-01T00:00:00Z", "option_chain": "SPY260320C00000001",
                       "alert_rule": "RepeatedHits"}] * 2}
-    request, bounds = options_flow.next_request(start, None, None, settings), []
+    request, bounds = options_flow.COLLECTOR.next_request(start, None, None, settings), []
     while request is not None:
-        records, _ = options_flow.parse(junk)
+        records, _ = options_flow.COLLECTOR.parse(junk)
         page = Page(request=request, received=2, records=tuple(records))
-        request = options_flow.next_request(start, request, page, settings)
+        request = options_flow.COLLECTOR.next_request(start, request, page, settings)
         if request is not None:
             bounds.append(int(request.param("older_than")))
     assert bounds == []
@@ -476,25 +481,25 @@ def test_a_page_none_of_whose_alerts_can_be_read_stops_the_sweep_there_with_the_
     if cut_first:
         cursor, *_ = collect(feed, None, attrs.evolve(settings, max_pages=1), now)
         feed.publish([base + 10**8 + i * 1000 for i in range(7)])
-    start = options_flow.begin(cursor, "", now, settings)
-    saved, request = start, options_flow.next_request(start, None, None, settings)
+    start = options_flow.COLLECTOR.begin(cursor, "", now, settings)
+    saved, request = start, options_flow.COLLECTOR.next_request(start, None, None, settings)
     for _ in range(blind_at):
         if request is None:
             return
         payload = feed.respond(request)
-        page = Page(request, len(payload["data"]), tuple(options_flow.parse(payload)[0]))
-        saved = options_flow.advance(start, saved, page, settings)
-        request = options_flow.next_request(start, request, page, settings)
+        page = Page(request, len(payload["data"]), tuple(options_flow.COLLECTOR.parse(payload)[0]))
+        saved = options_flow.COLLECTOR.advance(start, saved, page, settings)
+        request = options_flow.COLLECTOR.next_request(start, request, page, settings)
     if request is None:
         return
     blind = Page(request, settings.page_size, (), rejected=UNREADABLE)
-    assert options_flow.next_request(start, request, blind, settings) is None
-    kept = options_flow.advance(start, saved, blind, settings)
+    assert options_flow.COLLECTOR.next_request(start, request, blind, settings) is None
+    kept = options_flow.COLLECTOR.advance(start, saved, blind, settings)
     assert kept == saved
-    again = options_flow.next_request(options_flow.begin(kept, "", now, settings), None, None, settings)
+    again = options_flow.COLLECTOR.next_request(options_flow.COLLECTOR.begin(kept, "", now, settings), None, None, settings)
     assert again.param("newer_than") is None or int(again.param("newer_than")) <= int(request.param("newer_than"))
     assert int(again.param("older_than") or 2**62) >= int(request.param("older_than") or 2**62)
-    (halt,) = [w for w in options_flow.warnings(start, blind, settings) if isinstance(w, Halt)]
+    (halt,) = [w for w in options_flow.COLLECTOR.warnings(start, blind, settings) if isinstance(w, Halt)]
     assert halt.startswith(f"a full page of {settings.page_size} alerts")
     assert halt.endswith(f"could not be read (created_at: Invalid isoformat string: '12/01/2026 14:00:00 ET');"
                          f" {HALT_MARK}")

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from openapi_items import examples, items_for
 from strategies import json_values
+
 from vvv.collectors import COLLECTORS
 from vvv.core.base import record_items
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import attrs
 from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
 from vvv.core.base import Page, Request
-from vvv.core.timepaging import TimeSweep, continuation, day_end, market_day_after, ms, unreadable_why
+from vvv.core.paging import SweepCursor, TimeSweep
+from vvv.core.timepaging import (
+    continuation,
+    day_end,
+    market_day_after,
+    ms,
+    unreadable_why,
+)
 
 NOON = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
@@ -63,17 +71,17 @@ def test_a_reject_reason_is_told_field_first() -> None:
 
 
 @frozen
-class _Cursor:
-    """A collector's own cursor type: the sweep needs only these four fields on it."""
-
-    newest: datetime | None = None
-    resume_before: int | None = None
-    resume_after: int | None = None
-    cut_at: int | None = None
-    label: str = "kept"
+class _Settings:
+    page_size: int = PAGE
+    lookback_seconds: int = 300
+    max_pages: int = 3
+    first_run_hours: int = 1
 
 
-SWEEP = TimeSweep(path="/x", time_field="at", page_size=PAGE, lookback_seconds=300, max_pages=3)
+SETTINGS = _Settings()
+SWEEP = TimeSweep(path="/x/{partition}", time_field="at", noun="items", late="items reported late",
+                  params=lambda settings: (("f", "1"),))
+DAYS = attrs.evolve(SWEEP, by_market_day=True)
 
 
 @frozen
@@ -85,31 +93,43 @@ def _page(request: Request, times: list[datetime]) -> Page:
     return Page(request, len(times), records=tuple(_Record(t) for t in times))
 
 
-def test_a_sweep_request_puts_the_collectors_params_around_the_limit_and_the_bounds() -> None:
-    request = SWEEP.request(number=2, newer_than=5, older_than=9, lead=(("date", "2026-03-10"),), tail=(("f", "1"),))
+def test_a_sweep_request_puts_the_date_the_limit_the_bounds_then_the_collectors_params() -> None:
+    request = SWEEP.request(SETTINGS, "P", date(2026, 3, 10), number=2, newer_than=5, older_than=9)
+    assert request.path == "/x/P"
     assert request.params == (("date", "2026-03-10"), ("limit", "500"), ("newer_than", "5"), ("older_than", "9"),
                               ("f", "1"))
     assert request.number == 2
 
 
 @given(offsets=st.lists(st.integers(1, 10**6), min_size=PAGE, max_size=PAGE))
-def test_a_top_sweep_cut_short_owes_the_hole_below_its_cut_on_the_collectors_own_cursor(offsets: list[int]) -> None:
-    top = SWEEP.request(number=1, newer_than=ms(NOON) - 1)
+def test_a_top_sweep_cut_short_owes_the_hole_below_its_cut(offsets: list[int]) -> None:
+    start = SWEEP.begin(None, "", NOON, SETTINGS)
+    top = SWEEP.next_request(start, None, None, SETTINGS)
+    assert top.param("newer_than") == str(ms(NOON) - 3_600_000 - 1)  # a first run reads back first_run_hours
     page = _page(top, [NOON + offset * MS for offset in offsets])
-    step = SWEEP.step(_Cursor(), top, page)
+    step = SWEEP.step(start, top, page, SETTINGS, top_sweep=True)
     assert step.bound is not None
-    moved = SWEEP.moved(_Cursor(), _Cursor(newest=SWEEP.newest(page, None)), page, step, in_hole=False)
-    assert moved == _Cursor(newest=max(r.at for r in page.records), resume_before=step.bound,
-                            resume_after=ms(NOON) - 1, cut_at=step.bound)
+    assert SWEEP.advance(start, start, page, SETTINGS) == SweepCursor(
+        newest=max(r.at for r in page.records), resume_before=step.bound, resume_after=ms(NOON) - 3_600_000 - 1,
+        cut_at=step.bound)
 
 
 def test_a_sweep_stops_at_its_page_cap() -> None:
     times = [NOON + i * MS for i in range(PAGE)]
-    third = SWEEP.request(number=3)
-    assert SWEEP.onward(_Cursor(), third, _page(third, times)) is None
-    second = SWEEP.request(number=2)
-    assert SWEEP.onward(_Cursor(), second, _page(second, times)) == (3, SWEEP.step(_Cursor(), second,
-                                                                                  _page(second, times)))
+    start = SWEEP.begin(None, "", NOON, SETTINGS)
+    third = SWEEP.request(SETTINGS, "", None, number=3)
+    assert SWEEP.next_request(start, third, _page(third, times), SETTINGS) is None
+    second = SWEEP.request(SETTINGS, "", None, number=2)
+    following = SWEEP.next_request(start, second, _page(second, times), SETTINGS)
+    assert following.number == 3 and following.param("older_than") is not None
+
+
+def test_only_a_sweep_over_time_windows_backfills_by_window() -> None:
+    cursor = SWEEP.window(NOON, NOON + timedelta(hours=1))
+    assert cursor.window_end == ms(NOON + timedelta(hours=1)) and not SWEEP.finished(cursor)
+    assert SWEEP.begin(cursor, "", NOON + timedelta(days=3), SETTINGS) == cursor  # a window ignores the clock
+    assert DAYS.window(NOON, NOON) is None and SWEEP.backfills and DAYS.backfills
+    assert DAYS.finished(SweepCursor(day=NOON.date())) and not DAYS.finished(SweepCursor(day=NOON.date(), cut_at=1))
 
 
 def test_a_sweep_partitioned_by_market_day_goes_on_to_the_next_session_up_to_the_last() -> None:

@@ -21,8 +21,17 @@ import sys
 import threading
 from typing import Any
 
-from tests.fakes.calendar import ECONOMIC_CALENDAR_PATH, FDA_CALENDAR_PATH, CalendarFeeds
-from tests.fakes.darkpool import DARKPOOL_MAX_LIMIT, DARKPOOL_PREFIX, DARKPOOL_RECENT_PATH, DarkpoolFeed
+from tests.fakes.calendar import (
+    ECONOMIC_CALENDAR_PATH,
+    FDA_CALENDAR_PATH,
+    CalendarFeeds,
+)
+from tests.fakes.darkpool import (
+    DARKPOOL_MAX_LIMIT,
+    DARKPOOL_PREFIX,
+    DARKPOOL_RECENT_PATH,
+    DarkpoolFeed,
+)
 from tests.fakes.earnings import EARNINGS_PREFIX, EarningsFeed
 from tests.fakes.filings import CONGRESS_PATH, INSIDER_PATH, FilingFeeds
 from tests.fakes.flow import FLOW_MAX_LIMIT, FLOW_PATH, FlowFeed

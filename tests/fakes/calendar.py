@@ -11,7 +11,15 @@ from typing import Any
 
 from tests.fakes.quirks import below, malforms, maybe_blank, pick, with_
 from tests.fakes.records import Feed, Key
-from tests.fakes.server import RecordedRequest, Response, date_of, invalid, iso_date, json_response, limit_of
+from tests.fakes.server import (
+    RecordedRequest,
+    Response,
+    date_of,
+    invalid,
+    iso_date,
+    json_response,
+    limit_of,
+)
 
 ECONOMIC_CALENDAR_PATH = "/api/market/economic-calendar"
 FDA_CALENDAR_PATH = "/api/market/fda-calendar"

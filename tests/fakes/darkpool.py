@@ -8,15 +8,37 @@ import bisect
 import heapq
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as clock, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
-from tests.fakes.quirks import EPOCH, as_utc, below, malformed, malforms, pick, render, render_us, to_ms, with_
+from tests.fakes.quirks import (
+    EPOCH,
+    as_utc,
+    below,
+    malformed,
+    malforms,
+    pick,
+    render,
+    render_us,
+    to_ms,
+    with_,
+)
 from tests.fakes.server import (
-    ISO_DATE, RecordedRequest, Response, bounds_of, check_types, date_of, invalid, json_response, limit_of,
-    require_ticker, ticker_in_path, within,
+    ISO_DATE,
+    RecordedRequest,
+    Response,
+    bounds_of,
+    check_types,
+    date_of,
+    invalid,
+    json_response,
+    limit_of,
+    require_ticker,
+    ticker_in_path,
+    within,
 )
 from vvv.core.calendar import NY, session
 

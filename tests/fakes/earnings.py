@@ -10,7 +10,15 @@ from typing import Any
 
 from tests.fakes.quirks import below, malforms, maybe_blank, pick, with_
 from tests.fakes.records import Feed, Key
-from tests.fakes.server import RecordedRequest, Response, date_of, invalid, json_response, limit_of, page_of
+from tests.fakes.server import (
+    RecordedRequest,
+    Response,
+    date_of,
+    invalid,
+    json_response,
+    limit_of,
+    page_of,
+)
 from vvv.core.calendar import NY, is_trading_day, previous_trading_day
 
 EARNINGS_PREFIX = "/api/earnings/"

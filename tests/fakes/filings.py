@@ -11,7 +11,14 @@ from typing import Any
 from tests.fakes.quirks import below, malforms, maybe_blank, pick, stable_uuid, with_
 from tests.fakes.records import Feed, Key
 from tests.fakes.server import (
-    RecordedRequest, Response, check_types, date_of, invalid, json_response, limit_of, page_of,
+    RecordedRequest,
+    Response,
+    check_types,
+    date_of,
+    invalid,
+    json_response,
+    limit_of,
+    page_of,
 )
 
 INSIDER_PATH = "/api/insider/transactions"

@@ -11,10 +11,26 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from tests.fakes.quirks import (
-    EPOCH, as_utc, below, malformed, malforms, maybe_null, pick, stable_uuid, to_ms, with_,
+    EPOCH,
+    as_utc,
+    below,
+    malformed,
+    malforms,
+    maybe_null,
+    pick,
+    stable_uuid,
+    to_ms,
+    with_,
 )
 from tests.fakes.server import (
-    RecordedRequest, Response, bounds_of, check_types, invalid, json_response, limit_of, within,
+    RecordedRequest,
+    Response,
+    bounds_of,
+    check_types,
+    invalid,
+    json_response,
+    limit_of,
+    within,
 )
 
 FLOW_PATH = "/api/option-trades/flow-alerts"

@@ -6,8 +6,25 @@ import random
 from datetime import datetime
 from typing import Any
 
-from tests.fakes.quirks import as_utc, below, malformed, malforms, maybe_null, pick, render, to_ms, with_
-from tests.fakes.server import RecordedRequest, Response, invalid, json_response, limit_of, page_of
+from tests.fakes.quirks import (
+    as_utc,
+    below,
+    malformed,
+    malforms,
+    maybe_null,
+    pick,
+    render,
+    to_ms,
+    with_,
+)
+from tests.fakes.server import (
+    RecordedRequest,
+    Response,
+    invalid,
+    json_response,
+    limit_of,
+    page_of,
+)
 
 NEWS_PATH = "/api/news/headlines"
 

@@ -7,14 +7,22 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time as clock, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from typing import Any
 from urllib.parse import unquote
 
 from tests.fakes.quirks import as_utc, below, malforms, render, to_ms, with_
 from tests.fakes.records import Feed, Key
 from tests.fakes.server import (
-    RecordedRequest, Response, check_types, date_of, invalid, json_response, limit_of, ticker_in_path,
+    RecordedRequest,
+    Response,
+    check_types,
+    date_of,
+    invalid,
+    json_response,
+    limit_of,
+    ticker_in_path,
 )
 from vvv.core.calendar import NY, session
 

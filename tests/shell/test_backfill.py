@@ -10,12 +10,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.run import backfill
-from vvv.io import store
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, darkpool, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient
+from vvv.run import backfill
 
 DARKPOOL = COLLECTORS["darkpool"]
 NOW = datetime(2026, 7, 10, 20, 0, tzinfo=UTC)
@@ -106,7 +106,7 @@ def test_options_flow_backfills_one_time_window_per_market_day(conn) -> None:
         units = backfill.plan(date(2026, 3, 6), date(2026, 3, 10), [""])  # Fri, (weekend), Mon, Tue
         assert [d for d, _ in units] == [date(2026, 3, 6), date(2026, 3, 9), date(2026, 3, 10)]
         progress = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO())
-        served, _ = options_flow.parse({"data": fake.flow_alerts()})
+        served, _ = options_flow.COLLECTOR.parse({"data": fake.flow_alerts()})
         before = len(fake.requests)
         again = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO())
         http.close()
@@ -160,7 +160,7 @@ def test_an_options_flow_window_of_a_day_not_over_is_read_again_by_a_re_run(conn
         later = DURING.replace(minute=30)
         again = backfill.backfill(FLOW, _flow_config(), units, conn=conn, client=http, out=io.StringIO(),
                                   now=lambda: later)
-        served, _ = options_flow.parse({"data": fake.flow_alerts()})
+        served, _ = options_flow.COLLECTOR.parse({"data": fake.flow_alerts()})
         http.close()
     assert again.skipped == 0
     assert {r[0] for r in conn.execute("SELECT id FROM trading.options_flow_alerts")} == {a.id for a in served}

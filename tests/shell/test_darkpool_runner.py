@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import psycopg.types.json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
-from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool
-from vvv.core.convert import parse_timestamp
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from vvv.collectors import COLLECTORS, darkpool
+from vvv.config import CollectorConfig
+from vvv.core.convert import parse_timestamp
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 
@@ -66,7 +67,11 @@ def test_first_pass_stores_the_whole_day_for_every_ticker(conn, client, api) -> 
         stored = _stored(conn, ticker)
         assert len(stored) == len(set(stored))
         assert set(stored) == _served(api, ticker)
-    assert store.load_cursor(conn, DARKPOOL.spec, "SPY").ticker == "SPY"
+    positions = dict(conn.execute("SELECT scope, position FROM vvv.cursors WHERE collector = 'darkpool'").fetchall())
+    conn.rollback()
+    assert set(positions) == {"SPY", "QQQ"}  # one cursor per partition, kept under it
+    assert all("ticker" not in position for position in positions.values())  # the partition is not inside
+    assert store.load_cursor(conn, DARKPOOL.spec, "SPY").day is not None
 
 
 def test_incremental_passes_store_exactly_what_the_api_served_within_the_request_bound(conn, client, api) -> None:
@@ -124,3 +129,24 @@ def test_any_history_of_new_and_late_prints_ends_with_exactly_what_the_api_serve
             assert len(stored) == len(set(stored))
             assert set(stored) == _served(api, "SPY")
         http.close()
+
+
+def test_a_cursor_saved_by_a_release_that_kept_the_ticker_inside_it_is_gone_on_from(conn, client, api) -> None:
+    """Users' vvv.cursors rows from before partitions carry the ticker: a pass reads them, goes on from
+    where they stood (no day read again from the start) and saves the new shape under the same key."""
+    first = _pass(conn, client, tickers=["SPY"])
+    assert first.status == "ok", first.error
+    (position,) = conn.execute("SELECT position FROM vvv.cursors WHERE collector = 'darkpool' AND scope = 'SPY'"
+                               ).fetchone()
+    conn.execute("UPDATE vvv.cursors SET position = %s WHERE collector = 'darkpool' AND scope = 'SPY'",
+                 (psycopg.types.json.Jsonb({"ticker": "SPY", **position}),))
+    conn.commit()
+    api.add_darkpool("SPY", 3)
+    again = _pass(conn, client, tickers=["SPY"])
+    assert again.status == "ok", again.error
+    assert again.inserted == 3 and again.requests == 1  # from the saved position: the lookback only
+    assert set(_stored(conn, "SPY")) == _served(api, "SPY")
+    (position,) = conn.execute("SELECT position FROM vvv.cursors WHERE collector = 'darkpool' AND scope = 'SPY'"
+                               ).fetchone()
+    conn.rollback()
+    assert "ticker" not in position

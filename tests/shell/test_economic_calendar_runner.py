@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, economic_calendar
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vvv.core.calendar import NY
-from vvv.collectors import darkpool as darkpool_collector
-from vvv.core.base import Page, advance_over, warnings_over
-from vvv.collectors import options_flow as flow_collector
 from tests.fakes.api import DARKPOOL_PREFIX, FLOW_PATH, NEWS_PATH, FakeApi
+from vvv.collectors import darkpool as darkpool_collector
+from vvv.collectors import options_flow as flow_collector
+from vvv.core.base import Page, advance_over, warnings_over
+from vvv.core.calendar import NY
 from vvv.io.http import ApiClient
 
 TOKEN = "test-token"
@@ -570,20 +570,20 @@ def test_the_darkpool_collector_fetches_every_print_the_fake_serves(inclusive):
 
 
 def _collect_darkpool(client, cursor, settings):
-    now = NOW + timedelta(minutes=1)
-    start = darkpool_collector.begin(cursor, "SPY", now, settings)
+    now, dp = NOW + timedelta(minutes=1), darkpool_collector.COLLECTOR
+    start = dp.begin(cursor, "SPY", now, settings)
     pages, fetched = [], set()
-    request = darkpool_collector.next_request(start, None, None, settings)
+    request = dp.next_request(start, None, None, settings, "SPY")
     while request is not None:
         payload = client.get_json(request)
-        records, rejects = darkpool_collector.parse(payload)
+        records, rejects = dp.parse(payload)
         assert rejects == [] and all(darkpool_collector.validate(r, now) is None for r in records)
         page = Page(request=request, received=len(payload["data"]), records=tuple(records))
         pages.append(page)
         fetched |= {r.tracking_id for r in records}
-        request = darkpool_collector.next_request(start, request, page, settings)
-    assert warnings_over(darkpool_collector.warnings, start, pages, settings) == []
-    return fetched, advance_over(darkpool_collector.advance, start, pages, settings), len(pages)
+        request = dp.next_request(start, request, page, settings, "SPY")
+    assert warnings_over(lambda *call: dp.warnings(*call, "SPY"), start, pages, settings) == []
+    return fetched, advance_over(lambda *call: dp.advance(*call, "SPY"), start, pages, settings), len(pages)
 
 
 def flow(client: httpx.Client, **params) -> httpx.Response:
@@ -601,7 +601,7 @@ def test_flow_alerts_are_newest_first_100_by_default_at_most_200_and_parse_clean
     assert times == sorted(times, reverse=True) and max(times) <= flow_ms({"created_at": NOW.isoformat()})
     assert flow(client).json() == {"data": alerts[:100]}
     assert flow(client, limit=200).json() == {"data": alerts[:200]}
-    records, rejects = flow_collector.parse({"data": alerts})
+    records, rejects = flow_collector.COLLECTOR.parse({"data": alerts})
     assert rejects == [] and len({r.id for r in records}) == len(alerts)
     assert len(set(times)) < len(times), "some alerts share an instant"
     assert any(r.underlying == "SPXW" and r.ticker == "SPX" for r in records)

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from tests.fakes.api import FakeApi
 from tests.conftest import ROOT
+from tests.fakes.api import FakeApi
 from vvv.core.calendar import NY
 
 TOKEN = "test-token"

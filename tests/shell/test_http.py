@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from vvv import __version__
 from vvv.core.base import Request
-from tests.fakes.api import FakeApi
 from vvv.io.http import (
     ApiClient,
     ApiError,

@@ -8,10 +8,10 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.io import store
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import RunResult, run_once
 
@@ -45,7 +45,7 @@ def _stored(conn: psycopg.Connection) -> set[str]:
 
 
 def _ids(items: list[dict]) -> set[str]:
-    records, rejects = news.parse({"data": items})
+    records, rejects = news.COLLECTOR.parse({"data": items})
     assert rejects == []
     return {record.id for record in records}
 

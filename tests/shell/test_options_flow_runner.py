@@ -10,10 +10,10 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.io import store
+from tests.fakes.api import FLOW_PATH, FakeApi
 from vvv.collectors import COLLECTORS, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FLOW_PATH, FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 
@@ -51,7 +51,7 @@ def _stored(conn: psycopg.Connection) -> list[str]:
 
 
 def _served(alerts: list[dict], since: datetime | None = None) -> set[str]:
-    records, rejects = options_flow.parse({"data": alerts})
+    records, rejects = options_flow.COLLECTOR.parse({"data": alerts})
     assert rejects == []
     return {r.id for r in records if since is None or r.created_at >= since}
 
@@ -73,7 +73,7 @@ def test_the_first_pass_collects_the_last_hours_then_passes_store_exactly_what_w
         assert set(stored) == _served(api.flow_alerts(), since)
         assert len(api.requests) - before <= math.ceil(result.fetched / 200) + 1
     assert store.load_cursor(conn, FLOW.spec, "").newest == max(
-        r.created_at for r in options_flow.parse({"data": api.flow_alerts()})[0])
+        r.created_at for r in options_flow.COLLECTOR.parse({"data": api.flow_alerts()})[0])
 
 
 def test_an_alert_published_late_within_the_lookback_is_collected(conn, client, api) -> None:

@@ -9,19 +9,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import attrs
 import psycopg
 import pytest
 
 from tests.conftest import TOKEN, run_vvv
-from tests.faults import DatabaseProxy, wait_for
-from vvv.io import store
-from vvv.collectors import COLLECTORS, news
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from tests.faults import DatabaseProxy, wait_for
+from vvv.collectors import COLLECTORS, darkpool, news
+from vvv.config import CollectorConfig
+from vvv.core.paging import PageCursor
+from vvv.io import store
 from vvv.io.http import ApiClient
-from vvv.run.runner import RunResult, run_once
 from vvv.io.spool import Spool
+from vvv.run.runner import RunResult, run_once
 
 NEWS = COLLECTORS["news"]
 CONFIG = CollectorConfig(enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,
@@ -314,7 +317,7 @@ def test_passes_that_start_with_the_database_away_collect_into_the_spool_and_los
     with psycopg.connect(db_url) as conn:
         (position,) = conn.execute("SELECT position FROM vvv.cursors WHERE collector = 'news'").fetchone()
         newest = conn.execute("SELECT max(created_at) FROM trading.news_headlines").fetchone()[0]
-    cursor = store.CONVERTER.structure(position, news.Cursor)
+    cursor = store.read_cursor(PageCursor, position)
     assert cursor.resume_page is None and cursor.newest == newest
     assert "running" not in {status for status, _ in _runs(db_url)}
 
@@ -357,3 +360,41 @@ def test_vvv_run_started_while_the_database_is_away_with_no_cursor_kept_exits_1_
     result = run_vvv("run", env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 1, result.stderr
     assert "cannot connect to the database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_page_spooled_while_the_database_was_away_is_parsed_for_its_partition_when_stored(
+    db_url, proxy, tmp_path
+) -> None:
+    """The partition (here the ticker) reaches `build` in the live pass and in the spool's replay alike."""
+    now = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
+    built: list[tuple[str, str]] = []  # (partition, the print's ticker), once per record built
+
+    def build(raw, values, extra, partition):
+        built.append((partition, values[2]))
+        return darkpool.Trade(*values, extra)
+
+    collector = attrs.evolve(COLLECTORS["darkpool"], build=build)
+    config = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None,
+                             stale_after=None, options=darkpool.Settings(tickers=["SPY", "QQQ"], page_size=500))
+    spool = Spool(tmp_path / "spool", max_bytes=2**24)
+    clock = lambda: now + timedelta(hours=2)  # noqa: E731 - the fake serves the market day of `now`
+    with FakeApi(token=TOKEN, seed=3, now=now, darkpool_count=1200) as api:
+        client = ApiClient(base_url=api.url, token=TOKEN, max_retries=2, sleep=lambda _: None)
+        api.on_request(2, proxy.down)  # gone from SPY's second page on: the rest of both tickers is spooled
+        with store.connect(proxy.url, statement_timeout_s=10, connect_timeout_s=2) as conn:
+            cut = run_once(collector, config, conn=conn, client=client, spool=spool, clock=clock)
+        assert cut.status == "spooled" and cut.spooled >= 2
+        live = len(built)
+        proxy.up()
+        with store.connect(proxy.url, statement_timeout_s=10, connect_timeout_s=2) as conn:
+            after = run_once(collector, config, conn=conn, client=client, spool=spool, clock=clock)
+        client.close()
+        assert after.status == "ok", after.error
+        assert spool.count() == 0 and len(built) > live  # the replay built records too
+        assert {partition for partition, _ in built} == {"SPY", "QQQ"}
+        assert all(partition == ticker for partition, ticker in built)
+        with psycopg.connect(db_url) as check:
+            for ticker in ("SPY", "QQQ"):
+                stored = {r[0] for r in check.execute(
+                    "SELECT tracking_id FROM trading.darkpool_trades WHERE ticker = %s", (ticker,))}
+                assert stored == {int(i["tracking_id"]) for i in api.darkpool(ticker) if isinstance(i, dict)}

@@ -13,12 +13,12 @@ import time
 from datetime import UTC, date, datetime
 
 from tests.conftest import TOKEN
-from vvv.run import backfill
-from vvv.io import store
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, darkpool
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient, Pacer
+from vvv.run import backfill
 
 DARKPOOL = COLLECTORS["darkpool"]
 CONFIG = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None, stale_after=None,

@@ -11,13 +11,14 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.ops import status
-from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool, options_flow
-from vvv.core.convert import parse_timestamp
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from vvv.collectors import COLLECTORS, darkpool, options_flow
+from vvv.config import CollectorConfig
+from vvv.core.convert import parse_timestamp
+from vvv.core.paging import SweepCursor
+from vvv.io import store
 from vvv.io.http import ApiClient
+from vvv.ops import status
 from vvv.run.runner import RunResult, run_once
 
 DARKPOOL = COLLECTORS["darkpool"]
@@ -58,7 +59,7 @@ def _served(api: FakeApi) -> set[int]:
     return {int(item["tracking_id"]) for item in api.darkpool("SPY")}
 
 
-def _cursor(conn: psycopg.Connection) -> darkpool.Cursor:
+def _cursor(conn: psycopg.Connection) -> SweepCursor:
     cursor = store.load_cursor(conn, DARKPOOL.spec, "SPY")
     conn.rollback()
     return cursor
@@ -184,7 +185,7 @@ def _alert_ids(conn: psycopg.Connection) -> set[str]:
 
 def _position(conn: psycopg.Connection) -> tuple:
     """Where the flow cursor stands: its newest alert and what it owes (a first pass saves no more)."""
-    cursor = store.load_cursor(conn, FLOW.spec, "") or options_flow.Cursor()
+    cursor = store.load_cursor(conn, FLOW.spec, "") or SweepCursor()
     conn.rollback()
     return cursor.newest, cursor.resume_before, cursor.resume_after, cursor.cut_at
 
@@ -212,7 +213,7 @@ def test_an_unreadable_page_of_flow_alerts_stops_the_sweep_until_it_can_be_read(
         assert _position(conn) == kept
         result = _flow_pass(conn, http)
         http.close()
-        served, _ = options_flow.parse({"data": api.flow_alerts()})
+        served, _ = options_flow.COLLECTOR.parse({"data": api.flow_alerts()})
     assert result.status == "ok", result.error
     assert _alert_ids(conn) == {alert.id for alert in served}
 
@@ -222,10 +223,10 @@ def test_a_full_page_of_prints_refused_by_a_rule_still_says_where_the_sweep_goes
     readable, so the sweep pages on below them instead of stopping (or, before, ending) there."""
     prints = api.darkpool("SPY")
     times = [parse_timestamp(item["executed_at"]) for item in prints]
-    clock = times[599] - darkpool.FUTURE_SKEW - timedelta(milliseconds=1)  # the newest 600 lie in its future
+    clock = times[599] - darkpool.SPEC.future_skew - timedelta(milliseconds=1)  # the newest 600 lie in its future
     early = run_once(DARKPOOL, _config(tickers=["SPY"]), conn=conn, client=client, clock=lambda: clock)
     assert early.status == "ok", early.error
-    readable = {int(item["tracking_id"]) for item, at in zip(prints, times) if at <= clock + darkpool.FUTURE_SKEW}
+    readable = {int(item["tracking_id"]) for item, at in zip(prints, times) if at <= clock + darkpool.SPEC.future_skew}
     assert _stored(conn) == readable and len(readable) >= 1300
     assert early.rejects == len(prints) - len(readable)
     later = _pass(conn, client)  # the clock catches up: the prints it refused are read from the top

@@ -9,12 +9,12 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.ops import check
-from vvv.io import migrate
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import migrate
 from vvv.io.http import ApiClient
+from vvv.ops import check
 from vvv.run.runner import RunResult, run_once
 
 FLOW = COLLECTORS["options_flow"]
@@ -65,7 +65,7 @@ def test_two_alerts_sharing_chain_rule_and_instant_but_not_id_are_two_rows(conn,
 def test_an_alert_without_an_id_is_keyed_by_the_hash(conn, client, api) -> None:
     _pass(conn, client)
     without = [a for a in api.flow_alerts() if "id" not in a]
-    (record,), _ = options_flow.parse({"data": [without[0]]})
+    (record,), _ = options_flow.COLLECTOR.parse({"data": [without[0]]})
     assert conn.execute("SELECT count(*) FROM trading.options_flow_alerts WHERE id = %s",
                         (record.id,)).fetchone() == (1,)
     assert len(record.id) == 64

@@ -15,11 +15,11 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.io import migrate, store
-from vvv.collectors import COLLECTORS, news
-from vvv.core.base import Reject
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from vvv.collectors import COLLECTORS, news
+from vvv.config import CollectorConfig
+from vvv.core.base import Reject
+from vvv.io import migrate, store
 from vvv.io.http import ApiClient
 from vvv.run.runner import RunResult, run_once
 

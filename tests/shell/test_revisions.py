@@ -16,13 +16,14 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from tests.shell.test_roles import _attempt, _connect, install_roles, roles_db  # noqa: F401 (a fixture)
-from vvv.ops import check, status
-from vvv.io import migrate, store
 from vvv.collectors import COLLECTORS, darkpool, economic_calendar, options_flow
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.core.paging import LatestCursor, SweepCursor
+from vvv.io import migrate, store
 from vvv.io.http import ApiClient
+from vvv.ops import check, status
 from vvv.run.runner import RunResult, run_once
 
 DARKPOOL, CALENDAR = COLLECTORS["darkpool"], COLLECTORS["economic_calendar"]
@@ -134,7 +135,7 @@ def _trade(tracking_id: int, price: str) -> darkpool.Trade:
     )
 
 
-@pytest.mark.parametrize("cursor", [darkpool.Cursor(ticker="SPY"), None], ids=["with-cursor", "without-cursor"])
+@pytest.mark.parametrize("cursor", [SweepCursor(), None], ids=["with-cursor", "without-cursor"])
 def test_one_key_twice_in_a_batch_stores_its_last_version(conn, cursor):
     run_id = store.start_run(conn, "darkpool")
     store.store_batch(conn, darkpool.SPEC, run_id=run_id, records=[_trade(1, "10")], rejects=[], received=1,
@@ -151,9 +152,9 @@ def test_options_flow_stays_insert_only(conn):
              "id": "0b9ad0f6-64a5-4a8b-9e4e-3a4cf3f2b7a1", "total_premium": "1000"}
     run_id = store.start_run(conn, "options_flow")
     for premium in ("1000", "2000"):
-        (record,), _ = options_flow.parse({"data": [{**alert, "total_premium": premium}]})
+        (record,), _ = options_flow.COLLECTOR.parse({"data": [{**alert, "total_premium": premium}]})
         result = store.store_batch(conn, options_flow.SPEC, run_id=run_id, records=[record], rejects=[], received=1,
-                                   cursor=options_flow.Cursor())
+                                   cursor=SweepCursor())
     assert (result.inserted, result.revised, result.duplicates) == (0, 0, 1)
     assert conn.execute("SELECT total_premium FROM trading.options_flow_alerts").fetchall() == [(1000,)]
     assert not options_flow.SPEC.revisable and _revisions(conn, "options_flow") == []
@@ -209,12 +210,12 @@ def test_the_calendar_migration_keeps_the_newest_version_of_each_event_and_the_r
 
 def _restate_as_collector(url: str) -> tuple[int, int]:
     """A print and an event stored, then served again with other content, as vvv_collector."""
-    (event,), _ = economic_calendar.parse({"data": [{"event": "CPI", "time": "2026-03-11T12:30:00Z", "forecast": "1%"}]})
+    (event,), _ = economic_calendar.COLLECTOR.parse({"data": [{"event": "CPI", "time": "2026-03-11T12:30:00Z", "forecast": "1%"}]})
     with _connect(url, "vvv_collector") as conn:
         revised = []
-        for spec, versions, cursor in [(darkpool.SPEC, [_trade(7, "1"), _trade(7, "2")], darkpool.Cursor(ticker="SPY")),
+        for spec, versions, cursor in [(darkpool.SPEC, [_trade(7, "1"), _trade(7, "2")], SweepCursor()),
                                        (economic_calendar.SPEC, [event, attrs.evolve(event, forecast="2%")],
-                                        economic_calendar.Cursor())]:
+                                        LatestCursor())]:
             run_id = store.start_run(conn, spec.name)
             for version in versions:
                 result = store.store_batch(conn, spec, run_id=run_id, records=[version], rejects=[], received=1,

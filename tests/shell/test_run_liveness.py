@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN, run_vvv
-from vvv.io import store
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 

@@ -9,10 +9,10 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
-from vvv.io import store
+from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import RunResult, run_once
 
@@ -165,10 +165,10 @@ def test_run_result_fields_match_the_runs_row(conn, client) -> None:
 
 
 def test_a_bug_in_a_collector_fails_the_run_not_the_process(conn, client) -> None:
-    def broken_parse(payload):
+    def broken_build(raw, values, extra, partition):
         raise RuntimeError("parser bug")
 
-    result = run_once(attrs.evolve(NEWS, parse=broken_parse), _config(), conn=conn, client=client)
+    result = run_once(attrs.evolve(NEWS, build=broken_build), _config(), conn=conn, client=client)
     assert result.status == "failed"
     assert result.error == "unexpected RuntimeError: parser bug"
     assert _run_row(conn, result.run_id)["status"] == "failed"

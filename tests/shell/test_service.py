@@ -14,10 +14,10 @@ import attrs
 import psycopg
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from tests.faults import wait_for
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
 from vvv.run.service import Service
 
@@ -36,18 +36,22 @@ def _as(name: str, **functions) -> object:
 
 
 def test_a_failing_or_slow_collector_does_not_delay_the_others(db_url: str, fake_api: FakeApi) -> None:
-    def explode(payload):
+    def explode(raw, values, extra, partition):
         raise RuntimeError("always broken")
 
-    def crawl(payload):
-        time.sleep(2.5)
-        return news.parse(payload)
+    slept = [0.0]
+
+    def crawl(raw, values, extra, partition):  # one sleep a page at least: items of one page are parsed within far less than this
+        if time.monotonic() - slept[0] > 2.5:
+            time.sleep(2.5)
+            slept[0] = time.monotonic()
+        return NEWS.build(raw, values, extra, partition)
 
     client = ApiClient(base_url=fake_api.url, token=TOKEN, sleep=lambda _: None)
     service = Service(
         url=db_url,
-        collectors={"news": (NEWS, EVERY_SECOND), "broken": (_as("broken", parse=explode), EVERY_SECOND),
-                    "slow": (_as("slow", parse=crawl), EVERY_SECOND)},
+        collectors={"news": (NEWS, EVERY_SECOND), "broken": (_as("broken", build=explode), EVERY_SECOND),
+                    "slow": (_as("slow", build=crawl), EVERY_SECOND)},
         client=client,
         statement_timeout_s=10,
         runs_retention_s=86400,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -26,17 +27,26 @@ PAYLOADS = st.one_of(
 )
 
 
-def _batch(payload: object = None, *, collector: str = "news", scope: str = "", cursor: object = None) -> Batch:
+def _batch(payload: object = None, *, collector: str = "news", scope: str = "", cursor: object = None,
+           partition: str = "") -> Batch:
     return Batch(collector=collector, scope=scope, run_id=7, run_key="run host:1/7", instance="run host:1",
                  started_at="2026-11-30T14:00:00+00:00", fetched_at="2026-11-30T14:00:01+00:00",
                  cursor=cursor if cursor is not None else {"newest": "x"},
-                 payload=payload if payload is not None else {"data": [{"id": 1}]})
+                 payload=payload if payload is not None else {"data": [{"id": 1}]}, partition=partition)
 
 
-@given(payload=PAYLOADS, scope=st.text(), cursor=JSON)
-def test_a_batch_reads_back_exactly_as_written(payload: object, scope: str, cursor: object) -> None:
-    batch = _batch(payload, scope=scope, cursor=cursor if cursor is not None else {})
+@given(payload=PAYLOADS, scope=st.text(), cursor=JSON, partition=st.text())
+def test_a_batch_reads_back_exactly_as_written(payload: object, scope: str, cursor: object, partition: str) -> None:
+    batch = _batch(payload, scope=scope, cursor=cursor if cursor is not None else {}, partition=partition)
     assert decode(b"".join(encode(batch))) == (batch, True)
+
+
+def test_a_batch_spooled_by_a_release_before_partitions_reads_with_no_partition() -> None:
+    """Its header has no `partition`: the page is parsed as a collector without partitions would."""
+    header, *items = encode(_batch(partition="SPY"))
+    old = json.loads(header.split(b" ", 1)[1])
+    del old["partition"]
+    assert decode(b"".join([spool_module._line(old), *items])) == (_batch(), True)
 
 
 @given(items=st.lists(JSON, min_size=1, max_size=8), data=st.data())

@@ -12,17 +12,17 @@ import psycopg
 import pytest
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from tests.faults import DatabaseProxy
-from vvv.run import runner
-from vvv.ops import status
-from vvv.io import store
-from vvv.io import spool as spool_module
 from vvv.collectors import COLLECTORS, news
 from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
+from vvv.io import spool as spool_module
+from vvv.io import store
 from vvv.io.http import ApiClient
-from vvv.run.runner import RunResult, run_once
 from vvv.io.spool import Spool, decode
+from vvv.ops import status
+from vvv.run import runner
+from vvv.run.runner import RunResult, run_once
 
 NEWS = COLLECTORS["news"]
 CONFIG = CollectorConfig(enabled=True, interval=120, extended_interval=300, closed_interval=1800, stale_after=None,

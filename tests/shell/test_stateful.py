@@ -27,19 +27,24 @@ from pathlib import Path
 import psycopg
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.conftest import TOKEN
+from tests.fakes.api import FakeApi
 from tests.faults import DatabaseProxy, dead_pid
+from vvv.collectors import COLLECTORS, darkpool, news, options_flow
+from vvv.config import CollectorConfig
+from vvv.core.convert import parse_timestamp
 from vvv.io import spool as spool_module
 from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool, news, options_flow
-from vvv.core.convert import parse_timestamp
-from vvv.config import CollectorConfig
-from tests.fakes.api import FakeApi
 from vvv.io.http import ApiClient
-from vvv.run.runner import run_offline, run_once
 from vvv.io.spool import Spool, encode
+from vvv.run.runner import run_offline, run_once
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday, 11:00 in New York: room for hours of prints
 LATER = NOW + timedelta(hours=1)
@@ -318,7 +323,7 @@ class Outages(RuleBasedStateMachine):
                 collector = COLLECTORS[name]
                 records, rejects = collector.parse({"data": self.api.served(*FEEDS[name])})
                 valid = {r.id if name != "darkpool" else r.tracking_id for r in records
-                         if collector.validate(r, self.now) is None}
+                         if (collector.validate(r, self.now) or collector.spec.storable(r, self.now)) is None}
                 key = "tracking_id" if name == "darkpool" else "id"
                 stored = [row[0] for row in conn.execute(f"SELECT {key} FROM {table}")]
                 kept = [row[0] for row in conn.execute("SELECT raw FROM vvv.rejects WHERE collector = %s", (name,))]
@@ -345,8 +350,9 @@ class Outages(RuleBasedStateMachine):
 
     def _check_last_versions(self, conn: psycopg.Connection) -> None:
         """Every print is stored as the API serves it now; each restated one has its old version kept."""
-        records, _ = darkpool.parse({"data": self.api.served("darkpool", TICKER)})
-        served = {r.tracking_id: (r.price, r.canceled) for r in records if darkpool.validate(r, self.now) is None}
+        records, _ = darkpool.COLLECTOR.parse({"data": self.api.served("darkpool", TICKER)})
+        served = {r.tracking_id: (r.price, r.canceled) for r in records
+                  if (darkpool.validate(r, self.now) or darkpool.SPEC.storable(r, self.now)) is None}
         stored = {row[0]: (row[1], row[2]) for row in conn.execute(
             "SELECT tracking_id, price, canceled FROM trading.darkpool_trades")}
         stale = [key for key, version in served.items() if key in stored and stored[key] != version]

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.types.json import Jsonb
 
-from vvv.ops import status
 from vvv.collectors import news
 from vvv.config import CollectorConfig
+from vvv.ops import status
 
 NY = ZoneInfo("America/New_York")
 REGULAR = datetime(2026, 3, 10, 12, 0, tzinfo=NY).astimezone(UTC)

@@ -10,11 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import DSN_PASSWORD
+from vvv.collectors import COLLECTORS, news
+from vvv.core.base import Reject, validate_all
+from vvv.core.paging import PageCursor
 from vvv.io import store
-from vvv.collectors import COLLECTORS
-from vvv.run.runner import validate_all
-from vvv.collectors import news
-from vvv.core.base import Reject
 
 _text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=1, max_size=40)
 
@@ -52,7 +51,7 @@ def _store(conn: psycopg.Connection, run_id: int, records: list, rejects: list[R
         records=records,
         rejects=list(rejects),
         received=len(records) + len(rejects),
-        cursor=news.Cursor(newest=max((r.created_at for r in records), default=None)),
+        cursor=PageCursor(newest=max((r.created_at for r in records), default=None)),
     )
 
 
@@ -89,7 +88,7 @@ def test_rows_rejects_counters_and_cursor_commit_together(conn: psycopg.Connecti
     run_id = store.start_run(conn, "news")
     result = _store(conn, run_id, [good], [Reject({"headline": None}, "headline: expected a string")])
     assert result == store.BatchResult(inserted=1, duplicates=0, rejects=1)
-    assert store.load_cursor(conn, news.SPEC) == news.Cursor(newest=now)
+    assert store.load_cursor(conn, news.SPEC) == PageCursor(newest=now)
     reject = conn.execute("SELECT reason, raw, run_id FROM vvv.rejects").fetchone()
     assert reject == ("headline: expected a string", '{"headline": null}', run_id)
     counters = conn.execute("SELECT fetched, inserted, duplicates, rejects FROM vvv.runs WHERE id = %s", (run_id,))
@@ -112,7 +111,7 @@ def test_a_failed_batch_moves_neither_rows_nor_cursor(conn: psycopg.Connection) 
         _store(conn, run_id, [broken])
     conn.rollback()
     assert [r[0] for r in _table(conn)] == ["a"]
-    assert store.load_cursor(conn, news.SPEC) == news.Cursor(newest=start)
+    assert store.load_cursor(conn, news.SPEC) == PageCursor(newest=start)
 
 
 def test_a_cursor_never_saved_reads_as_none(conn: psycopg.Connection) -> None:
@@ -158,12 +157,12 @@ def test_hostile_text_is_stored_byte_for_byte_or_rejected_with_a_reason(
     conn.commit()
     item = {"created_at": "2026-01-02T15:00:00Z", "headline": headline, "source": source, "tags": [tag],
             "meta": {key: tag}, key or "k": headline}
-    records, rejects = news.parse({"data": [item]})
+    records, rejects = news.COLLECTOR.parse({"data": [item]})
     good, bad = validate_all(COLLECTORS["news"], records, datetime(2026, 1, 3, tzinfo=UTC),
                              payload={"data": [item]}, rejects=rejects)
     run_id = store.start_run(conn, "news")
     store.store_batch(conn, news.SPEC, run_id=run_id, records=good, rejects=[*rejects, *bad], received=1,
-                      cursor=news.Cursor())
+                      cursor=PageCursor())
     stored = conn.execute("SELECT headline, source, tags, meta, extra FROM trading.news_headlines").fetchall()
     reasons = [r[0] for r in conn.execute("SELECT reason FROM vvv.rejects")]
     conn.rollback()

@@ -16,11 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN
-from vvv.io import store
-from vvv.collectors import COLLECTORS, darkpool
-from vvv.core.base import record_row
-from vvv.config import CollectorConfig
 from tests.fakes.api import FakeApi
+from vvv.collectors import COLLECTORS, darkpool
+from vvv.config import CollectorConfig
+from vvv.core.base import record_row
+from vvv.core.paging import SweepCursor
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 
@@ -58,10 +59,10 @@ def test_a_pass_holds_one_page_of_records_however_long_the_day(conn, client, api
     parsed: list[weakref.ref] = []
     held: list[int] = []
 
-    def parse(payload):
-        records, rejects = darkpool.parse(payload)
-        parsed.extend(map(weakref.ref, records))
-        return records, rejects
+    def build(raw, values, extra, partition):
+        record = darkpool.Trade(*values, extra)
+        parsed.append(weakref.ref(record))
+        return record
 
     real_store = store.store_batch
 
@@ -71,7 +72,7 @@ def test_a_pass_holds_one_page_of_records_however_long_the_day(conn, client, api
         return real_store(conn, spec, **batch)
 
     monkeypatch.setattr(store, "store_batch", store_batch)
-    collector = attrs.evolve(DARKPOOL, parse=parse)
+    collector = attrs.evolve(DARKPOOL, build=build)
     result = run_once(collector, _config(tickers=["SPY"], page_size=50, max_pages=1000), conn=conn, client=client,
                       clock=lambda: LATER)
     assert result.status == "ok", result.error
@@ -158,7 +159,7 @@ def _trade(tracking_id: int, **fields) -> darkpool.Trade:
 
 def _store(conn: psycopg.Connection, run_id: int, records: list) -> store.BatchResult:
     return store.store_batch(conn, darkpool.SPEC, run_id=run_id, records=records, rejects=[], received=len(records),
-                             cursor=darkpool.Cursor(ticker="SPY"), scope="SPY")
+                             cursor=SweepCursor(), scope="SPY")
 
 
 # Anything validate lets through: text without NUL or lone surrogates, any finite NUMERIC,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.prints import DARKPOOL_DAILY, OPTIONS_FLOW_DAILY, insert_alerts, insert_prints
+from tests.prints import (
+    DARKPOOL_DAILY,
+    OPTIONS_FLOW_DAILY,
+    insert_alerts,
+    insert_prints,
+)
 
 
 def test_darkpool_daily_counts_new_york_days_and_leaves_canceled_prints_out(db_url: str) -> None:

@@ -1,11 +1,9 @@
 """The economic calendar: `GET /api/market/economic-calendar`, this week and next, one request.
 
-The endpoint takes no parameters and answers with the whole calendar, so a pass is one
-request and there is nothing to page. An event is identified by its name and time; its
-forecast and previous value are revised as its date nears, so the data set is revisable:
-the table holds one current row per event, and each version a revision replaced is kept in
-`vvv.revisions`, so nothing the API ever said is lost. Event types beyond the ones the
-description lists (the live calendar sends "13F") are stored as sent, with a note on the run.
+A declaration over the kernel's `Single`: the endpoint answers with the whole calendar. An event
+is its name and time; its forecast and previous value are revised as its date nears, so the data
+set is revisable (replaced versions go to `vvv.revisions`). Undocumented event types (the live
+calendar sends "13F") are stored as sent, with a note on the run.
 """
 
 from __future__ import annotations
@@ -13,26 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from vvv.core.base import (
-    Column,
-    Page,
-    Reject,
-    Request,
-    Schedule,
-    Single,
-    Spec,
-    parse_data,
-    stable_id,
-    structure_item,
-    unstorable_text,
-)
+from vvv.core.base import Collector, Page, Schedule, Spec, stable_id
 from vvv.core.convert import JsonObject
+from vvv.core.paging import LatestCursor, Single
+from vvv.core.schema import Item
 
 PATH = "/api/market/economic-calendar"
-PAGING = Single(PATH)  # the endpoint answers with the whole calendar
 EVENT_TYPES = ("fed-speaker", "fomc", "report")  # the documented ones; others are stored too
 # The calendar covers this week and next; an event further out than that is not plausible.
 _HORIZON = timedelta(days=60)
@@ -44,30 +30,9 @@ class Settings:
 
 
 @frozen
-class Cursor:
-    """The latest event time seen: the calendar is a snapshot, so this is for the record only."""
-
-    latest: datetime | None = None
-
-
-@frozen
-class _Item:
-    """An event as the API describes it (`Economic calendar`); forecast and prev are often null."""
-
-    event: str
-    time: datetime
-    type: str | None = None
-    reported_period: str | None = None
-    forecast: str | None = None
-    prev: str | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
-
-
-@frozen
 class Event:
-    """The current version of an event; field order is the column order of `trading.economic_events`."""
+    """The current version of an event, a row of `trading.economic_events` (its columns, in order);
+    forecast and prev are often null."""
 
     id: str
     event: str
@@ -79,29 +44,6 @@ class Event:
     extra: JsonObject
 
 
-SPEC = Spec(
-    name="economic_calendar",
-    description="Economic calendar (GET /api/market/economic-calendar) into trading.economic_events",
-    table="trading.economic_events",
-    key=("id",),
-    columns=(
-        Column("id", "text"),
-        Column("event", "text"),
-        Column("time", "timestamp with time zone"),
-        Column("type", "text"),
-        Column("reported_period", "text"),
-        Column("forecast", "text"),
-        Column("prev", "text"),
-        Column("extra", "jsonb"),
-    ),
-    time_column="time",
-    schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None),
-    settings=Settings,
-    cursor=Cursor,
-    revisable=True,
-)
-
-
 def event_id(event: str, time: datetime) -> str:
     """The identity of an event: its name and its time in UTC, not its numbers, which are revised.
 
@@ -110,22 +52,8 @@ def event_id(event: str, time: datetime) -> str:
     return stable_id(event, time.astimezone(UTC).isoformat())
 
 
-def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
-    """One request per pass: the endpoint answers with the whole calendar."""
-    return PAGING.next_request(previous)
-
-
-def parse(payload: Any) -> tuple[list[Event], list[Reject]]:
-    """Typed events from one response; anything unreadable becomes a reject, never an exception."""
-    return parse_data(payload, _parse_item)
-
-
-def _parse_item(raw: Any) -> Event | Reject:
-    parsed = structure_item(raw, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    return Event(id=event_id(item.event, item.time), extra=extra, **attrs.asdict(item, recurse=False))
+def _event(raw: Any, values: tuple[Any, ...], extra: dict[str, Any], partition: str) -> Event:
+    return Event(event_id(values[0], values[1]), *values, extra)  # values: the fields less id and extra
 
 
 def validate(record: Event, now: datetime) -> str | None:
@@ -134,21 +62,21 @@ def validate(record: Event, now: datetime) -> str | None:
         return "event is empty"
     if abs(record.time - now) > _HORIZON:
         return f"time {record.time.isoformat()} is more than {_HORIZON.days} days from now"
-    return unstorable_text(attrs.astuple(record, recurse=False))
+    return None
 
 
-def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
+def notes(page: Page) -> list[str]:
     """Event types the description does not list: stored as sent, noted on the run once each."""
-    if page is None:
-        return []
     unknown = dict.fromkeys(r.type for r in page.records if r.type is not None and r.type not in EVENT_TYPES)
     return [f"event type {kind!r} is not one the API documents ({', '.join(EVENT_TYPES)}); stored as sent"
             for kind in unknown]
 
 
-def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
-    """The latest event time seen so far (`saved` carries it from the page before)."""
-    times = [r.time for r in page.records]
-    if saved.latest is not None:
-        times.append(saved.latest)
-    return Cursor(latest=max(times, default=None))
+SPEC = Spec(name="economic_calendar", table="trading.economic_events", key=("id",), record=Event,
+            description="Economic calendar (GET /api/market/economic-calendar) into trading.economic_events",
+            time_column="time", settings=Settings, cursor=LatestCursor, revisable=True,
+            future_skew=None,  # the calendar is what lies ahead
+            schedule=Schedule(interval=3600, extended_interval=3600, closed_interval=6 * 3600, stale_after=None))
+
+COLLECTOR = Collector(spec=SPEC, strategy=Single(PATH, time_field="time"), item=Item(Event, computed=("id", "extra")),
+                      build=_event, validate=validate, notes=notes)

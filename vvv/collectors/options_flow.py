@@ -1,70 +1,46 @@
 """Options flow alerts: `GET /api/option-trades/flow-alerts`, newest first, paged by time, one cursor.
 
-Live alerts carry the provider's own `id` (a UUID), and that is their identity: two alerts
-of one rule on one contract at one instant are two alerts. An alert without one (the
-description documents none) is identified by a stable hash of what makes it one alert:
-the contract (`option_chain`), the rule that fired (`alert_rule`) and the instant it fired
-(`created_at`, to the microsecond, in UTC whatever its spelling). Everything else on an alert
-(premiums, sizes, volume, open interest, prices) measures it and may be restated; putting a
-measurement in the identity would turn a restated alert into a second row. The data set is
-insert-only: an alert served again is a duplicate.
-
-Paging follows the dark pool collector without its market days: the first request has no
-`older_than`, each next one sets it one millisecond above the oldest alert of the page before,
-so alerts sharing that instant are read again under either reading of the bounds and the
-overlap costs no duplicates. `older_than` drops on every request, so a sweep always ends; a
-page whose alerts all share one instant can only be stepped over, and `warnings` names it.
-A first pass reads back `first_run_hours`; later passes read down to `lookback_seconds`
-behind the newest alert stored, for alerts published late. A sweep cut short by the page
-cap is saved as the cut and the hole below it; the next pass fills the hole first.
+A declaration over the kernel's `TimeSweep`, one cursor. Identity is the provider's `id` (a
+UUID) on live alerts; without one, a stable hash of what makes an alert one (`option_chain`,
+`alert_rule`, `created_at` in UTC), never of what measures it and may be restated. Insert-only:
+an alert served again is a duplicate.
 
 The API's own filters (`[collectors.options_flow.filters]`) go into every request:
 
     >>> settings = Settings(filters={"min_premium": 50000, "rule_name": ["RepeatedHits"]})
-    >>> start = begin(None, "", datetime(2025, 10, 22, 15, 0, tzinfo=UTC), settings)
-    >>> next_request(start, None, None, settings).params
+    >>> start = COLLECTOR.begin(None, "", datetime(2025, 10, 22, 15, 0, tzinfo=UTC), settings)
+    >>> COLLECTOR.next_request(start, None, None, settings).params
     (('limit', '200'), ('newer_than', '1761141599999'), ('min_premium', '50000'), ('rule_name[]', ('RepeatedHits',)))
 """
 
 from __future__ import annotations
 
-import math
+import functools
 import re
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import attrs
 from attrs import frozen
 
+from vvv.core import params
 from vvv.core.base import (
-    Column,
-    Page,
+    Collector,
     Reject,
-    Request,
     Schedule,
     Spec,
     at_least,
     at_most,
-    record_row,
-    parse_data,
     stable_id,
-    structure_item,
-    unstorable_text,
 )
 from vvv.core.convert import JsonObject
-from vvv.core.timepaging import TimeSweep, halt, window_bounds
-from vvv.core.timepaging import bound as _bound
-from vvv.core.timepaging import fits_numeric as _fits_numeric
-from vvv.core.timepaging import instant as _instant
-from vvv.core.timepaging import ms as _ms
-from vvv.core.timepaging import spell as _spell
+from vvv.core.paging import SweepCursor, TimeSweep
+from vvv.core.params import Param, min_max
+from vvv.core.schema import Item
 
 PATH = "/api/option-trades/flow-alerts"
 MAX_PAGE_SIZE = 200
-FUTURE_SKEW = timedelta(minutes=5)
-_BIGINT = range(-(2**63), 2**63)
 
 # OCC symbol as the API writes it, without padding: root, YYMMDD, C or P, strike x 1000 in 8 digits.
 _OCC = re.compile(r"(?P<root>[A-Z][A-Z0-9.]{0,5})(?P<date>[0-9]{6})(?P<type>[CP])(?P<strike>[0-9]{8})")
@@ -77,116 +53,26 @@ RULE_NAMES = (
     "SweepsFollowedByFloor",
 )
 ISSUE_TYPES = ("Common Stock", "ETF", "Index", "ADR")
-_TICKER_LIST = re.compile(r"-?[A-Za-z0-9][A-Za-z0-9.\-]{0,9}(,[A-Za-z0-9][A-Za-z0-9.\-]{0,9})*")
 
-
-@frozen
-class _Filter:
-    """One documented query filter: its kind and bounds. `number` accepts integers and decimals."""
-
-    kind: str  # "integer", "number", "boolean", "tickers" or "choices"
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-
-
-def _pair(kind: str, low: float | None = None, high: float | None = None, *,
-          names: tuple[str, ...]) -> dict[str, _Filter]:
-    return {f"{edge}_{name}": _Filter(kind, low, high) for name in names for edge in ("min", "max")}
-
-
-# Every filter `GET /api/option-trades/flow-alerts` documents, by its TOML name (arrays without
-# the `[]` the query adds). Where the description contradicts itself, the example wins:
-# `min_premium` is typed integer with the example 12500.5, the volume/OI ratios integer with
-# 0.32 and 1.58, `min_diff` string with 0.53 and a negative diff in its text: those take numbers.
-FILTERS: dict[str, _Filter] = {
-    "ticker_symbol": _Filter("tickers"),
-    **_pair("number", 0, names=("premium",)),
-    **_pair("integer", 0, names=("size", "volume", "open_interest", "dte", "marketcap")),
-    **_pair("number", 0, names=("volume_oi_ratio", "price", "size_vol_ratio", "spread")),
-    **_pair("number", 0, 1, names=("ask_perc", "bid_perc", "bull_perc", "bear_perc", "skew")),
-    **_pair("number", names=("diff", "iv_change")),
-    **{name: _Filter("boolean") for name in (
+# Every filter `GET /api/option-trades/flow-alerts` documents. Where the description contradicts
+# itself, the example wins: `min_premium` is typed integer with the example 12500.5, the volume/OI
+# ratios integer with 0.32 and 1.58, `min_diff` string with 0.53 and a negative diff in its text:
+# those take numbers.
+FILTERS: dict[str, Param] = {
+    "ticker_symbol": Param("tickers"),
+    **min_max("number", 0, names=("premium",)),
+    **min_max("integer", 0, names=("size", "volume", "open_interest", "dte", "marketcap")),
+    **min_max("number", 0, names=("volume_oi_ratio", "price", "size_vol_ratio", "spread")),
+    **min_max("number", 0, 1, names=("ask_perc", "bid_perc", "bull_perc", "bear_perc", "skew")),
+    **min_max("number", names=("diff", "iv_change")),
+    **{name: Param("boolean") for name in (
         "all_opening", "is_floor", "is_sweep", "is_call", "is_put", "is_ask_side", "is_bid_side", "is_otm",
         "is_multi_leg", "size_greater_oi", "vol_greater_oi",
     )},
-    "rule_name": _Filter("choices", choices=RULE_NAMES),
-    "issue_types": _Filter("choices", choices=ISSUE_TYPES),
+    "rule_name": Param("choices", choices=RULE_NAMES),
+    "issue_types": Param("choices", choices=ISSUE_TYPES),
 }
-_RESERVED = ("newer_than", "older_than", "limit")
-
-
-def _filters(value: Any) -> dict[str, Any]:
-    """The filters checked against the API's description; a ValueError or TypeError names the key."""
-    if not isinstance(value, Mapping):
-        raise TypeError(f"filters must be a table of API filters, got {value!r}")
-    return {name: _checked_filter(name, given) for name, given in value.items()}
-
-
-def _checked_filter(name: Any, value: Any) -> Any:
-    where = f"filters.{name}"
-    if name in _RESERVED:
-        raise ValueError(f"{where}: vvv sets {name} itself while paging; it is not a filter")
-    if not isinstance(name, str) or name.removesuffix("[]") not in FILTERS:
-        hint = f"; write {name.removesuffix('[]')}" if isinstance(name, str) and name.endswith("[]") else ""
-        raise ValueError(f"{where}: unknown filter{hint} (known: {', '.join(FILTERS)})")
-    if name.endswith("[]"):
-        raise ValueError(f"{where}: write {name.removesuffix('[]')} = [...]; vvv adds the [] to the query")
-    spec = FILTERS[name]
-    if spec.kind == "boolean":
-        if not isinstance(value, bool):
-            raise TypeError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if spec.kind == "tickers":
-        if not isinstance(value, str) or not _TICKER_LIST.fullmatch(value):
-            raise TypeError(f"{where}: expected tickers separated by commas (\"-\" before the first excludes),"
-                            f" e.g. \"AAPL,INTC\"; got {value!r}")
-        return value.upper()
-    if spec.kind == "choices":
-        return _checked_choices(where, spec, value)
-    return _checked_number(where, spec, value)
-
-
-def _checked_choices(where: str, spec: _Filter, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not value:
-        raise TypeError(f"{where}: expected a list of one or more of {', '.join(spec.choices)}; got {value!r}")
-    unknown = [item for item in value if item not in spec.choices]
-    if unknown:
-        raise ValueError(f"{where}: {unknown[0]!r} is not one of {', '.join(spec.choices)}")
-    return tuple(dict.fromkeys(value))
-
-
-def _checked_number(where: str, spec: _Filter, value: Any) -> int | float:
-    allowed = int if spec.kind == "integer" else int | float
-    if isinstance(value, bool) or not isinstance(value, allowed):
-        raise TypeError(f"{where}: expected {'an integer' if spec.kind == 'integer' else 'a number'}, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
-    if spec.low is not None and value < spec.low:
-        raise ValueError(f"{where}: must be at least {spec.low:g}, got {value!r}")
-    if spec.high is not None and value > spec.high:
-        raise ValueError(f"{where}: must be at most {spec.high:g}, got {value!r}")
-    return value
-
-
-def filter_params(filters: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """The query parameters for checked filters, in a stable order.
-
-    An array filter is one parameter whose value is a tuple of strings: the client hands the
-    params to httpx as a dict, which sends a tuple as the repeated `rule_name[]=...` the API takes.
-    """
-    params: list[tuple[str, Any]] = []
-    for name in sorted(filters, key=list(FILTERS).index):
-        value = filters[name]
-        if isinstance(value, tuple):
-            params.append((f"{name}[]", value))
-        elif isinstance(value, bool):
-            params.append((name, "true" if value else "false"))
-        elif isinstance(value, float):
-            params.append((name, format(Decimal(repr(value)), "f")))
-        else:
-            params.append((name, str(value)))
-    return tuple(params)
+_filters = functools.partial(params.checked, FILTERS, reserved=("newer_than", "older_than", "limit"))
 
 
 @frozen
@@ -204,61 +90,6 @@ class Settings:
     max_pages: int = attrs.field(default=100, validator=at_least(1))
     first_run_hours: int = attrs.field(default=1, validator=[at_least(1), at_most(24 * 30)])
     filters: JsonObject = attrs.field(factory=dict, converter=_filters, hash=False)
-
-
-@frozen
-class Cursor:
-    """Where the collector stands, saved after every page. Bounds are unix milliseconds, as the API takes them.
-
-    `newest`: the newest alert stored. A sweep from the top cut short read everything from
-    `cut_at` up; the alerts below it down to `resume_after` are owed, and `resume_before` is how
-    far down that hole has been filled. `since`: the bottom of a first pass, set by `begin`.
-    """
-
-    newest: datetime | None = None
-    resume_before: int | None = None
-    resume_after: int | None = None
-    cut_at: int | None = None
-    since: int | None = None
-    window_end: int | None = None  # a backfill's window: its passes fill the hole and never sweep from the top
-
-
-@frozen
-class _Item:
-    """An alert as the API describes it (`Flow Alert`): identity fields required, the rest may be null.
-
-    `ticker`, `expiry`, `type` and `strike` restate the option symbol; they are checked against it.
-    """
-
-    created_at: datetime
-    option_chain: str
-    alert_rule: str
-    id: str | None = None  # the provider's own id (a UUID), on live alerts
-    rule_id: str | None = None  # the provider's id of the rule that fired
-    ticker: str | None = None
-    expiry: date | None = None
-    type: str | None = None
-    strike: Decimal | None = None
-    issue_type: str | None = None
-    price: Decimal | None = None
-    underlying_price: Decimal | None = None
-    total_premium: Decimal | None = None
-    total_ask_side_prem: Decimal | None = None
-    total_bid_side_prem: Decimal | None = None
-    total_size: int | None = None
-    trade_count: int | None = None
-    volume: int | None = None
-    open_interest: int | None = None
-    volume_oi_ratio: Decimal | None = None
-    expiry_count: int | None = None
-    has_sweep: bool | None = None
-    has_floor: bool | None = None
-    has_multileg: bool | None = None
-    has_singleleg: bool | None = None
-    all_opening_trades: bool | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
 
 
 @frozen
@@ -315,7 +146,8 @@ def _same_underlying(root: str, ticker: str) -> bool:
 
 @frozen
 class Alert:
-    """One stored alert; field order is the column order of `trading.options_flow_alerts`."""
+    """One stored alert, a row of `trading.options_flow_alerts` (its columns, in order); the
+    identity fields are required, the rest may be null."""
 
     id: str
     created_at: datetime
@@ -347,31 +179,10 @@ class Alert:
     extra: JsonObject
 
 
-_NUMERIC_FIELDS = ("strike", "price", "underlying_price", "total_premium", "total_ask_side_prem",
-                   "total_bid_side_prem", "volume_oi_ratio")
-_BIGINT_FIELDS = ("total_size", "trade_count", "volume", "open_interest", "expiry_count")
-_TYPES = {datetime: "timestamp with time zone", date: "date", Decimal: "numeric", int: "bigint", bool: "boolean",
-          str: "text"}
-
-
-def _column(field: attrs.Attribute) -> Column:
-    if field.name == "extra":
-        return Column("extra", "jsonb")
-    base = next(t for t in _TYPES if field.type in (t.__name__, f"{t.__name__} | None"))
-    return Column(field.name, _TYPES[base])
-
-
-SPEC = Spec(
-    name="options_flow",
-    description="Options flow alerts (GET /api/option-trades/flow-alerts) into trading.options_flow_alerts",
-    table="trading.options_flow_alerts",
-    key=("id",),
-    columns=tuple(_column(field) for field in attrs.fields(Alert)),
-    time_column="created_at",
-    schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900),
-    settings=Settings,
-    cursor=Cursor,
-)
+# An alert as the API describes it (`Flow Alert`): the symbol's parts are vvv's, and the item's
+# `expiry`, `type` and `strike` restate the symbol (they are checked against it); `id` is the provider's.
+ITEM = Item(Alert, computed=("id", "underlying", "expiry", "option_type", "strike", "extra"),
+            also={"id": str | None, "expiry": date | None, "type": str | None, "strike": Decimal | None})
 
 
 def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provider_id: str | None = None) -> str:
@@ -382,28 +193,18 @@ def alert_id(*, option_chain: str, alert_rule: str, created_at: datetime, provid
     return stable_id(option_chain, alert_rule, created_at.astimezone(UTC).isoformat())
 
 
-def parse(payload: Any) -> tuple[list[Alert], list[Reject]]:
-    """Typed alerts from one response; anything unreadable becomes a reject, never an exception."""
-    return parse_data(payload, _parse_item)
-
-
-def _parse_item(raw: Any) -> Alert | Reject:
-    parsed = structure_item(raw, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    symbol = parse_option_symbol(item.option_chain)
+def _alert(raw: Any, values: tuple[Any, ...], extra: dict[str, Any], partition: str) -> Alert | Reject:
+    fields = dict(zip(ITEM.names, values, strict=True))
+    symbol = parse_option_symbol(fields["option_chain"])
     if isinstance(symbol, str):
         return Reject(raw, symbol)
-    reason = disagreement(symbol, ticker=item.ticker, expiry=item.expiry, option_type=item.type, strike=item.strike)
+    provider_id, expiry, option_type, strike = (fields.pop(name) for name in ("id", "expiry", "type", "strike"))
+    reason = disagreement(symbol, ticker=fields["ticker"], expiry=expiry, option_type=option_type, strike=strike)
     if reason is not None:
         return Reject(raw, reason)
-    fields = attrs.asdict(item, recurse=False)
-    for restated in ("expiry", "type", "strike", "id"):
-        del fields[restated]
     return Alert(
-        id=alert_id(option_chain=item.option_chain, alert_rule=item.alert_rule, created_at=item.created_at,
-                    provider_id=item.id),
+        id=alert_id(option_chain=fields["option_chain"], alert_rule=fields["alert_rule"],
+                    created_at=fields["created_at"], provider_id=provider_id),
         underlying=symbol.root, expiry=symbol.expiry, option_type=symbol.option_type, strike=symbol.strike,
         extra=extra, **fields,
     )
@@ -411,111 +212,19 @@ def _parse_item(raw: Any) -> Alert | Reject:
 
 def validate(record: Alert, now: datetime) -> str | None:
     """Business rules a parsed alert must meet before it is stored."""
-    if record.created_at > now + FUTURE_SKEW:
-        return f"created_at {record.created_at.isoformat()} is in the future"
-    if not record.alert_rule.strip():
-        return "alert_rule is empty"
-    for name in _BIGINT_FIELDS:
-        if (value := getattr(record, name)) is not None and value not in _BIGINT:
-            return f"{name} {value} does not fit a bigint"
-    for name in _NUMERIC_FIELDS:
-        if (value := getattr(record, name)) is not None and not _fits_numeric(value):
-            return f"{name} {value} is beyond what a NUMERIC column holds"
-    return unstorable_text(record_row(record))
+    return "alert_rule is empty" if not record.alert_rule.strip() else None
 
 
-def window(start: datetime, end: datetime) -> Cursor:
-    """A backfill of the alerts created in [start, end]: one hole to fill, nothing above it."""
-    return Cursor(**window_bounds(start, end), since=_ms(start), window_end=_ms(end))
+SPEC = Spec(name="options_flow", table="trading.options_flow_alerts", key=("id",), record=Alert,
+            description="Options flow alerts (GET /api/option-trades/flow-alerts) into trading.options_flow_alerts",
+            time_column="created_at", settings=Settings, cursor=SweepCursor,
+            schedule=Schedule(interval=60, extended_interval=300, closed_interval=None, stale_after=900))
 
-
-def finished(cursor: Cursor | None) -> bool:
-    """Has a backfill window been read completely?"""
-    return cursor is not None and cursor.window_end is not None and cursor.resume_before is None
-
-
-def begin(cursor: Cursor | None, scope: str, now: datetime, settings: Settings) -> Cursor:
-    """The cursor a pass starts from; a collector that never stored an alert reads back `first_run_hours`."""
-    if now.utcoffset() is None:
-        raise ValueError(f"begin needs an aware datetime, got naive {now.isoformat()}")
-    if cursor is not None and cursor.window_end is not None:
-        return cursor
-    return attrs.evolve(cursor or Cursor(), since=_ms(now) - settings.first_run_hours * 3_600_000)
-
-
-def next_request(cursor: Cursor, previous: Request | None, page: Page | None, settings: Settings) -> Request | None:
-    """The next request of the pass that started from `cursor` (from `begin`), or None when it is done."""
-    if cursor.since is None:
-        raise ValueError("options_flow.next_request needs the cursor returned by options_flow.begin")
-    if cursor.window_end is not None and cursor.resume_before is None:
-        return None  # the backfill window is complete
-    sweep = _sweep(settings)
-    if previous is None or page is None:
-        return _opening(cursor, sweep, settings)
-    onward = sweep.onward(cursor, previous, page)
-    if onward is None:  # the page cap, or an unreadable page: stop there, read on from it next pass
-        return None
-    number, step = onward
-    if step.bound is not None:
-        return _request(sweep, settings, number=number, newer_than=_bound(previous, "newer_than"),
-                        older_than=step.bound)
-    in_hole = sweep.in_hole(cursor, previous)
-    return _top(cursor, sweep, settings, number=number) if in_hole and cursor.window_end is None else None
-
-
-def advance(cursor: Cursor, saved: Cursor, page: Page, settings: Settings) -> Cursor:
-    """The cursor to save once `page` is stored: `cursor` is where the pass started (from `begin`),
-    `saved` the cursor saved after the page before (`cursor` for the first page); safe after any prefix.
-    An unreadable page moves nothing: `saved` owes what lies below it already (a top sweep's first
-    page is read again from the top)."""
-    sweep = _sweep(settings)
-    step = sweep.step(cursor, page.request, page)
-    if step.blind:
-        return saved
-    at = Cursor(newest=sweep.newest(page, saved.newest), window_end=cursor.window_end)
-    moved = sweep.moved(cursor, at, page, step, in_hole=sweep.in_hole(cursor, page.request))
-    return at if moved is None else moved
-
-
-def warnings(cursor: Cursor, page: Page | None, settings: Settings) -> list[str]:
-    """Possible gaps of the pass that started from `cursor`, for the run's log and status: with
-    `page` None those its starting cursor reveals, else those `page` reveals."""
-    sweep = _sweep(settings)
-    if page is None:
-        return sweep.unread_lookback(cursor, what="alerts published late")
-    step = sweep.step(cursor, page.request, page)
-    found = sweep.gap_warning(page, step, noun="alerts")
-    if step.blind:
-        before = _bound(page.request, "older_than")
-        where = "" if before is None else f" older than {_spell(_instant(before))}"
-        found.append(halt(page, noun="alerts", where=where))
-    return found
-
-
-def _sweep(settings: Settings) -> TimeSweep:
-    """One sweep over all alerts, newest first by `created_at`."""
-    return TimeSweep(path=PATH, time_field="created_at", page_size=settings.page_size,
-                     lookback_seconds=settings.lookback_seconds, max_pages=settings.max_pages)
-
-
-def _opening(cursor: Cursor, sweep: TimeSweep, settings: Settings) -> Request:
-    """The hole a cut-short pass left, else the newest alerts."""
-    if cursor.resume_before is not None:
-        return _request(sweep, settings, number=1, newer_than=cursor.resume_after, older_than=cursor.resume_before)
-    return _top(cursor, sweep, settings, number=1)
-
-
-def _top(cursor: Cursor, sweep: TimeSweep, settings: Settings, *, number: int) -> Request:
-    """From the newest alert down to the lookback behind the newest stored (a first pass: `since`).
-
-    `newer_than` is one below the floor, so either reading of the bound includes the floor itself.
-    """
-    assert cursor.since is not None
-    floor = cursor.since if cursor.newest is None else sweep.floor(cursor)
-    return _request(sweep, settings, number=number, newer_than=floor - 1)
-
-
-def _request(sweep: TimeSweep, settings: Settings, *, number: int, newer_than: int | None = None,
-             older_than: int | None = None) -> Request:
-    return sweep.request(number=number, newer_than=newer_than, older_than=older_than,
-                         tail=filter_params(settings.filters))
+COLLECTOR = Collector(
+    spec=SPEC,
+    strategy=TimeSweep(path=PATH, time_field="created_at", noun="alerts", late="alerts published late",
+                       params=lambda settings: params.query(FILTERS, settings.filters)),
+    item=ITEM,
+    build=_alert,
+    validate=validate,
+)

@@ -148,7 +148,8 @@ def _optional(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any
     return factory
 
 
-def _format_exception(error: BaseException, type_: Any) -> str:
+def field_message(error: BaseException, type_: Any) -> str:
+    """What was wrong with one field, as a reject reason says it."""
     if isinstance(error, KeyError):
         return "required field missing"
     if isinstance(error, ValueError | TypeError) and str(error):
@@ -181,7 +182,7 @@ CONVERTER = make_converter()
 def error_lines(error: Exception) -> list[str]:
     """One message per bad field, e.g. `expected a string, got int @ item.headline`."""
     if isinstance(error, cattrs.BaseValidationError):
-        return cattrs.transform_error(error, path="item", format_exception=_format_exception)
+        return cattrs.transform_error(error, path="item", format_exception=field_message)
     return [str(error)]
 
 

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from attrs import frozen
 
-from vvv.core import calendar
 from vvv.config import CollectorConfig
+from vvv.core import calendar
 
 _LOOKAHEAD_PHASES = 12  # enough to cross a long weekend of phases that are "off"
 

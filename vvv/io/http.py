@@ -20,6 +20,7 @@ from datetime import time as dt_time
 from typing import Any
 
 import httpx
+import msgspec
 from attrs import frozen
 from loguru import logger
 
@@ -295,13 +296,27 @@ class ApiClient:
             logger.error("GET {} {} refused with HTTP {}: {}", request.path, dict(request.params), status,
                          _api_message(body))
             raise ApiError(f"GET {request.path} got HTTP {status}: {_api_message(body)}")
-        try:  # NaN and Infinity are not JSON: kept as the text the API sent, so a page never fails on them
-            payload = json.loads(body, parse_constant=str)
+        try:
+            payload = decode_json(body)
         except ValueError:
             return _Retry(f"got a body that is not valid JSON ({len(body)} bytes)")
         if (problem := page_problem(payload)) is not None:
             return _Retry(problem)
         return payload
+
+
+_JSON = msgspec.json.Decoder()
+
+
+def decode_json(body: bytes) -> Any:
+    """The body as JSON, a ValueError if it is not. msgspec reads a page in half the time json does,
+    integers of any size exactly; what it refuses goes to json, which reads more: NaN and Infinity
+    (not JSON, kept as the text the API sent, so a page never fails on them), a lone surrogate, a
+    number beyond a float, a byte order mark."""
+    try:
+        return _JSON.decode(body)
+    except msgspec.DecodeError:
+        return json.loads(body, parse_constant=str)
 
 
 def read_bounded(

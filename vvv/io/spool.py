@@ -69,6 +69,7 @@ class Batch:
     fetched_at: str
     cursor: Any  # unstructured, as in vvv.cursors
     payload: Any  # the decoded response, as received
+    partition: str = ""  # the partition the page was requested for (files of earlier releases: "")
 
 
 @frozen
@@ -246,7 +247,7 @@ def decode(data: bytes) -> tuple[Batch, bool] | None:
     if not values or not isinstance(values[0], dict) or values[0].get("v") != 1:
         return None
     header, body = values[0], values[1:]
-    fields = {k: header[k] for k in _FIELDS}
+    fields = {k: header[k] for k in _FIELDS} | {"partition": header.get("partition", "")}
     if header["items"] is None:
         complete = len(body) == 1
         payload = body[0] if complete else {"data": []}
@@ -261,7 +262,7 @@ _BROKEN = object()
 
 
 def _fields(batch: Batch) -> dict[str, Any]:
-    return {"v": 1, **{name: getattr(batch, name) for name in _FIELDS}}
+    return {"v": 1, **{name: getattr(batch, name) for name in _FIELDS}, "partition": batch.partition}
 
 
 def _line(value: Any) -> bytes:

@@ -22,14 +22,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import psycopg
 from attrs import frozen
 from psycopg import sql
-from psycopg.types.json import Jsonb, JsonbDumper
+from psycopg.types.json import Jsonb, JsonbDumper, set_json_dumps
 
-from vvv.core.base import Reject, Spec, record_row
-from vvv.core.convert import CONVERTER
 from vvv.config import mask_dsn
+from vvv.core.base import Reject, Spec, read_cursor, record_row
+from vvv.core.convert import CONVERTER
 from vvv.errors import Fatal, one_line
 
 
@@ -60,7 +61,20 @@ def connect(
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(f"cannot connect to the database {mask_dsn(url)}: {one_line(error)}") from None
     conn.adapters.register_dumper(dict, JsonbDumper)
+    set_json_dumps(json_dumps, conn)
     return conn
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def json_dumps(value: Any) -> bytes | str:
+    """JSON for a jsonb value (every record's `extra`): msgspec, many times faster than json; json for
+    what msgspec refuses (a value it has no encoding for, a lone surrogate)."""
+    try:
+        return _ENCODE(value)
+    except (TypeError, ValueError):
+        return json.dumps(value)
 
 
 # A pass holds a session-level advisory lock on its run (two-int form: this class, the run id)
@@ -162,13 +176,147 @@ def prune(conn: psycopg.Connection, *, before: datetime) -> int:
     return deleted.rowcount
 
 
+def fail_running_runs_of_other_instances(conn: psycopg.Connection, instance: str | None, *, error: str) -> None:
+    """A new leader closes the runs other instances left 'running' (their passes died with them)."""
+    conn.execute(
+        "UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
+        " WHERE status = 'running' AND instance IS NOT NULL AND instance <> %s",
+        (error, instance),
+    )
+
+
+def fail_running_runs_of_instance(conn: psycopg.Connection, instance: str | None, *, error: str) -> None:
+    """An instance shutting down closes its own runs still 'running'."""
+    conn.execute("UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
+                 " WHERE status = 'running' AND instance = %s", (error, instance))
+
+
+def last_run_starts(conn: psycopg.Connection, collectors: Sequence[str]) -> dict[str, datetime]:
+    """When each of `collectors` last started a run (those that never ran are absent)."""
+    rows = conn.execute("SELECT collector, max(started_at) FROM vvv.runs WHERE collector = ANY(%s)"
+                        " GROUP BY collector", (list(collectors),)).fetchall()
+    return dict(rows)
+
+
+def publish_instance(conn: psycopg.Connection, name: str, *, role: str, schedule: Any) -> None:
+    """Record an instance's role and schedule, with a fresh heartbeat, for `vvv status`."""
+    conn.execute(
+        "INSERT INTO vvv.instances (name, role, schedule) VALUES (%s, %s, %s)"
+        " ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, schedule = EXCLUDED.schedule,"
+        " heartbeat_at = now()",
+        (name, role, Jsonb(schedule)),
+    )
+
+
+def mark_instance_stopped(conn: psycopg.Connection, name: str) -> None:
+    conn.execute("UPDATE vvv.instances SET role = 'stopped', heartbeat_at = now() WHERE name = %s", (name,))
+
+
+def has_operations_tables(conn: psycopg.Connection) -> bool:
+    """Whether the database has vvv's tables at all (a fresh one has had no migration yet)."""
+    return conn.execute("SELECT to_regclass('vvv.runs')").fetchone()[0] is not None
+
+
+_LAST_RUN = """
+SELECT id, status, started_at, finished_at, inserted, revised, duplicates, rejects, error
+FROM vvv.runs WHERE collector = %s ORDER BY started_at DESC, id DESC LIMIT 1
+"""
+_LAST_DAY = """
+SELECT coalesce(sum(inserted), 0), coalesce(sum(revised), 0), coalesce(sum(rejects), 0),
+       count(*) FILTER (WHERE status <> 'ok')
+FROM vvv.runs WHERE collector = %s AND started_at > %s - interval '24 hours'
+"""
+_BUDGET = """
+SELECT api_budget, finished_at FROM vvv.runs
+WHERE api_budget IS NOT NULL ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT 1
+"""
+_INSTANCES = """
+SELECT name, role, started_at, heartbeat_at, schedule FROM vvv.instances
+WHERE role <> 'stopped' AND heartbeat_at > %s ORDER BY role, name
+"""
+_COLLECTED_DAYS = """
+SELECT day.lo FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS day(lo, hi)
+WHERE EXISTS (SELECT 1 FROM vvv.runs WHERE collector = %s AND status IN ('ok', 'partial')
+              AND started_at >= day.lo AND started_at < day.hi)
+ORDER BY day.lo DESC LIMIT %s
+"""
+_HOURLY = """
+SELECT collector, date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour, sum(inserted)
+FROM vvv.runs WHERE collector = ANY(%s) AND started_at >= %s GROUP BY collector, hour
+"""
+_RECENT = """
+SELECT c.name, r.status, r.started_at, r.finished_at, r.inserted, r.error
+FROM unnest(%s::text[]) AS c(name)
+CROSS JOIN LATERAL (
+    SELECT status, started_at, finished_at, inserted, error FROM vvv.runs
+    WHERE collector = c.name ORDER BY started_at DESC LIMIT %s
+) AS r
+"""
+_LAST_SUCCESS = """
+SELECT finished_at FROM vvv.runs WHERE collector = %s AND status = 'ok' ORDER BY started_at DESC LIMIT 1
+"""
+
+
+def last_run(conn: psycopg.Connection, collector: str) -> tuple[Any, ...] | None:
+    """The collector's latest run: (id, status, started_at, finished_at, inserted, revised, duplicates,
+    rejects, error), or None when it never ran."""
+    return conn.execute(_LAST_RUN, (collector,)).fetchone()
+
+
+def last_day_totals(conn: psycopg.Connection, collector: str, now: datetime) -> tuple[int, int, int, int]:
+    """Over the runs started in the 24 hours before `now`: (rows inserted, revised, rejects, runs not ok)."""
+    return conn.execute(_LAST_DAY, (collector, now)).fetchone()
+
+
+def last_reported_budget(conn: psycopg.Connection) -> tuple[dict[str, Any], datetime | None] | None:
+    """The API budget the latest finished run recorded, and when it finished; None before any did."""
+    return conn.execute(_BUDGET).fetchone()
+
+
+def live_instances(conn: psycopg.Connection, since: datetime) -> list[tuple[Any, ...]]:
+    """Instances not stopped that have beaten since `since`: (name, role, started_at, heartbeat_at, schedule)."""
+    return conn.execute(_INSTANCES, (since,)).fetchall()
+
+
+def collected_days(conn: psycopg.Connection, collector: str, starts: Sequence[datetime], ends: Sequence[datetime],
+                   *, limit: int) -> list[datetime]:
+    """Of the [start, end) days given, the starts of the newest `limit` in which the collector had a run
+    ok or partial, newest first."""
+    rows = conn.execute(_COLLECTED_DAYS, (list(starts), list(ends), collector, limit)).fetchall()
+    return [row[0] for row in rows]
+
+
+def hourly_inserted(conn: psycopg.Connection, collectors: Sequence[str], since: datetime
+                    ) -> list[tuple[str, datetime, int]]:
+    """Rows inserted per collector and hour (UTC) of the runs started since `since`."""
+    return conn.execute(_HOURLY, (list(collectors), since)).fetchall()
+
+
+def recent_runs(conn: psycopg.Connection, collectors: Sequence[str], *, limit: int) -> list[tuple[Any, ...]]:
+    """The last `limit` runs of each collector, newest first: (collector, status, started_at, finished_at,
+    inserted, error)."""
+    return conn.execute(_RECENT, (list(collectors), limit)).fetchall()
+
+
+def last_success(conn: psycopg.Connection, collector: str) -> datetime | None:
+    """When the collector's latest ok run finished, or None."""
+    row = conn.execute(_LAST_SUCCESS, (collector,)).fetchone()
+    return row[0] if row else None
+
+
+def newest_record_at(conn: psycopg.Connection, spec: Spec) -> datetime | None:
+    """The time of the collector's newest record (its time index answers), or None for an empty table."""
+    return conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
+        sql.Identifier(spec.time_column), sql.Identifier(*spec.table.split(".")))).fetchone()[0]
+
+
 def load_cursor(conn: psycopg.Connection, spec: Spec, scope: str = "") -> Any:
     """The collector's saved position (for one scope, e.g. a ticker), or None when it never ran."""
     row = conn.execute(
         "SELECT position FROM vvv.cursors WHERE collector = %s AND scope = %s", (spec.name, scope)
     ).fetchone()
     conn.commit()
-    return None if row is None else CONVERTER.structure(row[0], spec.cursor)
+    return None if row is None else read_cursor(spec.cursor, row[0])
 
 
 def save_cursor(conn: psycopg.Connection, spec: Spec, scope: str, cursor: Any) -> None:

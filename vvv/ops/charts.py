@@ -10,8 +10,8 @@ hover. Values are integers (row counts), so scaling is exact however large they 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import re
+from collections.abc import Mapping, Sequence
 from html import escape as _escape
 
 from attrs import frozen

@@ -16,8 +16,8 @@ from typing import Any
 
 from attrs import frozen
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 
 from vvv import __version__
@@ -83,6 +83,12 @@ class Metrics:
         self.duplicates.labels(collector=name).inc(max(0, result.duplicates))
         self.rejects.labels(collector=name).inc(max(0, result.rejects))
         self._live.invalidate()
+
+    def track_tape(self, job: Any) -> None:
+        """The nightly tape's figures, read from the job at scrape time."""
+        from vvv.ops.tape import Gauges
+
+        self.registry.register(Gauges(job))
 
     def observe_crash(self, collector: str) -> None:
         """A pass that could not even record itself (the database is gone, or a bug)."""

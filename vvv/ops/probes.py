@@ -14,33 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from vvv.io import store
 from vvv.core.base import Spec
 from vvv.errors import one_line
+from vvv.io import store
 from vvv.ops.metrics import Freshness
 
 TIMEOUT_S = 3
 HOURS = 48
 STRIP_RUNS = 40
-
-_HOURLY = """
-SELECT collector, date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour, sum(inserted)
-FROM vvv.runs WHERE collector = ANY(%s) AND started_at >= %s GROUP BY collector, hour
-"""
-_RECENT = """
-SELECT c.name, r.status, r.started_at, r.finished_at, r.inserted, r.error
-FROM unnest(%s::text[]) AS c(name)
-CROSS JOIN LATERAL (
-    SELECT status, started_at, finished_at, inserted, error FROM vvv.runs
-    WHERE collector = c.name ORDER BY started_at DESC LIMIT %s
-) AS r
-"""
-_LAST_SUCCESS = """
-SELECT finished_at FROM vvv.runs WHERE collector = %s AND status = 'ok' ORDER BY started_at DESC LIMIT 1
-"""
-
 
 @contextmanager
 def connection(url: str, *, timeout_s: int = TIMEOUT_S) -> Iterator[psycopg.Connection]:
@@ -67,10 +49,8 @@ def freshness(url: str, specs: Sequence[Spec]) -> dict[str, Freshness]:
     found = {}
     with connection(url) as conn:
         for spec in specs:
-            newest = conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
-                sql.Identifier(spec.time_column), sql.Identifier(*spec.table.split(".")))).fetchone()[0]
-            success = conn.execute(_LAST_SUCCESS, (spec.name,)).fetchone()
-            found[spec.name] = Freshness(newest_record_at=newest, last_success_at=success[0] if success else None)
+            newest = store.newest_record_at(conn, spec)
+            found[spec.name] = Freshness(newest_record_at=newest, last_success_at=store.last_success(conn, spec.name))
     return found
 
 
@@ -84,7 +64,7 @@ def hourly_rows(conn: psycopg.Connection, names: Sequence[str], *, now: datetime
     slots = [last - timedelta(hours=hours - 1 - i) for i in range(hours)]
     index = {slot: i for i, slot in enumerate(slots)}
     series: dict[str, list[int | None]] = {name: [None] * hours for name in names}
-    for name, hour, inserted in conn.execute(_HOURLY, (list(names), slots[0])).fetchall():
+    for name, hour, inserted in store.hourly_inserted(conn, names, slots[0]):
         i = index.get(hour.astimezone(now.tzinfo))
         if i is not None and name in series:
             series[name][i] = int(inserted)
@@ -94,7 +74,7 @@ def hourly_rows(conn: psycopg.Connection, names: Sequence[str], *, now: datetime
 def recent_runs(conn: psycopg.Connection, names: Sequence[str], *, limit: int = STRIP_RUNS) -> dict[str, list[dict[str, Any]]]:
     """The last `limit` runs of each collector, oldest first."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for name, status, started, finished, inserted, error in conn.execute(_RECENT, (list(names), limit)).fetchall():
+    for name, status, started, finished, inserted, error in store.recent_runs(conn, names, limit=limit):
         runs[name].append({"status": status, "started_at": started, "finished_at": finished,
                            "inserted": inserted, "error": error})
     for entries in runs.values():

@@ -15,33 +15,15 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from vvv.core import calendar
 from vvv.collectors import COLLECTORS
-from vvv.core.base import HALT_MARK, Spec
 from vvv.config import CollectorConfig
+from vvv.core import calendar
+from vvv.core.base import HALT_MARK, Spec
+from vvv.io import store
 from vvv.io.http import Budget, daily_pause
 from vvv.io.spool import Spool
 
 INSTANCE_ALIVE_S = 60  # an instance publishes every 10 s; silent this long, it is gone
-
-_LAST_RUN = """
-SELECT id, status, started_at, finished_at, inserted, revised, duplicates, rejects, error
-FROM vvv.runs WHERE collector = %s ORDER BY started_at DESC, id DESC LIMIT 1
-"""
-_LAST_DAY = """
-SELECT coalesce(sum(inserted), 0), coalesce(sum(revised), 0), coalesce(sum(rejects), 0),
-       count(*) FILTER (WHERE status <> 'ok')
-FROM vvv.runs WHERE collector = %s AND started_at > %s - interval '24 hours'
-"""
-_BUDGET = """
-SELECT api_budget, finished_at FROM vvv.runs
-WHERE api_budget IS NOT NULL ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT 1
-"""
-_INSTANCES = """
-SELECT name, role, started_at, heartbeat_at, schedule FROM vvv.instances
-WHERE role <> 'stopped' AND heartbeat_at > %s ORDER BY role, name
-"""
-
 
 def collect_status(
     conn: psycopg.Connection,
@@ -50,12 +32,13 @@ def collect_status(
     now: datetime,
     spool: Spool | None = None,
     daily_reserve: int = 0,
+    tape: Any = None,
 ) -> dict[str, Any]:
     """The status as JSON-ready data: per collector, the live instances, the API budget, the spool, the problems."""
     instances = _instances(conn, now)
     schedule = next((i["schedule"] for i in instances if i["role"] == "active"), {})
     entries = {spec.name: _collector_status(conn, spec, config, now, schedule.get(spec.name)) for spec, config in collectors}
-    budget = conn.execute(_BUDGET).fetchone()
+    budget = store.last_reported_budget(conn)
     conn.rollback()
     api_budget = None if budget is None else _api_budget(budget[0], budget[1], daily_reserve, now)
     problems = [problem for entry in entries.values() for problem in entry["problems"]]
@@ -64,12 +47,18 @@ def collect_status(
                         f" reserve {daily_reserve}): no requests until {_clock(api_budget['paused_until'])} UTC")
     spooled = spool_status(spool)
     streams = stream_status(conn, now)
+    if tape is not None:
+        from vvv.ops import tape as tape_status
+
+        tape = tape_status.report(conn, tape, now=now, scheduled=schedule.get("tape"))
+        problems += tape["problems"]
     return {
         "collectors": entries,
         "instances": [{k: v for k, v in i.items() if k != "schedule"} for i in instances],
         "api_budget": api_budget,
         "spool": spooled,
         "streams": streams,
+        **({} if tape is None else {"tape": tape}),
         "problems": [*problems, *_spool_problems(spooled), *(p for s in streams.values() for p in s["problems"])],
     }
 
@@ -146,7 +135,7 @@ def _api_budget(reported: dict[str, Any], at: datetime | None, reserve: int, now
 
 
 def _instances(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]:
-    rows = conn.execute(_INSTANCES, (now - timedelta(seconds=INSTANCE_ALIVE_S),)).fetchall()
+    rows = store.live_instances(conn, now - timedelta(seconds=INSTANCE_ALIVE_S))
     return [
         {"name": name, "role": role, "started_at": _iso(started), "heartbeat_at": _iso(beat), "schedule": schedule}
         for name, role, started, beat, schedule in rows
@@ -156,11 +145,9 @@ def _instances(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]:
 def _collector_status(
     conn: psycopg.Connection, spec: Spec, config: CollectorConfig, now: datetime, scheduled: dict[str, Any] | None
 ) -> dict[str, Any]:
-    last = conn.execute(_LAST_RUN, (spec.name,)).fetchone()
-    rows_24h, revised_24h, rejects_24h, unsuccessful_24h = conn.execute(_LAST_DAY, (spec.name, now)).fetchone()
-    newest = conn.execute(
-        sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(spec.time_column), sql.Identifier(*spec.table.split(".")))
-    ).fetchone()[0]
+    last = store.last_run(conn, spec.name)
+    rows_24h, revised_24h, rejects_24h, unsuccessful_24h = store.last_day_totals(conn, spec.name, now)
+    newest = store.newest_record_at(conn, spec)
     entry = {
         "enabled": config.enabled,
         "state": _state(config, scheduled),
@@ -208,12 +195,6 @@ def _problems(name: str, config: CollectorConfig, entry: dict[str, Any], now: da
 SILENT_DAYS = 5  # market days of collection without a single record before a ticker looks misspelled
 _CANDIDATE_DAYS = 15  # how far back (in market days) to look for those days of collection
 _NOUNS = {"darkpool": "prints"}
-_COLLECTED_DAYS = """
-SELECT day.lo FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS day(lo, hi)
-WHERE EXISTS (SELECT 1 FROM vvv.runs WHERE collector = %s AND status IN ('ok', 'partial')
-              AND started_at >= day.lo AND started_at < day.hi)
-ORDER BY day.lo DESC LIMIT %s
-"""
 _SILENT = """
 SELECT watch.ticker FROM unnest(%s::text[]) WITH ORDINALITY AS watch(ticker, n)
 WHERE EXISTS (SELECT 1 FROM vvv.cursors WHERE collector = %s AND scope = watch.ticker)
@@ -230,17 +211,17 @@ def _silent_tickers(conn: psycopg.Connection, spec: Spec, config: CollectorConfi
     the (ticker, time) index per ticker. Only tickers with a cursor count (they have been collected).
     """
     collector = COLLECTORS.get(spec.name)
-    if not config.enabled or collector is None or collector.scopes is None or "ticker" not in spec.column_names:
+    if not config.enabled or collector is None or collector.partitions is None or "ticker" not in spec.column_names:
         return []
     days = _market_days_before(now, _CANDIDATE_DAYS)
     starts = [datetime.combine(day, datetime.min.time(), tzinfo=calendar.NY) for day in days]
     ends = [now, *starts[:-1]]  # a day's runs are those until the next market day begins (its weekend too)
-    collected = conn.execute(_COLLECTED_DAYS, (starts, ends, spec.name, SILENT_DAYS)).fetchall()
+    collected = store.collected_days(conn, spec.name, starts, ends, limit=SILENT_DAYS)
     if len(collected) < SILENT_DAYS:
         conn.rollback()
         return []
     query = sql.SQL(_SILENT).format(table=sql.Identifier(*spec.table.split(".")), time=sql.Identifier(spec.time_column))
-    silent = conn.execute(query, (list(collector.scopes(config.options)), spec.name, collected[-1][0])).fetchall()
+    silent = conn.execute(query, (list(collector.partitions_of(config.options)), spec.name, collected[-1])).fetchall()
     conn.rollback()
     noun = _NOUNS.get(spec.name, "records")
     return [f"{spec.name}: {ticker} has returned no {noun} in {SILENT_DAYS} market days of collection;"
@@ -284,6 +265,9 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"spool: {spool['batches']} batches, {spool['bytes'] / 2**20:.1f} MiB of"
                      f" {spool['max_bytes'] / 2**20:.0f} MiB ({spool['directory']})")
     lines.extend(_render_streams(report.get("streams") or {}))
+    from vvv.ops import tape
+
+    lines.extend(tape.render(report.get("tape")))
     lines.extend(f"problem: {p}" for p in report["problems"])
     return "\n".join(lines)
 

@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 from attrs import frozen
 from loguru import logger
 
-from vvv.ops import page, probes, status
-from vvv.core.base import Spec
 from vvv.config import CollectorConfig, MonitorConfig
+from vvv.core.base import Spec
 from vvv.errors import one_line
+from vvv.ops import page, probes, status
 from vvv.ops.metrics import Metrics
 
 LOOP_ALIVE_S = 60  # the loop wakes every second; a minute without a tick is a hung loop

@@ -17,7 +17,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time as clock_time
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from typing import TextIO
 
 import attrs
@@ -25,10 +26,10 @@ import psycopg
 from attrs import frozen
 from loguru import logger
 
-from vvv.core import calendar
-from vvv.io import store
-from vvv.core.base import Collector
 from vvv.config import CollectorConfig
+from vvv.core import calendar
+from vvv.core.base import Collector
+from vvv.io import store
 from vvv.io.http import ApiClient
 from vvv.run.runner import run_once
 
@@ -140,9 +141,10 @@ def _seed(collector: Collector, conn: psycopg.Connection, day: date, ticker: str
     cursor from before the day's end is where the first pass after it goes on from.
     """
     spec = collector.spec
-    if collector.window is not None:
+    window = collector.window(*_day_window(day))
+    if window is not None:
         if saved is None or collector.finished(saved):
-            store.save_cursor(conn, spec, key, collector.window(*_day_window(day)))
+            store.save_cursor(conn, spec, key, window)
         return
     if saved is None and over:
         opened = store.load_cursor(conn, spec, cursor_key(day, ticker, over=False))

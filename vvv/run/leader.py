@@ -10,8 +10,8 @@ from __future__ import annotations
 import psycopg
 from loguru import logger
 
-from vvv.io import store
 from vvv.errors import one_line
+from vvv.io import store
 
 ACTIVE_LOCK = 0x767676_52554E  # "vvv" "RUN": any constant unique to vvv's scheduler
 # Server side: drop a silent client within ~25 s so its lock frees; client side: notice a dead server.

@@ -1,6 +1,6 @@
 """One collection pass: plan -> fetch -> parse -> validate -> store -> advance, recorded as a run.
 
-The only module that knows every stage. A per-ticker collector's pass walks its scopes
+The only module that knows every stage. A partitioned collector's pass walks its partitions
 (tickers) one after another, each with its own cursor. Failures of the shell (network,
 database) end the pass, or one scope of it, as a failed or partial run with the error kept;
 they never escape as a traceback.
@@ -20,12 +20,12 @@ import psycopg
 from attrs import frozen
 from loguru import logger
 
-from vvv.io import store
-from vvv.core.convert import CONVERTER
-from vvv.io.spool import Batch, Spool, SpoolFull, SpoolStuck
-from vvv.core.base import Collector, Halt, Page, Reject, Request, record_items
 from vvv.config import CollectorConfig
+from vvv.core.base import Collector, Halt, Page, Reject, Request, read_cursor, read_page
+from vvv.core.convert import CONVERTER
+from vvv.io import store
 from vvv.io.http import ApiAuthError, ApiClient, ApiError
+from vvv.io.spool import Batch, Spool, SpoolFull, SpoolStuck
 
 
 @frozen
@@ -87,38 +87,6 @@ class _Pass:
         if not self.errors:
             return "ok"
         return "partial" if self.pages else "failed"
-
-
-def validate_all(collector: Collector, records: list[Any], now: datetime, *, payload: Any,
-                 rejects: Sequence[Reject]) -> tuple[list[Any], list[Reject]]:
-    """Split parsed records into the ones to store and rejects with the rule they broke.
-
-    A rejected record is kept as the raw item it was parsed from (`payload` and parse's
-    `rejects` locate it), so a reject is what the API sent and is recognized when sent again.
-    """
-    good, bad, raws = [], [], None
-    for index, record in enumerate(records):
-        reason = collector.validate(record, now)
-        if reason is None:
-            good.append(record)
-        else:
-            raws = record_items(payload, rejects) if raws is None else raws
-            bad.append(Reject(raws[index] if index < len(raws) else attrs.asdict(record), reason))
-    return good, bad
-
-
-def _broke_a_rule(records: list[Any], good: list[Any]) -> tuple[Any, ...]:
-    """The records validation refused: read, so their times still place the page."""
-    if len(good) == len(records):
-        return ()
-    kept = set(map(id, good))
-    return tuple(record for record in records if id(record) not in kept)
-
-
-def received_items(payload: Any) -> int:
-    """How many items a `{"data": [...]}` response held, whatever became of them."""
-    data = payload.get("data") if isinstance(payload, dict) else None
-    return len(data) if isinstance(data, list) else 0
 
 
 @frozen
@@ -214,7 +182,7 @@ def _run_scopes(shell: _Shell, config: CollectorConfig, scopes: Sequence[str] | 
     """Collect each scope (`scopes`, default all; empty: none) and say what the pass did."""
     collector, client, progress = shell.collector, shell.client, shell.progress
     requests_before = client.requests
-    chosen = (collector.scopes(config.options) if collector.scopes else ("",)) if scopes is None else scopes
+    chosen = collector.partitions_of(config.options) if scopes is None else scopes
     for scope in chosen:
         if shell.stopping():
             progress.errors.append("stopped before every ticker was collected: vvv is shutting down")
@@ -265,7 +233,7 @@ def _collect_scope(shell: _Shell, scope: str) -> None:
 def _collect(shell: _Shell, scope: str) -> None:
     collector, options, key = shell.collector, shell.options, shell.cursor_key(scope)
     if key in shell.progress.spooled_cursors:  # the database is down: go on from what the spool holds
-        saved = CONVERTER.structure(shell.progress.spooled_cursors[key], collector.spec.cursor)
+        saved = read_cursor(collector.spec.cursor, shell.progress.spooled_cursors[key])
     elif shell.conn is None:  # never stored nor spooled here: where to start is the database's to say
         shell.progress.errors.append(f"{scope + ': ' if scope else ''}no cursor known without the database:"
                                      " collected once it is back")
@@ -274,11 +242,8 @@ def _collect(shell: _Shell, scope: str) -> None:
         saved = store.load_cursor(shell.conn, collector.spec, key)
         if saved is not None:
             shell.progress.stored_cursors[key] = saved
-    if collector.begin is not None:
-        cursor = collector.begin(saved, scope, shell.clock(), options)
-    else:
-        cursor = collector.spec.cursor() if saved is None else saved
-    found = dict.fromkeys(collector.warnings(cursor, None, options) if collector.warnings else ())
+    cursor = collector.begin(saved, scope, shell.clock(), options)
+    found = dict.fromkeys(collector.warnings(cursor, None, options, scope))
     try:
         _page_through(shell, scope, cursor, found)
     finally:  # a pass cut short may have stepped over a gap too: say so either way
@@ -319,25 +284,20 @@ def _page_through(shell: _Shell, scope: str, cursor: Any, found: dict[str, None]
     the next page is fetched (in the background) while this one is stored.
     """
     collector, options, progress = shell.collector, shell.options, shell.progress
-    request, saved = collector.next_request(cursor, None, None, options), cursor
+    request, saved = collector.next_request(cursor, None, None, options, scope), cursor
     with _Prefetch(shell.client, progress) as prefetch:
         while request is not None:
             if shell.stopping():
                 raise _Stopped
             payload, fetched_at = prefetch.take(request), shell.clock()
-            received, (records, rejects) = received_items(payload), collector.parse(payload)
-            good, bad = validate_all(collector, records, fetched_at, payload=payload, rejects=rejects)
-            refused = rejects or bad  # the first reason stands for a page none of whose items can be read
-            page = Page(request=request, received=received, records=tuple(good),
-                        rejected=refused[0].reason if refused else None, refused=_broke_a_rule(records, good))
-            del records, good, refused
-            saved = collector.advance(cursor, saved, page, options)
-            following = collector.next_request(cursor, request, page, options)
+            page, rejects = read_page(collector, request, payload, fetched_at, scope)
+            saved = collector.advance(cursor, saved, page, options, scope)
+            following = collector.next_request(cursor, request, page, options, scope)
             if following is not None and not shell.stopping():
                 prefetch.start(following)
-            stored = _store(shell, scope, page, [*rejects, *bad], saved, payload, fetched_at)
+            stored = _store(shell, scope, page, rejects, saved, payload, fetched_at)
             del payload  # kept until stored: the spool takes the response as received
-            said = collector.warnings(cursor, page, options) if collector.warnings else ()
+            said = collector.warnings(cursor, page, options, scope)
             found.update(dict.fromkeys(warning for warning in said if not isinstance(warning, Halt)))
             halts = [warning for warning in said if isinstance(warning, Halt)]
             for halt in halts:  # the sweep stopped at a page it cannot read: an error until a pass gets past it
@@ -374,7 +334,7 @@ def _store(
             _rollback(shell.conn)
     unstructured = CONVERTER.unstructure(cursor)
     try:
-        _spool_batch(shell, key, unstructured, payload, fetched_at)
+        _spool_batch(shell, scope, unstructured, payload, fetched_at)
     except SpoolFull:
         progress.spool_full = True
         raise
@@ -383,11 +343,11 @@ def _store(
     return store.BatchResult(inserted=0, duplicates=0)
 
 
-def _spool_batch(shell: _Shell, key: str, cursor: Any, payload: Any, fetched_at: datetime) -> None:
+def _spool_batch(shell: _Shell, scope: str, cursor: Any, payload: Any, fetched_at: datetime) -> None:
     shell.spool.append(Batch(
-        collector=shell.collector.spec.name, scope=key, run_id=shell.run_id, run_key=_run_key(shell),
+        collector=shell.collector.spec.name, scope=shell.cursor_key(scope), run_id=shell.run_id, run_key=_run_key(shell),
         instance=shell.instance, started_at=shell.started_at, fetched_at=fetched_at.isoformat(),
-        cursor=cursor, payload=payload,
+        cursor=cursor, payload=payload, partition=scope,
     ))
 
 
@@ -416,14 +376,13 @@ def _replay(shell: _Shell) -> bool:
             if batch.run_key not in runs:
                 runs[batch.run_key] = _spooled_run(shell, batch)
             run_id = runs[batch.run_key]
-            records, rejects = shell.collector.parse(batch.payload)
-            good, bad = validate_all(shell.collector, records, datetime.fromisoformat(batch.fetched_at or shell.started_at),
-                                     payload=batch.payload, rejects=rejects)
-            cursor = CONVERTER.structure(batch.cursor, spec.cursor) if spooled.complete else None
+            fetched_at = datetime.fromisoformat(batch.fetched_at or shell.started_at)
+            page, rejects = read_page(shell.collector, None, batch.payload, fetched_at, batch.partition)
+            cursor = read_cursor(spec.cursor, batch.cursor) if spooled.complete else None
             conn.commit()  # nothing may be open: the block below must be a transaction, not a savepoint
             with conn.transaction():
-                stored = store.store_batch(conn, spec, run_id=run_id, records=good, rejects=[*rejects, *bad],
-                                           received=received_items(batch.payload), cursor=cursor, scope=batch.scope)
+                stored = store.store_batch(conn, spec, run_id=run_id, records=page.records, rejects=rejects,
+                                           received=page.received, cursor=cursor, scope=batch.scope)
                 store.mark_spooled(conn, run_id, batches=1)
             shell.spool.discard(spooled)
             note = "" if spooled.complete else " (cut short by a crash: its intact items only, cursor left behind)"

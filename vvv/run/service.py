@@ -22,19 +22,18 @@ import attrs
 import psycopg
 import schedule
 from loguru import logger
-from psycopg.types.json import Jsonb
 
-from vvv.core import calendar, scheduling
-from vvv.ops import notify, probes
-from vvv.run import runner
-from vvv.io import store
-from vvv.core.base import Collector
 from vvv.config import CollectorConfig, MonitorConfig
+from vvv.core import calendar, scheduling
+from vvv.core.base import Collector
 from vvv.errors import Fatal, one_line
+from vvv.io import store
 from vvv.io.http import ApiClient
-from vvv.run.leader import Leadership
 from vvv.io.spool import Spool
+from vvv.ops import notify, probes
 from vvv.ops.metrics import Metrics, Sources
+from vvv.run import runner
+from vvv.run.leader import Leadership
 
 SHUTDOWN_GRACE_S = 7.0  # in-flight passes get this long to finish a page; exit stays under 10 s
 STANDBY_POLL_S = 5
@@ -65,6 +64,8 @@ class Service:
         spool: Spool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         migrated: bool = True,
+        tape: Any = None,
+        tape_config: Any = None,
     ) -> None:
         self._url = url
         self._collectors = dict(collectors)
@@ -73,6 +74,9 @@ class Service:
         self._runs_retention_s = runs_retention_s
         self.spool = spool
         self._clock = clock
+        self.tape = tape  # a vvv.run.tape.NightlyTape when [tape] is enabled
+        self._tape_config = tape_config if tape is None else tape.config  # [tape], for the status
+        self._tape_thread: threading.Thread | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.instance = f"run {self.name}"
         self._leader = Leadership(url, statement_timeout_s=statement_timeout_s)
@@ -106,6 +110,8 @@ class Service:
             phase=lambda: calendar.phase(self._clock()),
             streams=lambda: self.stream.stats() if self.stream is not None else {},
         ))
+        if tape is not None:
+            self.metrics.track_tape(tape)
 
     def run(self, *, handle_signals: bool = True) -> int:
         """Collect until SIGTERM/SIGINT (or `stop()`); returns the exit code."""
@@ -118,6 +124,8 @@ class Service:
         chores.every(1).minutes.do(self._heartbeat)
         chores.every(10).seconds.do(self._publish)
         chores.every(1).hours.do(self._prune)
+        if self.tape is not None:
+            chores.every(1).minutes.do(self._tape_tick)
         ping = notify.watchdog_interval_s()
         if ping is not None:
             chores.every(max(1, int(ping))).seconds.do(notify.notify, "WATCHDOG=1")
@@ -125,6 +133,8 @@ class Service:
         try:
             self._lead()
             notify.notify("READY=1")
+            if self.tape is not None:
+                self._tape_tick()  # a tape missed while vvv was down is not left for a minute
             while not self._stopping.is_set():
                 chores.run_pending()
                 self._loop_at = time.monotonic()
@@ -211,17 +221,9 @@ class Service:
     def _take_over(self) -> None:
         """Close the runs a dead predecessor left open, and resume each collector's rhythm from its last pass."""
         conn = self._leader.conn
-        conn.execute(
-            "UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
-            " WHERE status = 'running' AND instance IS NOT NULL AND instance <> %s",
-            (_INTERRUPTED, self.instance),
-        )
-        rows = conn.execute(
-            "SELECT collector, max(started_at) FROM vvv.runs WHERE collector = ANY(%s) GROUP BY collector",
-            (list(self._collectors),),
-        ).fetchall()
+        store.fail_running_runs_of_other_instances(conn, self.instance, error=_INTERRUPTED)
         with self._lock:
-            for name, started in rows:
+            for name, started in store.last_run_starts(conn, list(self._collectors)).items():
                 self._slots[name] = attrs.evolve(self._slots[name], anchor=started)
 
     def _tick(self) -> None:
@@ -279,6 +281,16 @@ class Service:
             with self._lock:
                 self._slots[name] = attrs.evolve(self._slots[name], running=False)
 
+    def _tape_tick(self) -> None:
+        """The nightly tape in a thread of its own (a load takes minutes), never two at once, active only."""
+        if not self._leader.held or self._stopping.is_set():
+            return
+        if self._tape_thread is not None and self._tape_thread.is_alive():
+            return
+        self._tape_thread = threading.Thread(target=self.tape.run_due, args=(self._stopping.is_set,), name="tape",
+                                             daemon=True)
+        self._tape_thread.start()
+
     def _budget_paused(self) -> bool:
         """No pass starts while the API's daily budget, less the reserve, is spent; say so once."""
         paused = self._client.paused_until()
@@ -321,10 +333,7 @@ class Service:
     def _drain(self) -> None:
         self._client.stop()  # a pass waiting for the rate limit or a retry stops waiting
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
-        threads = list(self._threads.values())
-        if self._stream_thread is not None:
-            threads.append(self._stream_thread)
-        for thread in threads:
+        for thread in [*self._threads.values(), *filter(None, [self._tape_thread, self._stream_thread])]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _shut_down(self) -> None:
@@ -335,13 +344,9 @@ class Service:
         conn = self._leader.conn
         if conn is not None:
             try:
-                conn.execute(
-                    "UPDATE vvv.runs SET status = 'failed', finished_at = now(), error = %s"
-                    " WHERE status = 'running' AND instance = %s",
-                    ("interrupted: vvv was stopped during this pass", self.instance),
-                )
-                conn.execute("UPDATE vvv.instances SET role = 'stopped', heartbeat_at = now() WHERE name = %s",
-                             (self.name,))
+                store.fail_running_runs_of_instance(conn, self.instance,
+                                                    error="interrupted: vvv was stopped during this pass")
+                store.mark_instance_stopped(conn, self.name)
             except psycopg.Error as error:
                 logger.warning("could not record the shutdown: {}", one_line(error))
         self._leader.release()
@@ -359,7 +364,8 @@ class Service:
         target = web.Target(url=self._url, collectors=tuple((c.spec, conf) for c, conf in self._collectors.values()),
                             metrics=self.metrics, health=self.health, instance=self.name, clock=self._clock,
                             status_options=lambda: {"spool": getattr(self, "spool", None),
-                                                    "daily_reserve": getattr(self._client, "daily_reserve", 0)})
+                                                    "daily_reserve": getattr(self._client, "daily_reserve", 0),
+                                                    "tape": self._tape_config})
         try:
             server = web.serve(config, token=token, target=target)
         except OSError as error:
@@ -395,6 +401,8 @@ class Service:
                     "next_due": None if due is None else due.isoformat(),
                     **attrs.asdict(stats),
                 }
+        if self.tape is not None:
+            state["tape"] = self.tape.state()
         return state
 
     def _heartbeat(self) -> None:
@@ -413,12 +421,7 @@ class Service:
             return
         role = "active" if self._leader.held else "standby"
         try:
-            conn.execute(
-                "INSERT INTO vvv.instances (name, role, schedule) VALUES (%s, %s, %s)"
-                " ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, schedule = EXCLUDED.schedule,"
-                " heartbeat_at = now()",
-                (self.name, role, Jsonb(self.schedule_state())),
-            )
+            store.publish_instance(conn, self.name, role=role, schedule=self.schedule_state())
         except psycopg.Error as error:
             logger.warning("could not publish this instance's state: {}", one_line(error))
 

@@ -1,0 +1,46 @@
+"""Partitions a collector declares: a watchlist of tickers (one cursor each, one request path each).
+
+A ticker reaches a request path, so nothing but a ticker is one: letters, digits, "." and "-",
+starting with a letter or digit so that "." and ".." (which would climb the path) are not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
+
+
+def ticker_problem(value: Any) -> str | None:
+    """Why `value` is not a ticker as vvv stores and requests it (upper case), or None."""
+    if isinstance(value, str) and _TICKER.fullmatch(value):
+        return None
+    return f"{value!r} is not a ticker (1 to 10 letters, digits, '.' or '-', starting with a letter or digit)"
+
+
+def normalize_ticker(value: Any) -> str:
+    """`value` upper-cased, or a ValueError naming it: nothing but a ticker reaches the request path."""
+    # Only ASCII is upper-cased: "ı".upper() is "I", which would let a look-alike through.
+    upper = value.upper() if isinstance(value, str) and value.isascii() else None
+    if ticker_problem(upper) is not None:
+        raise ValueError(ticker_problem(value))
+    return upper
+
+
+def watchlist(value: Any) -> tuple[str, ...]:
+    """A settings converter: the watchlist's tickers, upper case, each once, in order; a ValueError names
+    the first that is not a ticker."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"tickers must be a list of tickers, got {value!r}")
+    if not value:
+        raise ValueError("tickers must name at least one ticker")
+    try:
+        return tuple(dict.fromkeys(normalize_ticker(ticker) for ticker in value))
+    except ValueError as error:
+        raise ValueError(f"tickers: {error}") from None
+
+
+def tickers(settings: Any) -> tuple[str, ...]:
+    """The partitions of a collector per ticker: its settings' watchlist, one cursor each."""
+    return settings.tickers
