@@ -18,6 +18,7 @@ from vvv.collectors import news as rest_news
 from vvv.collectors.options_flow import Alert
 from vvv.core.base import Reject
 from vvv.streams import DECLARATIONS, channel, flow_alerts, gex, news, off_lit_trades, option_trades, prices
+from vvv.core.timepaging import ms
 from vvv.streams.gaps import MAX_GAP, fill_start, seeds
 
 SAMPLES = Path("/work/shared/uw-api/socket-samples")
@@ -200,7 +201,7 @@ def test_the_twins_seeds_cover_the_gap() -> None:
 
     start, end = datetime(2026, 8, 22, 14, tzinfo=UTC), datetime(2026, 8, 22, 15, tzinfo=UTC)  # a Saturday
     [(scope, window)] = seeds("options_flow", start=start, end=end, settings=options_flow.Settings())
-    assert scope == "" and window.resume_after < options_flow._ms(start) and window.resume_before > options_flow._ms(end)
+    assert scope == "" and window.resume_after < ms(start) and window.resume_before > ms(end)
     per_ticker = seeds("darkpool", start=start, end=end, settings=darkpool.Settings(tickers=("SPY", "QQQ")))
     assert [s for s, _ in per_ticker] == ["SPY", "QQQ"] and per_ticker[0][1].day.isoformat() == "2026-08-21"
     assert seeds("news", start=start, end=end, settings=None)[0][1].newest == start

@@ -38,7 +38,8 @@ from psycopg.types.json import Jsonb
 
 from vvv.collectors import COLLECTORS
 from vvv.config import CollectorConfig, StreamConfig
-from vvv.core.base import Reject, unstorable_text
+from vvv.core.base import Reject
+from vvv.core.schema import unstorable_text
 from vvv.core.calendar import NY
 from vvv.errors import Fatal, one_line
 from vvv.io import store

@@ -9,7 +9,7 @@ A channel's name on the wire is its kind, with a ticker for the per-ticker ones:
 
 from __future__ import annotations
 
-from vvv.collectors.darkpool import normalize_ticker
+from vvv.core.partitions import normalize_ticker
 from vvv.core.base import Spec
 from vvv.streams import flow_alerts, gex, news, off_lit_trades, option_trades, prices
 from vvv.streams.base import Channel, Declaration

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from vvv.collectors import options_flow
-from vvv.streams.base import Declaration, twin_record
+from vvv.streams.base import Declaration, twin_record, twin_validate
 
 
 def parse(payload: Any, ticker: str | None = None) -> Any:
-    return twin_record(payload, options_flow.parse, renamed={"rule_name": "alert_rule", "executed_at": "created_at"},
+    return twin_record(payload, options_flow.COLLECTOR, renamed={"rule_name": "alert_rule", "executed_at": "created_at"},
                        otherwise={"created_at": "end_time"})
 
 
@@ -26,4 +26,4 @@ def time_of(record: options_flow.Alert) -> datetime:
 
 
 DECLARATION = Declaration(kind="flow-alerts", spec=options_flow.SPEC, parse=parse, time_of=time_of,
-                          validate=options_flow.validate, twin="options_flow")
+                          validate=twin_validate(options_flow.COLLECTOR), twin="options_flow")

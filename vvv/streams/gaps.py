@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from vvv.collectors import darkpool, news, options_flow
+from vvv.collectors import darkpool, options_flow
 from vvv.core.calendar import NY, last_trading_day
+from vvv.core.paging import PageCursor, SweepCursor
 
 GAP_KEY = "stream-gap"
 MAX_GAP = timedelta(hours=6)  # older than this, a gap is the REST collector's or a backfill's to fill
@@ -33,12 +34,12 @@ def fill_start(*, gap_start: datetime, stored: datetime | None, lookback: timede
 
 
 def seeds(twin: str, *, start: datetime, end: datetime, settings: Any) -> list[tuple[str, Any]]:
-    """The (scope, cursor) pairs of the REST pass that reads [start, end] of `twin`."""
+    """The (partition, cursor) pairs of the REST pass that reads [start, end] of `twin`."""
     if twin == "options_flow":
-        return [("", options_flow.window(start, end))]
+        return [("", options_flow.COLLECTOR.window(start, end))]
     if twin == "news":
-        return [("", news.Cursor(newest=start))]
+        return [("", PageCursor(newest=start))]
     if twin == "darkpool":
         day = last_trading_day(start.astimezone(NY).date())
-        return [(ticker, darkpool.Cursor(ticker=ticker, day=day, newest=start)) for ticker in settings.tickers]
+        return [(ticker, SweepCursor(day=day, newest=start)) for ticker in darkpool.COLLECTOR.partitions_of(settings)]
     raise ValueError(f"no REST twin named {twin!r}")

@@ -10,42 +10,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from vvv.core.base import Column, Reject, Spec, structure_item, unstorable_text
+from vvv.core.base import Reject, Spec
 from vvv.core.convert import JsonObject
-from vvv.core.timepaging import fits_numeric
-from vvv.streams.base import NO_SCHEDULE, Declaration, NoCursor, NoSettings
+from vvv.streams.base import NO_SCHEDULE, Declaration, NoCursor, NoSettings, epoch_ms, number
 
 MEASURES = tuple(f"{greek}_per_one_percent_move_{basis}" for basis in ("oi", "vol", "dir")
                  for greek in ("gamma", "delta", "charm", "vanna") if (greek, basis) != ("delta", "dir"))
 
 
 @frozen
-class _Item:
-    ticker: str
-    timestamp: datetime
-    price: Decimal | None = None
-    gamma_per_one_percent_move_oi: Decimal | None = None
-    delta_per_one_percent_move_oi: Decimal | None = None
-    charm_per_one_percent_move_oi: Decimal | None = None
-    vanna_per_one_percent_move_oi: Decimal | None = None
-    gamma_per_one_percent_move_vol: Decimal | None = None
-    delta_per_one_percent_move_vol: Decimal | None = None
-    charm_per_one_percent_move_vol: Decimal | None = None
-    vanna_per_one_percent_move_vol: Decimal | None = None
-    gamma_per_one_percent_move_dir: Decimal | None = None
-    charm_per_one_percent_move_dir: Decimal | None = None
-    vanna_per_one_percent_move_dir: Decimal | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
-
-
-@frozen
 class Gex:
-    """One stored update; field order is the column order of `trading.gex` (the payload's order)."""
+    """One stored update, a row of `trading.gex` (its columns, in order: the payload's)."""
 
     ticker: str
     timestamp: datetime
@@ -64,36 +41,30 @@ class Gex:
     extra: JsonObject
 
 
-SPEC = Spec(
-    name="gex",
-    description="Live GEX per ticker (socket gex:TICKER) into trading.gex",
-    table="trading.gex",
-    key=("ticker", "timestamp"),
-    columns=(Column("ticker", "text"), Column("timestamp", "timestamp with time zone"), Column("price", "numeric"),
-             *(Column(name, "numeric") for name in MEASURES), Column("extra", "jsonb")),
-    time_column="timestamp",
-    schedule=NO_SCHEDULE,
-    settings=NoSettings,
-    cursor=NoCursor,
-)
+SPEC = Spec(name="gex", table="trading.gex", key=("ticker", "timestamp"), record=Gex,
+            description="Live GEX per ticker (socket gex:TICKER) into trading.gex",
+            time_column="timestamp", schedule=NO_SCHEDULE, settings=NoSettings, cursor=NoCursor)
+_KNOWN = frozenset(("ticker", "timestamp", "price", *MEASURES))
 
 
 def parse(payload: Any, ticker: str | None = None) -> Gex | Reject:
-    parsed = structure_item(payload, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    if ticker is not None and item.ticker.upper() != ticker:
-        return Reject(payload, f"ticker {item.ticker!r} on the channel of {ticker}")
-    return Gex(**attrs.asdict(item, recurse=False), extra=extra)
+    if not isinstance(payload, dict):
+        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
+    named = payload.get("ticker")
+    if type(named) is not str or not named:
+        return Reject(payload, f"ticker is missing or not a string: {named!r}")
+    if ticker is not None and named.upper() != ticker:
+        return Reject(payload, f"ticker {named!r} on the channel of {ticker}")
+    try:
+        values = [number(payload.get(name), name) for name in ("price", *MEASURES)]
+        timestamp = epoch_ms(payload.get("timestamp"), "timestamp")
+    except ValueError as error:
+        return Reject(payload, str(error))
+    return Gex(named, timestamp, *values, {k: v for k, v in payload.items() if k not in _KNOWN})
 
 
 def validate(record: Gex, now: datetime) -> str | None:
-    for name in ("price", *MEASURES):
-        value = getattr(record, name)
-        if value is not None and not fits_numeric(value):
-            return f"{name} {value} is beyond what a NUMERIC column holds"
-    return unstorable_text((record.ticker, record.extra))
+    return SPEC.storable(record, now)
 
 
 def time_of(record: Gex) -> datetime:

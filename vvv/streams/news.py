@@ -10,16 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from vvv.collectors import news
-from vvv.streams.base import Declaration, twin_record
+from vvv.streams.base import Declaration, twin_record, twin_validate
 
 
 def parse(payload: Any, ticker: str | None = None) -> Any:
-    return twin_record(payload, news.parse, renamed={"timestamp": "created_at"})
+    return twin_record(payload, news.COLLECTOR, renamed={"timestamp": "created_at"})
 
 
 def time_of(record: news.Headline) -> datetime:
     return record.created_at
 
 
-DECLARATION = Declaration(kind="news", spec=news.SPEC, parse=parse, time_of=time_of, validate=news.validate,
+DECLARATION = Declaration(kind="news", spec=news.SPEC, parse=parse, time_of=time_of, validate=twin_validate(news.COLLECTOR),
                           twin="news")

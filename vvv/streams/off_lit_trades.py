@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from vvv.collectors import darkpool
-from vvv.streams.base import Declaration, twin_record
+from vvv.streams.base import Declaration, twin_record, twin_validate
 
 
 def parse(payload: Any, ticker: str | None = None) -> Any:
-    return twin_record(payload, darkpool.parse, renamed={"symbol": "ticker"})
+    return twin_record(payload, darkpool.COLLECTOR, renamed={"symbol": "ticker"})
 
 
 def time_of(record: darkpool.Trade) -> datetime:
@@ -24,4 +24,4 @@ def time_of(record: darkpool.Trade) -> datetime:
 
 
 DECLARATION = Declaration(kind="off_lit_trades", spec=darkpool.SPEC, parse=parse, time_of=time_of,
-                          validate=darkpool.validate, twin="darkpool", log_keys=True)
+                          validate=twin_validate(darkpool.COLLECTOR), twin="darkpool", log_keys=True)

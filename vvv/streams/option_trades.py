@@ -22,35 +22,80 @@ import json
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from vvv.core.base import Column, Reject, Spec
+import attrs
+from attrs import frozen
+
+from vvv.core.base import Reject, Spec
+from vvv.core.convert import JsonObject
+from vvv.core.schema import PG_TYPE
 from vvv.streams.base import NO_SCHEDULE, Declaration, NoCursor, NoSettings
 
-_T, _TS, _N, _B, _D = "text", "timestamp with time zone", "numeric", "bigint", "date"
-COLUMNS = (
-    Column("id", "uuid"), Column("executed_at", _TS), Column("underlying_symbol", _T),
-    Column("option_chain_id", _T), Column("option_type", _T), Column("expiry", _D), Column("strike", _N),
-    Column("price", _N), Column("size", _B), Column("premium", _N), Column("nbbo_bid", _N),
-    Column("nbbo_ask", _N), Column("ewma_nbbo_bid", _N), Column("ewma_nbbo_ask", _N),
-    Column("underlying_price", _N), Column("open_interest", _B), Column("volume", _B),
-    Column("implied_volatility", _N), Column("delta", _N), Column("theta", _N), Column("gamma", _N),
-    Column("vega", _N), Column("rho", _N), Column("theo", _N), Column("alert_score", _N),
-    Column("report_flags", "text[]"), Column("tags", "text[]"), Column("aggregated_trade_id", _T),
-    Column("upstream_condition_detail", _T), Column("market_center_locate", _T), Column("trade_id", _T),
-    Column("exchange", _T), Column("canceled", "boolean"), Column("ask_vol", _B), Column("bid_vol", _B),
-    Column("no_side_vol", _B), Column("mid_vol", _B), Column("multi_vol", _B), Column("stock_multi_vol", _B),
-    Column("created_at", _TS), Column("exchange_id", _T), Column("nbbo_bid_exchange_id", _T),
-    Column("nbbo_bid_size", _B), Column("nbbo_bid_time", _TS), Column("nbbo_bid_exchange", _T),
-    Column("nbbo_ask_exchange_id", _T), Column("nbbo_ask_size", _B), Column("nbbo_ask_time", _TS),
-    Column("nbbo_ask_exchange", _T), Column("extra", "jsonb"),
-)
+@frozen
+class Trade:
+    """A row of `trading.option_trades`, its columns in order: the table's shape for `store` and `vvv check`.
+    The stream hands its rows as tuples of this order (see the module's docstring), never as this class."""
+
+    id: str = attrs.field(metadata={PG_TYPE: "uuid"})
+    executed_at: datetime
+    underlying_symbol: str
+    option_chain_id: str
+    option_type: str | None
+    expiry: date | None
+    strike: Decimal | None
+    price: Decimal | None
+    size: int | None
+    premium: Decimal | None
+    nbbo_bid: Decimal | None
+    nbbo_ask: Decimal | None
+    ewma_nbbo_bid: Decimal | None
+    ewma_nbbo_ask: Decimal | None
+    underlying_price: Decimal | None
+    open_interest: int | None
+    volume: int | None
+    implied_volatility: Decimal | None
+    delta: Decimal | None
+    theta: Decimal | None
+    gamma: Decimal | None
+    vega: Decimal | None
+    rho: Decimal | None
+    theo: Decimal | None
+    alert_score: Decimal | None
+    report_flags: list[str] | None
+    tags: list[str] | None
+    aggregated_trade_id: str | None
+    upstream_condition_detail: str | None
+    market_center_locate: str | None
+    trade_id: str | None
+    exchange: str | None
+    canceled: bool | None
+    ask_vol: int | None
+    bid_vol: int | None
+    no_side_vol: int | None
+    mid_vol: int | None
+    multi_vol: int | None
+    stock_multi_vol: int | None
+    created_at: datetime | None
+    exchange_id: str | None
+    nbbo_bid_exchange_id: str | None
+    nbbo_bid_size: int | None
+    nbbo_bid_time: datetime | None
+    nbbo_bid_exchange: str | None
+    nbbo_ask_exchange_id: str | None
+    nbbo_ask_size: int | None
+    nbbo_ask_time: datetime | None
+    nbbo_ask_exchange: str | None
+    extra: JsonObject
+
+
 SPEC = Spec(
     name="option_trades",
     description="Every option trade (socket option_trades; the nightly tape) into trading.option_trades",
     table="trading.option_trades",
     key=("id", "executed_at", "underlying_symbol"),
-    columns=COLUMNS,
+    record=Trade,
     time_column="executed_at",
     schedule=NO_SCHEDULE,
     settings=NoSettings,
@@ -58,6 +103,7 @@ SPEC = Spec(
 )
 # The socket's names of the columns, where they differ from the tape's.
 _RENAMED = {"option_chain_id": "option_symbol", "upstream_condition_detail": "trade_code"}
+COLUMNS = SPEC.columns
 _KNOWN = frozenset(_RENAMED.get(c.name, c.name) for c in COLUMNS if c.name != "extra")
 _BIGINT_MAX = 2**63
 _EPOCH_MS_MAX = 10**14  # beyond year 5000: not a time the table can mean

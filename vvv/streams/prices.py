@@ -9,28 +9,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from vvv.core.base import Column, Reject, Spec, structure_item, unstorable_text
+from vvv.core.base import Reject, Spec
 from vvv.core.convert import JsonObject
-from vvv.core.timepaging import fits_numeric
-from vvv.streams.base import NO_SCHEDULE, Declaration, NoCursor, NoSettings
-
-
-@frozen
-class _Item:
-    time: datetime
-    close: Decimal
-    vol: int | None = None
-
-
-_DOCUMENTED = frozenset(a.name for a in attrs.fields(_Item))
+from vvv.streams.base import NO_SCHEDULE, Declaration, NoCursor, NoSettings, epoch_ms, number
 
 
 @frozen
 class Price:
-    """One stored price; field order is the column order of `trading.stock_prices`."""
+    """One stored price, a row of `trading.stock_prices` (its columns, in order)."""
 
     ticker: str
     time: datetime
@@ -39,35 +27,32 @@ class Price:
     extra: JsonObject
 
 
-SPEC = Spec(
-    name="stock_prices",
-    description="Live stock prices (socket price:TICKER) into trading.stock_prices",
-    table="trading.stock_prices",
-    key=("ticker", "time"),
-    columns=(Column("ticker", "text"), Column("time", "timestamp with time zone"), Column("close", "numeric"),
-             Column("volume", "bigint"), Column("extra", "jsonb")),
-    time_column="time",
-    schedule=NO_SCHEDULE,
-    settings=NoSettings,
-    cursor=NoCursor,
-)
+SPEC = Spec(name="stock_prices", table="trading.stock_prices", key=("ticker", "time"), record=Price,
+            description="Live stock prices (socket price:TICKER) into trading.stock_prices",
+            time_column="time", schedule=NO_SCHEDULE, settings=NoSettings, cursor=NoCursor)
+_KNOWN = frozenset(("close", "time", "vol"))
 
 
 def parse(payload: Any, ticker: str | None = None) -> Price | Reject:
-    parsed = structure_item(payload, _Item, _DOCUMENTED)
-    if isinstance(parsed, Reject):
-        return parsed
-    item, extra = parsed
-    return Price(ticker=extra.pop("ticker", None) or ticker or "", time=item.time, close=item.close,
-                 volume=item.vol, extra=extra)
+    if not isinstance(payload, dict):
+        return Reject(payload, f"payload is not a JSON object but {type(payload).__name__}")
+    try:
+        close, volume = number(payload.get("close"), "close"), payload.get("vol")
+        if close is None:
+            raise ValueError("close is missing")
+        if volume is not None and type(volume) is not int:
+            raise ValueError(f"vol: expected an integer, got {volume!r}")
+        time = epoch_ms(payload.get("time"), "time")
+    except ValueError as error:
+        return Reject(payload, str(error))
+    extra = {k: v for k, v in payload.items() if k not in _KNOWN}
+    return Price(ticker=extra.pop("ticker", None) or ticker or "", time=time, close=close, volume=volume, extra=extra)
 
 
 def validate(record: Price, now: datetime) -> str | None:
     if not record.ticker:
         return "no ticker: neither the channel nor the payload names one"
-    if not fits_numeric(record.close):
-        return f"close {record.close} is beyond what a NUMERIC column holds"
-    return unstorable_text(record.extra)
+    return SPEC.storable(record, now)
 
 
 def time_of(record: Price) -> datetime:
