@@ -27,13 +27,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
+import msgspec
 import psycopg
 import psycopg.errors
 from attrs import frozen
 from loguru import logger
 from psycopg import sql
-from orjson import dumps as orjson_dumps
-from orjson import loads as orjson_loads
 from psycopg.types.json import Jsonb
 
 from vvv.collectors import COLLECTORS
@@ -60,6 +59,8 @@ _frozen = False
 # What in a message's JSON may decode to text PostgreSQL cannot store (NUL, a lone surrogate): one
 # search of the raw bytes, so only such a message is looked into further.
 _SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
 
 
 @frozen
@@ -120,7 +121,7 @@ class _Batch:
 
     def payloads(self) -> list[Any]:
         """Every message's payload, decoded again (the spool keeps payloads, as the REST spool keeps items)."""
-        return [orjson_loads(raw)[1] for raw in self.raws] + [reject.raw for reject in self.rejects]
+        return [_decode(raw)[1] for raw in self.raws] + [reject.raw for reject in self.rejects]
 
 
 @frozen
@@ -537,7 +538,7 @@ class _Writer:
                 self._write(conn, _Batch(batch.channel, [record], [raw], []), state)
             except psycopg.Error as failure:
                 _rollback(conn)
-                rejects.append(Reject(orjson_loads(raw)[1], store.describe_db_error(failure)))
+                rejects.append(Reject(_decode(raw)[1], store.describe_db_error(failure)))
         try:
             self._write(conn, _Batch(batch.channel, [], [], rejects), state)
         except psycopg.Error as failure:
@@ -641,7 +642,7 @@ class _Writer:
                 declaration.validate(record, now) if declaration.validate else None) or unstorable_text(payload)
             if reason is None:
                 records.append(record)
-                raws.append(orjson_dumps(["", payload]))
+                raws.append(_encode(["", payload]))
             else:
                 rejects.append(Reject(payload, reason))
         self._write(conn, _Batch(channel, records, raws, rejects), state)
