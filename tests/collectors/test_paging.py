@@ -328,3 +328,51 @@ def test_a_time_sweep_names_a_whole_page_sharing_one_instant_and_steps_over_it()
     saved, fetched, warned = _sweep_pass(feed, None, settings, SWEEP_START)
     assert any("at least 3 items share" in w for w in warned)
     assert 3 in fetched and saved.resume_before is None  # stepped over, and the pass ended
+
+
+@frozen
+class _Filing:
+    id: int
+    filed: date
+
+
+@frozen
+class _PageSettings:
+    page_size: int = 3
+    max_pages: int = 50
+    first_run_pages: int = 50
+
+
+def _number_pass(strategy: Any, feed: list[_Filing], saved: Any, settings: _PageSettings) -> tuple[Any, list[Page]]:
+    start = strategy.begin(saved, "", NOW, settings)
+    cursor, pages, request = start, [], strategy.next_request(start, None, None, settings)
+    while request is not None:
+        assert request.params[2:] == (("is_officer", "true"),)  # the filters follow the paging parameters
+        number, limit = int(request.param("page")), int(request.param("limit"))
+        page = Page(request, len(feed[number * limit:(number + 1) * limit]),
+                    tuple(feed[number * limit:(number + 1) * limit]))
+        cursor = strategy.advance(start, cursor, page, settings)
+        pages.append(page)
+        request = strategy.next_request(start, request, page, settings)
+    return cursor, pages
+
+
+@given(st.lists(st.integers(0, 20), max_size=30), st.lists(st.integers(0, 3), max_size=8))
+def test_page_numbers_over_a_date_read_everything_new_and_then_one_page(days_back: list[int], new: list[int]) -> None:
+    """A date time field (a filing date) counts as its midnight: every filing newer than the newest date
+    stored, or on it, is read again; a pass with nothing new is one request."""
+    from vvv.core.paging import PageNumber
+
+    strategy = PageNumber("/api/insider/transactions", time_field="filed", params=lambda s: (("is_officer", "true"),))
+    feed = sorted((_Filing(i, TODAY - timedelta(days=20 + d)) for i, d in enumerate(days_back)),
+                  key=lambda f: f.filed, reverse=True)
+    cursor, pages = _number_pass(strategy, feed, None, _PageSettings())
+    assert _ids(pages) == {f.id for f in feed}
+    added = sorted((_Filing(100 + i, TODAY - timedelta(days=d)) for i, d in enumerate(new)), key=lambda f: f.filed,
+                   reverse=True)
+    cursor, pages = _number_pass(strategy, added + feed, cursor, _PageSettings())
+    assert {f.id for f in added} <= _ids(pages)
+    _, quiet = _number_pass(strategy, added + feed, cursor, _PageSettings())
+    newest = max((f.filed for f in added + feed), default=None)  # only a newest day longer than a page costs more
+    assert all(r.filed == newest for page in quiet[:-1] for r in page.records)
+    assert len(quiet) == 1 or sum(f.filed == newest for f in added + feed) >= 3

@@ -12,7 +12,7 @@ and partition: `begin` once, then `next_request` / `advance` / `warnings` after 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 import attrs
@@ -371,10 +371,13 @@ class PageNumber(_Plain):
     never leaves a silent gap. The first run reads `first_run_pages` pages of history; cut short
     (an error, a crash, a failover), it too saves where it stopped, and later passes finish it
     before reading what is new on top. Settings read: `page_size`, `max_pages`, `first_run_pages`.
+    `params(settings)` are sent after the paging parameters (filters). A `time_field` holding a date
+    (a filing date) counts as its midnight UTC: a pass reads the newest date whole, again.
     """
 
     path: str
     time_field: str
+    params: Callable[[Any], tuple[tuple[str, Any], ...]] = _no_params
     cursor: type = PageCursor
     reads = ("page_size", "max_pages", "first_run_pages")
 
@@ -467,13 +470,18 @@ class PageNumber(_Plain):
         return cursor.newest is not None and any(t < cursor.newest for t in self._times(page))
 
     def _times(self, page: Page) -> list[datetime]:
-        return [getattr(r, self.time_field) for r in page.records]
+        return [_moment(getattr(r, self.time_field)) for r in page.records]
 
     def _first_run_page(self, number: int, owed: int, beyond: bool, settings: Any) -> Request:
         return FirstRunPage(self.path, self._page(number, settings).params, owed=owed, beyond=beyond)
 
     def _page(self, number: int, settings: Any) -> Request:
-        return Request(self.path, (("limit", str(settings.page_size)), ("page", str(number))))
+        return Request(self.path, (("limit", str(settings.page_size)), ("page", str(number)), *self.params(settings)))
+
+
+def _moment(value: date | datetime) -> datetime:
+    """A record time as an aware datetime: a date is its midnight UTC."""
+    return value if isinstance(value, datetime) else datetime.combine(value, time(0), tzinfo=UTC)
 
 
 def _beyond(cursor: PageCursor, saved: PageCursor) -> bool:
@@ -504,6 +512,7 @@ class Single(_Plain):
 
     path: str
     time_field: str = ""
+    params: Callable[[Any], tuple[tuple[str, Any], ...]] = _no_params  # sent with the request (a limit, filters)
     cursor: type = LatestCursor
     reads = ()
 
@@ -512,12 +521,12 @@ class Single(_Plain):
 
     def next_request(self, cursor: LatestCursor, previous: Request | None, page: Page | None, settings: Any,
                      partition: str = "") -> Request | None:
-        return Request(self.path.format(partition=partition)) if previous is None else None
+        return Request(self.path.format(partition=partition), self.params(settings)) if previous is None else None
 
     def advance(self, cursor: LatestCursor, saved: LatestCursor, page: Page, settings: Any,
                 partition: str = "") -> LatestCursor:
         """The latest record time seen so far (`saved` carries it from the page before)."""
-        times = [getattr(r, self.time_field) for r in page.records] if self.time_field else []
+        times = [_moment(getattr(r, self.time_field)) for r in page.records] if self.time_field else []
         return LatestCursor(latest=max([*times, *_present(saved.latest)], default=None))
 
 
