@@ -22,7 +22,7 @@ import attrs
 from attrs import frozen
 
 from vvv.core import params
-from vvv.core.base import Collector, Reject, Schedule, Spec, at_least, at_most, stable_id
+from vvv.core.base import Collector, Reject, Schedule, Spec, at_least, at_most, provider_id_or_hash
 from vvv.core.convert import JsonObject
 from vvv.core.paging import PageCursor, PageNumber
 from vvv.core.params import Param, min_max
@@ -105,11 +105,8 @@ _IDENTIFYING = ("ticker", "owner_name", "filing_date", "transaction_date", "tran
 
 def _transaction(raw: Any, values: tuple[Any, ...], extra: dict[str, Any], partition: str) -> Transaction | Reject:
     fields = dict(zip(ITEM.names, values, strict=True))
-    provider_id = fields.pop("id")
-    if provider_id == "0" or (provider_id is None and raw.get("id") == ""):  # "" reads as null
-        return Reject(raw, f"id {raw.get('id')!r} is not an identity: filings without an id cannot be told apart")
-    identity = provider_id or stable_id(*(fields[name] for name in _IDENTIFYING))
-    return Transaction(id=identity, extra=extra, **fields)
+    identity = provider_id_or_hash(raw, fields.pop("id"), [fields[name] for name in _IDENTIFYING], noun="filings")
+    return identity if isinstance(identity, Reject) else Transaction(id=identity, extra=extra, **fields)
 
 
 def validate(record: Transaction, now: datetime) -> str | None:
