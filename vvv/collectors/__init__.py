@@ -3,12 +3,21 @@ adds its module here, one line each (the order is the order of `vvv collectors`)
 
 from __future__ import annotations
 
-from vvv.collectors import congress_trades, darkpool, economic_calendar, insider_trades, news, options_flow
+from vvv.collectors import (
+    congress_trades,
+    darkpool,
+    darkpool_recent,
+    economic_calendar,
+    insider_trades,
+    news,
+    options_flow,
+)
 from vvv.core.base import Collector
 
 _MODULES = (
     news,
     darkpool,
+    darkpool_recent,
     options_flow,
     economic_calendar,
     insider_trades,

@@ -3,8 +3,9 @@
 A declaration over the kernel's `PageNumber` by `filing_date` (a date: a pass pages down until
 a filing older than the newest filing date stored, so the newest day is read whole again).
 Identity is the provider's `id` where the item has one; aggregated rows may come without it,
-then a stable hash of what makes the aggregate one (not its amount or price, which grow). Revisable: an aggregate is restated when filings
-join it (the old row goes to vvv.revisions). The API's filters go into every request:
+then a stable hash of what makes the aggregate one (not its amount or price, which grow).
+Revisable: an aggregate is restated when filings join it (the old row goes to vvv.revisions).
+The API's filters go into every request:
 
     >>> settings = Settings(filters={"ticker_symbol": "meta", "is_officer": True})
     >>> COLLECTOR.next_request(COLLECTOR.begin(None, "", datetime.now(UTC), settings), None, None, settings).params
@@ -123,7 +124,8 @@ SPEC = Spec(name="insider_trades", table="trading.insider_transactions", key=("i
 
 COLLECTOR = Collector(
     spec=SPEC,
-    strategy=PageNumber(PATH, time_field="filing_date", params=lambda settings: params.query(FILTERS, settings.filters)),
+    strategy=PageNumber(PATH, time_field="filing_date",
+                        params=lambda settings: params.query(FILTERS, settings.filters)),
     item=ITEM,
     build=_transaction,
     validate=validate,
