@@ -5,25 +5,16 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.conftest import TOKEN
 from tests.fakes.api import FakeApi
+from tests.passes import FAULTS, one_pass, through_fault
 from vvv.collectors import COLLECTORS, congress_trades
-from vvv.config import CollectorConfig
-from vvv.io.http import ApiClient
-from vvv.run.runner import run_once
 
 CONGRESS = COLLECTORS["congress_trades"]
 FEED = "congress_trades"
 
 
 def _pass(conn: psycopg.Connection, api: FakeApi, **options):
-    config = CollectorConfig(enabled=True, interval=3600, extended_interval=3600, closed_interval=None,
-                             stale_after=None, options=congress_trades.Settings(**options))
-    client = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
-    try:
-        return run_once(CONGRESS, config, conn=conn, client=client)
-    finally:
-        client.close()
+    return one_pass(CONGRESS, congress_trades.Settings(**options), conn=conn, api=api)
 
 
 def _stored(conn: psycopg.Connection) -> list[tuple]:
@@ -61,18 +52,11 @@ def test_new_reports_are_stored_and_a_restated_one_replaces_its_row_keeping_the_
     assert kept == [(old["notes"] or None,)]
 
 
-@pytest.mark.parametrize("fault", ["5xx then ok", "a 200 that is not a page"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_a_fault_loses_nothing(conn, fake_api, fault) -> None:
-    if fault == "5xx then ok":
-        fake_api.fail_next(502)
-    else:
-        fake_api.fail_next(200, body='{"data": "soon"}', times=20)
-    first = _pass(conn, fake_api)
-    if fault != "5xx then ok":
-        assert first.status == "failed" and _stored(conn) == []
-        fake_api.reset_faults()
-        first = _pass(conn, fake_api)
-    assert first.status == "ok", first.error
+    *failed, last = through_fault(fault, fake_api, lambda: _pass(conn, fake_api))
+    assert [r.status for r in failed] == (["failed"] if failed else [])
+    assert last.status == "ok", last.error
     assert _stored(conn) == _served(fake_api)
 
 

@@ -11,10 +11,8 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.fakes.api import FakeApi
+from tests.passes import FAULTS, one_pass, through_fault
 from vvv.collectors import COLLECTORS, darkpool, darkpool_recent
-from vvv.config import CollectorConfig
-from vvv.io.http import ApiClient
-from vvv.run.runner import run_once
 
 RECENT = COLLECTORS["darkpool_recent"]
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)  # a Tuesday afternoon in New York
@@ -28,13 +26,7 @@ def api() -> Iterator[FakeApi]:
 
 
 def _pass(conn: psycopg.Connection, api: FakeApi, collector=RECENT, settings=None):
-    config = CollectorConfig(enabled=True, interval=60, extended_interval=300, closed_interval=None, stale_after=None,
-                             options=settings or darkpool_recent.Settings())
-    client = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
-    try:
-        return run_once(collector, config, conn=conn, client=client, clock=lambda: LATER)
-    finally:
-        client.close()
+    return one_pass(collector, settings or darkpool_recent.Settings(), conn=conn, api=api, clock=lambda: LATER)
 
 
 def _stored(conn: psycopg.Connection) -> dict[int, bool]:
@@ -92,16 +84,9 @@ def test_with_the_per_ticker_collector_a_print_is_one_row(conn, api) -> None:
     assert (again.inserted, again.revised) == (0, 0)
 
 
-@pytest.mark.parametrize("fault", ["5xx then ok", "a 200 that is not a page"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_a_fault_loses_nothing(conn, api, fault) -> None:
-    if fault == "5xx then ok":
-        api.fail_next(500)
-    else:
-        api.fail_next(200, body='{"data": {"oops": 1}}', times=20)
-        failed = _pass(conn, api)
-        assert failed.status == "failed" and _stored(conn) == {}
-        api.reset_faults()
-    result = _pass(conn, api)
-    assert result.status == "ok", result.error
+    *failed, last = through_fault(fault, api, lambda: _pass(conn, api))
+    assert [r.status for r in failed] == (["failed"] if failed else [])
+    assert last.status == "ok", last.error
     assert set(_stored(conn)) == {p["tracking_id"] for p in api.darkpool_recent()[:200]}
-

@@ -5,29 +5,17 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.conftest import TOKEN
 from tests.fakes.api import FakeApi
+from tests.passes import FAULTS, one_pass, through_fault
 from vvv.collectors import COLLECTORS, insider_trades
-from vvv.config import CollectorConfig
-from vvv.io.http import ApiClient
-from vvv.run.runner import run_once
 
 INSIDER = COLLECTORS["insider_trades"]
 FEED = "insider_transactions"
 
 
-def _config(**options) -> CollectorConfig:
+def _pass(conn: psycopg.Connection, api: FakeApi, **options):
     settings = insider_trades.Settings(**{"page_size": 100, "first_run_pages": 5, **options})
-    return CollectorConfig(enabled=True, interval=3600, extended_interval=3600, closed_interval=None,
-                           stale_after=None, options=settings)
-
-
-def _pass(conn: psycopg.Connection, api: FakeApi, config: CollectorConfig | None = None):
-    client = ApiClient(base_url=api.url, token=TOKEN, sleep=lambda _: None)
-    try:
-        return run_once(INSIDER, config or _config(), conn=conn, client=client)
-    finally:
-        client.close()
+    return one_pass(INSIDER, settings, conn=conn, api=api)
 
 
 def _stored(conn: psycopg.Connection) -> dict[str, tuple]:
@@ -73,23 +61,16 @@ def test_a_restated_filing_replaces_its_row_and_keeps_the_old_one_as_a_revision(
     assert kept == [(str(old["price"]),)]
 
 
-@pytest.mark.parametrize("fault", ["5xx then ok", "a 200 that is not a page"])
-def test_a_fault_loses_nothing(conn, fake_api, fault) -> None:
-    if fault == "5xx then ok":
-        fake_api.fail_next(503)
-    else:
-        fake_api.on_request(2, lambda: fake_api.fail_next(200, body='{"error": "busy"}', times=20))
-    first = _pass(conn, fake_api)
-    if fault != "5xx then ok":
-        assert first.status != "ok" and 0 < len(_stored(conn)) < 300  # the pages before it stored
-        fake_api.reset_faults()
-        second = _pass(conn, fake_api)
-        assert second.status == "ok", second.error
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_fault_on_the_third_page_loses_nothing(conn, fake_api, fault) -> None:
+    *failed, last = through_fault(fault, fake_api, lambda: _pass(conn, fake_api), at=3)
+    assert [(r.status, r.inserted) for r in failed] == ([("partial", 200)] if failed else [])  # two pages kept
+    assert last.status == "ok", last.error
     assert len(_stored(conn)) == len(fake_api.records(FEED)) == 300
 
 
 def test_filters_go_into_every_request_and_narrow_what_is_stored(conn, fake_api) -> None:
-    result = _pass(conn, fake_api, _config(filters={"ticker_symbol": "meta", "transaction_codes": ["S"]}))
+    result = _pass(conn, fake_api, filters={"ticker_symbol": "meta", "transaction_codes": ["S"]})
     assert result.status == "ok", result.error
     sent = [dict(request.pairs) for request in fake_api.requests if request.path == insider_trades.PATH]
     assert sent and all(pairs.get("ticker_symbol") == "META" and pairs.get("transaction_codes[]") == "S"
