@@ -31,8 +31,8 @@ def one_pass(collector: Collector, options: Any, *, conn: psycopg.Connection, ap
         client.close()
 
 
-def through_fault(fault: str, api: FakeApi, run: Callable[[], RunResult], *, at: int = 1) -> list[RunResult]:
-    """Passes through `fault`, served from the `at`-th request on: a 5xx, which the client retries within
+def through_fault(fault: str, api: FakeApi, run: Callable[[], RunResult], *, after: int = 0) -> list[RunResult]:
+    """Passes through `fault`, served once `after` requests are answered: a 5xx, which the client retries within
     the pass; or a 200 that is not a page, served until the pass fails, then a pass after it. Returns the
     passes made, the last one after the fault."""
     def serve() -> None:
@@ -41,8 +41,8 @@ def through_fault(fault: str, api: FakeApi, run: Callable[[], RunResult], *, at:
         else:
             api.fail_next(200, body='{"data": {"not": "a list"}}', times=20)
 
-    if at > 1:
-        api.on_request(at, serve)
+    if after:
+        api.on_request(after, serve)  # its action runs when request `after` + 1 arrives
     else:
         serve()
     if fault == "5xx then ok":

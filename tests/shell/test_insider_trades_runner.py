@@ -63,7 +63,7 @@ def test_a_restated_filing_replaces_its_row_and_keeps_the_old_one_as_a_revision(
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_fault_on_the_third_page_loses_nothing(conn, fake_api, fault) -> None:
-    *failed, last = through_fault(fault, fake_api, lambda: _pass(conn, fake_api), at=3)
+    *failed, last = through_fault(fault, fake_api, lambda: _pass(conn, fake_api), after=2)
     assert [(r.status, r.inserted) for r in failed] == ([("partial", 200)] if failed else [])  # two pages kept
     assert last.status == "ok", last.error
     assert len(_stored(conn)) == len(fake_api.records(FEED)) == 300
