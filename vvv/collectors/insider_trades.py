@@ -31,20 +31,16 @@ from vvv.core.partitions import ticker_problem
 from vvv.core.schema import Item
 
 PATH = "/api/insider/transactions"
-MAX_PAGE_SIZE = 500
-# SEC Form 4 transaction codes (P purchase, S sale, A award, M option exercise, F tax withholding, ...).
-CODES = tuple("PSVAKDFIMCEHOXGLWZJU")
 # Every filter the endpoint documents but its dates (a window is not what an incremental pass wants).
-# The description types the numbers as strings; they are numbers.
+# The description types the numbers as strings; they are numbers. `transaction_codes` are SEC Form 4's
+# (P purchase, S sale, A award, M option exercise, F tax withholding, G gift, ...).
 FILTERS: dict[str, Param] = {
-    "ticker_symbol": Param("tickers"),
+    "ticker_symbol": Param("tickers"), "transaction_codes": Param("choices", choices=tuple("PSVAKDFIMCEHOXGLWZJU")),
     **min_max("number", 0, names=("value", "price", "amount")),
     **min_max("integer", 0, names=("marketcap", "earnings_dte")),
-    **{name: Param("text") for name in ("owner_name", "sectors", "industries", "market_cap_size",
-                                         "security_ad_codes")},
-    **{name: Param("boolean") for name in ("is_director", "is_officer", "is_s_p_500", "is_ten_percent_owner",
-                                           "common_stock_only", "group")},
-    "transaction_codes": Param("choices", choices=CODES),
+    **dict.fromkeys(("owner_name", "sectors", "industries", "market_cap_size", "security_ad_codes"), Param("text")),
+    **dict.fromkeys(("is_director", "is_officer", "is_s_p_500", "is_ten_percent_owner", "common_stock_only", "group"),
+                    Param("boolean")),
 }
 _filters = functools.partial(params.checked, FILTERS, reserved=("page", "limit"))
 
@@ -54,7 +50,7 @@ class Settings:
     """`[collectors.insider_trades]` options beyond the schedule: paging (see `PageNumber`) and
     `filters`, the API's own, sent with every request."""
 
-    page_size: int = attrs.field(default=MAX_PAGE_SIZE, validator=[at_least(1), at_most(MAX_PAGE_SIZE)])
+    page_size: int = attrs.field(default=500, validator=[at_least(1), at_most(500)])
     max_pages: int = attrs.field(default=10, validator=at_least(1))
     first_run_pages: int = attrs.field(default=2, validator=at_least(1))
     filters: JsonObject = attrs.field(factory=dict, converter=_filters, hash=False)
@@ -122,11 +118,5 @@ SPEC = Spec(name="insider_trades", table="trading.insider_transactions", key=("i
             time_column="collected_at", settings=Settings, cursor=PageCursor, revisable=True,
             schedule=Schedule(interval=3 * 3600, extended_interval=3 * 3600, closed_interval=6 * 3600))
 
-COLLECTOR = Collector(
-    spec=SPEC,
-    strategy=PageNumber(PATH, time_field="filing_date",
-                        params=lambda settings: params.query(FILTERS, settings.filters)),
-    item=ITEM,
-    build=_transaction,
-    validate=validate,
-)
+COLLECTOR = Collector(spec=SPEC, item=ITEM, build=_transaction, validate=validate, strategy=PageNumber(
+    PATH, time_field="filing_date", params=lambda settings: params.query(FILTERS, settings.filters)))
