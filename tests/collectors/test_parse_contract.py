@@ -19,8 +19,11 @@ from vvv.core.base import record_items
 SCHEMAS = {  # collector -> the component schema of its endpoint's items
     "news": "Headline News",
     "darkpool": "Darkpool Trade",
+    "darkpool_recent": "Darkpool Trade",
     "options_flow": "Flow Alert",
     "economic_calendar": "Economic calendar",
+    "insider_trades": "Insider Trade Agg",
+    "congress_trades": "Senate Stock",
 }
 
 

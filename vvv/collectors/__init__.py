@@ -3,13 +3,24 @@ adds its module here, one line each (the order is the order of `vvv collectors`)
 
 from __future__ import annotations
 
-from vvv.collectors import darkpool, economic_calendar, news, options_flow
+from vvv.collectors import (
+    congress_trades,
+    darkpool,
+    darkpool_recent,
+    economic_calendar,
+    insider_trades,
+    news,
+    options_flow,
+)
 from vvv.core.base import Collector
 
 _MODULES = (
     news,
     darkpool,
+    darkpool_recent,
     options_flow,
     economic_calendar,
+    insider_trades,
+    congress_trades,
 )
 COLLECTORS: dict[str, Collector] = {module.COLLECTOR.spec.name: module.COLLECTOR for module in _MODULES}
