@@ -280,6 +280,7 @@ class Feed:
     def __init__(self, *, inclusive: bool) -> None:
         self.inclusive = inclusive
         self.items: list[tuple[int, int]] = []
+        self.requests: list[Request] = []
 
     def publish(self, times_us: Sequence[int]) -> None:
         start = len(self.items)
@@ -287,6 +288,7 @@ class Feed:
 
     def respond(self, request: Request) -> Page:
         assert request.path == "/t"
+        self.requests.append(request)
         params = dict(request.params)
         assert set(params) <= {"limit", "newer_than", "older_than"}
         newer, older = (int(params[k]) if k in params else None for k in ("newer_than", "older_than"))
@@ -387,6 +389,34 @@ def test_a_page_of_items_sharing_one_instant_is_stepped_over_and_named(page_size
     assert {0, len(feed.items) - 1} <= ids
     assert any(f"at least {page_size} items share" in w and "a whole page" in w for w in warnings)
     assert cursor.resume_before is None and requests < 10
+
+
+@given(sweep_settings, st.booleans(), gaps, st.integers(0, 40), st.integers(0, 40))
+def test_a_backfill_window_is_read_whole_from_its_top_down_and_nothing_above_it(settings, inclusive, history,
+                                                                                 low, high):
+    """Passes over a window (cut by the page cap as they may be) read every item timed inside it, but
+    those a warning names; never ask above it, nor read further than a millisecond outside it; and end
+    finished, the next pass asking nothing."""
+    feed, base = Feed(inclusive=inclusive), _ms(SWEEP_NOW - timedelta(hours=30)) * 1000
+    feed.publish([base + sum(history[:i + 1]) for i in range(len(history))])
+    times = sorted(us for us, _ in feed.items) or [base]
+    first, last = times[min(low, len(times) - 1)], times[max(len(times) - 1 - high, 0)]
+    start, end = EPOCH + timedelta(microseconds=min(first, last)), EPOCH + timedelta(microseconds=max(first, last))
+    cursor, fetched, warned, passes = SWEEP.window(start, end), set(), [], 0
+    while not SWEEP.finished(cursor):
+        passes += 1
+        assert passes <= len(feed.items) + 2, "the window never finished"
+        assert SWEEP.begin(cursor, "", SWEEP_NOW, settings) == cursor  # a window ignores the clock
+        cursor, ids, _, warnings = sweep(feed, cursor, settings, SWEEP_NOW)
+        fetched |= ids
+        warned += warnings
+    assert SWEEP.next_request(cursor, None, None, settings) is None
+    inside = {n for us, n in feed.items if _ms(start) <= us // 1000 <= _ms(end)}
+    assert inside <= fetched or any("share" in w for w in warned)
+    near = {n for us, n in feed.items if _ms(start) - 1 <= us // 1000 <= _ms(end) + 1}
+    assert fetched <= near
+    assert all(int(r.param("older_than")) <= _ms(end) + 1 and int(r.param("newer_than")) == _ms(start) - 1
+               for r in feed.requests)
 
 
 def test_the_first_pass_reads_back_first_run_hours_only():
