@@ -252,6 +252,42 @@ SWEEP = TimeSweep(path="/t", time_field="at", noun="items", late="items reported
 
 
 @frozen
+class On:
+    """A strategy's planning calls for one partition, in the four-argument forms `vvv.core.base`'s folds take."""
+
+    strategy: Any
+    partition: str
+
+    def begin(self, saved: Any, now: Any, settings: Any) -> Any:
+        return self.strategy.begin(saved, self.partition, now, settings)
+
+    def next_request(self, cursor: Any, previous: Any, page: Any, settings: Any) -> Any:
+        return self.strategy.next_request(cursor, previous, page, settings, self.partition)
+
+    def advance(self, cursor: Any, saved: Any, page: Page, settings: Any) -> Any:
+        return self.strategy.advance(cursor, saved, page, settings, self.partition)
+
+    def warnings(self, cursor: Any, page: Any, settings: Any) -> list[str]:
+        return self.strategy.warnings(cursor, page, settings, self.partition)
+
+
+PLAIN = On(SWEEP, "")
+
+
+def _read_pages(on: On, start: SweepCursor, respond: Any, settings: _Settings, count: int
+                ) -> tuple[SweepCursor, Request | None]:
+    """The first `count` pages of a pass from `start`, as the runner reads them: the cursor saved, the next request."""
+    saved, request = start, on.next_request(start, None, None, settings)
+    for _ in range(count):
+        if request is None:
+            break
+        page = respond(request)
+        saved = on.advance(start, saved, page, settings)
+        request = on.next_request(start, request, page, settings)
+    return saved, request
+
+
+@frozen
 class _Timed:
     at: datetime
     id: int
@@ -478,13 +514,7 @@ def test_a_page_none_of_whose_items_can_be_read_stops_the_sweep_there_with_the_c
         cursor, *_ = sweep(feed, None, attrs.evolve(settings, max_pages=1), now)
         feed.publish([base + 10**8 + i * 1000 for i in range(7)])
     start = SWEEP.begin(cursor, "", now, settings)
-    saved, request = start, SWEEP.next_request(start, None, None, settings)
-    for _ in range(blind_at):
-        if request is None:
-            return
-        page = feed.respond(request)
-        saved = SWEEP.advance(start, saved, page, settings)
-        request = SWEEP.next_request(start, request, page, settings)
+    saved, request = _read_pages(PLAIN, start, feed.respond, settings, blind_at)
     if request is None:
         return
     blind = Page(request, settings.page_size, (), rejected=UNREADABLE)
@@ -516,26 +546,6 @@ def test_a_time_sweep_takes_a_response_that_is_not_a_page_for_a_page_it_cannot_r
 DAY_SWEEP = TimeSweep(path="/t/{partition}", time_field="at", noun="prints", late="prints of {day} reported late",
                       by_market_day=True)
 DAY_DEFAULTS = _Settings(page_size=500, lookback_seconds=300, max_pages=200)
-
-
-@frozen
-class On:
-    """A strategy's planning calls for one partition, in the four-argument forms `vvv.core.base`'s folds take."""
-
-    strategy: TimeSweep
-    partition: str
-
-    def begin(self, saved: Any, now: Any, settings: Any) -> Any:
-        return self.strategy.begin(saved, self.partition, now, settings)
-
-    def next_request(self, cursor: Any, previous: Any, page: Any, settings: Any) -> Any:
-        return self.strategy.next_request(cursor, previous, page, settings, self.partition)
-
-    def advance(self, cursor: Any, saved: Any, page: Page, settings: Any) -> Any:
-        return self.strategy.advance(cursor, saved, page, settings, self.partition)
-
-    def warnings(self, cursor: Any, page: Any, settings: Any) -> list[str]:
-        return self.strategy.warnings(cursor, page, settings, self.partition)
 
 
 SPY = On(DAY_SWEEP, "SPY")
@@ -1025,13 +1035,7 @@ def test_a_page_none_of_whose_prints_can_be_read_stops_the_sweep_there_with_the_
         cursor = collect(tape, cursor, settings, now, stop_after=stop_after).saved or cursor
     tape.publish(FIRST_DAY, [opening + 36_000_000 + o for o in range(12)])
     start = SPY.begin(cursor, now, settings)
-    saved, request, page = start, SPY.next_request(start, None, None, settings), None
-    for _ in range(blind_at):
-        if request is None:
-            return
-        page = tape.respond(request)
-        saved = SPY.advance(start, saved, page, settings)
-        request = SPY.next_request(start, request, page, settings)
+    saved, request = _read_pages(SPY, start, tape.respond, settings, blind_at)
     if request is None:
         return
     blind = _blind(request, settings)
