@@ -341,14 +341,6 @@ def test_a_cursor_saved_before_partitions_with_its_ticker_inside_reads_as_it_was
     old = {"ticker": "SPY", "day": "2025-10-22", "newest": "2025-10-22T20:00:00+00:00", "resume_before": None,
            "resume_after": None, "cut_at": None, "target": "2025-10-22"}
     cursor = read_cursor(darkpool.COLLECTOR.spec.cursor, old)
-    assert cursor == SweepCursor(day=FIRST_DAY, newest=datetime(2025, 10, 22, 20, tzinfo=UTC), target=FIRST_DAY)
-
-
-def test_a_cursor_saved_before_partitions_with_its_ticker_inside_reads_as_it_was() -> None:
-    """Rows in vvv.cursors from earlier releases carry the ticker; it is the partition's now."""
-    old = {"ticker": "SPY", "day": "2025-10-22", "newest": "2025-10-22T20:00:00+00:00", "resume_before": None,
-           "resume_after": None, "cut_at": None, "target": "2025-10-22"}
-    cursor = read_cursor(darkpool.COLLECTOR.spec.cursor, old)
     day = date(2025, 10, 22)
     assert cursor == SweepCursor(day=day, newest=datetime(2025, 10, 22, 20, tzinfo=UTC), target=day)
 
