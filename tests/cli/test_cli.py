@@ -16,6 +16,7 @@ import vvv
 from tests.conftest import DSN_PASSWORD, TOKEN, run_vvv
 from tests.fakes.api import FakeApi
 from vvv import __version__
+from vvv.collectors import COLLECTORS
 from vvv.io import migrate
 
 COMMANDS = ["once", "run", "backfill", "migrate", "check", "status", "collectors", "calendar", "psql", "sql", "db",
@@ -177,7 +178,8 @@ def test_json_log_lines_carry_collector_and_run(cli_env: dict, tmp_path: Path) -
 
 def test_collectors_lists_news_with_its_schedule(cli_env: dict, tmp_path: Path) -> None:
     report = json.loads(run_vvv("collectors", "--json", env=cli_env, cwd=tmp_path).stdout)
-    assert [c["name"] for c in report["collectors"]] == ["news", "darkpool", "options_flow", "economic_calendar"]
+    assert [c["name"] for c in report["collectors"]] == list(COLLECTORS)  # the registry's order
+    assert list(COLLECTORS)[:4] == ["news", "darkpool", "options_flow", "economic_calendar"]
     (news,) = [c for c in report["collectors"] if c["name"] == "news"]
     assert news["table"] == "trading.news_headlines" and news["enabled"] is True
     assert news["interval_s"] == 120

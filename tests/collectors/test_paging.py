@@ -8,7 +8,7 @@ test_options_flow.py (one sweep, first-run window, backfill window), `PageNumber
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import attrs
@@ -17,6 +17,7 @@ from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vvv.core.calendar import NY, is_trading_day
 from vvv.core.base import HALT_MARK, Collector, Halt, Page, Request, advance_over
 from vvv.core.paging import DateCursor, PerDate, SweepCursor, TimeSweep
 
@@ -157,6 +158,25 @@ def test_begin_takes_the_window_from_the_clock_and_resumes_only_inside_it(saved:
     request = STRATEGY.next_request(start, None, None, _Settings(), "afterhours")
     assert request.path == "/api/earnings/afterhours"
     assert dict(request.params) == {"date": start.day.isoformat(), "page": str(start.page), "limit": "3"}
+
+
+@given(st.dates(min_value=date(2001, 1, 1), max_value=date(2034, 12, 1)), st.integers(0, 6), st.integers(0, 6))
+def test_by_market_days_the_window_walks_trading_days_only_and_counts_them(today: date, back: int,
+                                                                          ahead: int) -> None:
+    settings, strategy = _Settings(page_size=1, days_back=back, days_ahead=ahead), PerDate("/p", market_days=True)
+    start = strategy.begin(None, "", datetime.combine(today, time(12), tzinfo=NY), settings)
+    walked, request, page = [], strategy.next_request(start, None, None, settings), None
+    while request is not None:
+        walked.append(date.fromisoformat(request.param("date")))
+        page = Page(request, 0, ())
+        request = strategy.next_request(start, request, page, settings)
+    trading = [d for d in (start.first + timedelta(days=n) for n in range((start.last - start.first).days + 1))
+               if is_trading_day(d)]
+    assert walked == trading and walked[0] == start.first and walked[-1] == start.last
+    # On a day without trading, "today" is the next trading day: the window always reaches it.
+    expected_ahead = ahead if is_trading_day(today) else max(ahead, 1)
+    assert sum(d < today for d in walked) == back and sum(d > today for d in walked) == expected_ahead
+    assert (today in walked) == is_trading_day(today)
 
 
 @given(feeds, st.integers(0, 12))
