@@ -3,7 +3,7 @@ date of a window around today, each paged from 0 until a page comes back short.
 
 (`TimeSweep` is played against its models in test_darkpool.py (by market day) and
 test_options_flow.py (one sweep, first-run window, backfill window), `PageNumber` in test_news.py,
-`Single` in test_economic_calendar.py: each strategy once, through the collector declared on it.)
+`Single` in test_economic_calendar.py, its dated parameters here: each strategy once, through the collector declared on it.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from vvv.core.calendar import NY, is_trading_day
 from vvv.core.base import HALT_MARK, Collector, Halt, Page, Request, advance_over
-from vvv.core.paging import DateCursor, PerDate, SweepCursor, TimeSweep
+from vvv.core.paging import DateCursor, LatestCursor, PerDate, Single, SweepCursor, TimeSweep
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York
 TODAY = date(2026, 3, 10)
@@ -348,3 +348,24 @@ def test_a_time_sweep_names_a_whole_page_sharing_one_instant_and_steps_over_it()
     saved, fetched, warned = _sweep_pass(feed, None, settings, SWEEP_START)
     assert any("at least 3 items share" in w for w in warned)
     assert 3 in fetched and saved.resume_before is None  # stepped over, and the pass ended
+
+
+def _dated(settings: Any, partition: str, asof: datetime) -> tuple[tuple[str, str], ...]:
+    return ("date", asof.astimezone(NY).date().isoformat()), ("variant", partition), ("limit", str(settings.page_size))
+
+
+@given(st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2034, 12, 1), timezones=st.just(UTC)),
+       st.none() | st.builds(LatestCursor, st.none() | st.just(NOW)), st.integers(0, 4))
+def test_a_single_request_asks_for_what_the_passs_clock_says_once_and_warns_of_a_full_answer(
+        now: datetime, saved: Any, received: int) -> None:
+    strategy, settings = Single("/api/{partition}", "time", params=_dated, full="page_size"), _Settings()
+    start = strategy.begin(saved, "x", now, settings)
+    assert start.asof == now and start.latest == (None if saved is None else saved.latest)
+    request = strategy.next_request(start, None, None, settings, "x")
+    assert request == Request("/api/x", (("date", now.astimezone(NY).date().isoformat()), ("variant", "x"),
+                                         ("limit", "3")))
+    page = Page(request, received, ())
+    assert strategy.next_request(start, request, page, settings, "x") is None  # one request a pass
+    assert bool(strategy.warnings(start, page, settings, "x")) == (received >= settings.page_size)
+    with pytest.raises(ValueError, match="begin"):
+        strategy.next_request(LatestCursor(), None, None, settings, "x")
