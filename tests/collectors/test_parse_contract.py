@@ -23,6 +23,7 @@ SCHEMAS = {  # collector -> the component schema of its endpoint's items
     "economic_calendar": "Economic calendar",
     "earnings": "Earnings",
     "market_tide": "Daily Market Tide",
+    "fda_calendar": "FDA Calendar",
 }
 
 

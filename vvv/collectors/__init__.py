@@ -3,7 +3,7 @@ adds its module here, one line each (the order is the order of `vvv collectors`)
 
 from __future__ import annotations
 
-from vvv.collectors import darkpool, earnings, economic_calendar, market_tide, news, options_flow
+from vvv.collectors import darkpool, earnings, economic_calendar, fda_calendar, market_tide, news, options_flow
 from vvv.core.base import Collector
 
 _MODULES = (
@@ -13,5 +13,6 @@ _MODULES = (
     economic_calendar,
     earnings,
     market_tide,
+    fda_calendar,
 )
 COLLECTORS: dict[str, Collector] = {module.COLLECTOR.spec.name: module.COLLECTOR for module in _MODULES}
