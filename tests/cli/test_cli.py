@@ -180,6 +180,8 @@ def test_collectors_lists_news_with_its_schedule(cli_env: dict, tmp_path: Path) 
     report = json.loads(run_vvv("collectors", "--json", env=cli_env, cwd=tmp_path).stdout)
     assert [c["name"] for c in report["collectors"]] == list(COLLECTORS)  # the registry's order
     assert list(COLLECTORS)[:4] == ["news", "darkpool", "options_flow", "economic_calendar"]
+    text = run_vvv("collectors", env=cli_env, cwd=tmp_path).stdout.splitlines()[::2]
+    assert len(text) == len(COLLECTORS) and len({line.index(" every ") for line in text}) == 1  # one column each
     (news,) = [c for c in report["collectors"] if c["name"] == "news"]
     assert news["table"] == "trading.news_headlines" and news["enabled"] is True
     assert news["interval_s"] == 120
