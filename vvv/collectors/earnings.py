@@ -17,29 +17,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-
 import attrs
 from attrs import frozen
 
 from vvv.core.base import Collector, Schedule, Spec, at_least, at_most
 from vvv.core.convert import JsonObject
 from vvv.core.paging import DateCursor, PerDate
+from vvv.core.partitions import variants
 from vvv.core.schema import Item
 
 PATH = "/api/earnings/{partition}"
 REPORT_TIMES = ("premarket", "afterhours")  # the endpoints' names, not the items' report_time
 MAX_PAGE_SIZE = 100
-
-
-def report_times(value: Any) -> tuple[str, ...]:
-    """A settings converter: the endpoints to read, each once, in order; a ValueError names a wrong one."""
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise ValueError(f"report_times must be a list of one or both of {', '.join(REPORT_TIMES)}, got {value!r}")
-    wrong = [v for v in value if v not in REPORT_TIMES]
-    if wrong:
-        raise ValueError(f"report_times: {wrong[0]!r} is not one of {', '.join(REPORT_TIMES)}")
-    return tuple(dict.fromkeys(value))
 
 
 @frozen
@@ -51,7 +40,7 @@ class Settings:
     reaches it continues there next pass.
     """
 
-    report_times: tuple[str, ...] = attrs.field(default=REPORT_TIMES, converter=report_times)
+    report_times: tuple[str, ...] = attrs.field(default=REPORT_TIMES, converter=variants("report_times", REPORT_TIMES))
     days_back: int = attrs.field(default=1, validator=[at_least(0), at_most(30)])
     days_ahead: int = attrs.field(default=5, validator=[at_least(0), at_most(30)])
     page_size: int = attrs.field(default=MAX_PAGE_SIZE, validator=[at_least(1), at_most(MAX_PAGE_SIZE)])

@@ -25,20 +25,11 @@ from vvv.core.base import Collector, Reject, Schedule, Spec
 from vvv.core.calendar import NY, opened_day
 from vvv.core.convert import JsonObject
 from vvv.core.paging import LatestCursor, Single
+from vvv.core.partitions import variants
 from vvv.core.schema import Item
 
 PATH = "/api/market/market-tide"
 INTERVALS = ("1m", "5m")
-
-
-def intervals(value: Any) -> tuple[str, ...]:
-    """A settings converter: the tick series to collect, each once, in order; a ValueError names a wrong one."""
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise ValueError(f"intervals must be a list of one or both of {', '.join(INTERVALS)}, got {value!r}")
-    wrong = [v for v in value if v not in INTERVALS]
-    if wrong:
-        raise ValueError(f"intervals: {wrong[0]!r} is not one of {', '.join(INTERVALS)}")
-    return tuple(dict.fromkeys(value))
 
 
 @frozen
@@ -46,7 +37,7 @@ class Settings:
     """`[collectors.market_tide]` options beyond the schedule: `intervals`, the tick series (one
     request each a pass), "5m" (the API's default) and/or "1m"."""
 
-    intervals: tuple[str, ...] = attrs.field(default=("5m",), converter=intervals)
+    intervals: tuple[str, ...] = attrs.field(default=("5m",), converter=variants("intervals", INTERVALS))
 
 
 @frozen
