@@ -3,7 +3,8 @@ date of a window around today, each paged from 0 until a page comes back short.
 
 (`TimeSweep` is played against its models in test_darkpool.py (by market day) and
 test_options_flow.py (one sweep, first-run window, backfill window), `PageNumber` in test_news.py,
-`Single` in test_economic_calendar.py, its dated parameters here: each strategy once, through the collector declared on it.)
+`Single` in test_economic_calendar.py (its dated parameters here): each strategy once, through the
+collector declared on it.)
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vvv.core.calendar import NY, is_trading_day
 from vvv.core.base import HALT_MARK, Collector, Halt, Page, Request, advance_over
+from vvv.core.calendar import NY, is_trading_day
 from vvv.core.paging import DateCursor, LatestCursor, PerDate, Single, SweepCursor, TimeSweep
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York
