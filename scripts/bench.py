@@ -43,8 +43,12 @@ def main() -> int:
     parser.add_argument("--passes", type=int, help="`vvv run` passes for the memory figure (default 1000; quick 60)")
     parser.add_argument("--history", type=int, help="rows stored for the history figure (default 10M; quick 300k)")
     parser.add_argument("--sample", type=int, default=5000, help="records for the row-by-row figure (default 5000)")
-    parser.add_argument("--only", default="startup,ingest,history,memory,export",
-                        help="sections to run, comma separated (default all: startup,ingest,history,memory,export)")
+    parser.add_argument("--tape-rows", type=int, help="rows of the full tape's day (default 2M; quick 100k)")
+    parser.add_argument("--only", default="startup,ingest,history,memory,export,tape,stream",
+                        help="sections to run, comma separated (default all: startup,ingest,history,memory,export,"
+                        "tape,stream)")
+    parser.add_argument("--stream-seconds", type=int, help="seconds of each firehose of the stream section"
+                        " (default 60; quick 15)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -52,6 +56,7 @@ def main() -> int:
     args.prints = args.prints or (10_000 if args.quick else 100_000)
     args.passes = args.passes or (40 if args.quick else 1000)
     args.history = args.history or (300_000 if args.quick else 10_000_000)
+    args.stream_seconds = args.stream_seconds or (15 if args.quick else 60)
     Bench(args).run()
     return 0
 
@@ -62,6 +67,7 @@ class Bench:
         self.rows: list[dict[str, Any]] = []
         self.targets: list[dict[str, Any]] = []
         self.work = Path(tempfile.mkdtemp(prefix="vvv-bench-"))
+        self.served = 0
         self.started = time.perf_counter()
 
     def run(self) -> None:
@@ -94,6 +100,10 @@ class Bench:
                     self._memory(small)
                 if "export" in only:
                     self._export(small)
+            if "stream" in only:
+                self._stream()
+            if "tape" in only:
+                self._tape()
         finally:
             shutil.rmtree(self.work, ignore_errors=True)
         self._report()
@@ -169,6 +179,74 @@ class Bench:
         if done.returncode != 0:
             raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
         return json.loads(done.stdout.strip().splitlines()[-1])
+
+    # -- the socket's firehose: vvv stream against a minimal client, the same fake, this run ---------
+
+    def _stream(self) -> None:
+        seconds = self.args.stream_seconds
+        templates = self.work / "option-trades.json"
+        templates.write_text(json.dumps(_trade_templates()))
+        best = self._stream_vvv("vvv_bench_stream_max", templates, seconds, rate=None, channels=["option_trades"])
+        self._row("vvv stream: option_trades firehose, as fast as taken", best["rate"], "msg/s",
+                  f"{best['rows']:,} trades stored in {best['span']:.0f} s; lag p99 {best['lag_p99']:.2f} s"
+                  f" (the fake keeps ~10,000 queued); peak RSS {best['rss_mb']:.0f} MB")
+        job = {"db": self._fresh("vvv_bench_stream_min"), "templates": str(templates), "seconds": seconds}
+        minimal = self._worker_process("socket_copy", job)
+        self._drop("vvv_bench_stream_min")
+        self._row("minimal client: socket -> json -> COPY", minimal["rate"], "msg/s",
+                  f"{minimal['rows']:,} trades in {minimal['span']:.0f} s: websockets, json.loads, a tuple, text COPY"
+                  " into the table; no checks, no identity, no spool")
+        ratio = best["rate"] / minimal["rate"]
+        self._row("vvv stream / minimal client", ratio, "x", "target >= 0.7")
+        self._target("vvv stream >= 0.7 x a minimal socket -> json -> COPY client", f"{ratio:.2f} x", ratio >= 0.7)
+        paced = self._stream_vvv("vvv_bench_stream_paced", templates, seconds, rate=10_000,
+                                 channels=["option_trades", "flow-alerts", "news", "off_lit_trades", "price:SPY",
+                                           "gex:SPY"])
+        self._row("vvv stream: 10,000 msg/s offered, every channel joined", paced["rate"], "msg/s",
+                  f"{paced['rows']:,} stored in {paced['span']:.0f} s; lag p99 {paced['lag_p99']:.2f} s, max"
+                  f" {paced['lag_max']:.2f} s (now - executed_at at the batch's commit)")
+        self._row("vvv stream: peak RSS, every channel joined", paced["rss_mb"], "MB",
+                  "RSS at a quarter, half and the end of the run: "
+                  + ", ".join(f"{mb:.0f}" for mb in paced["rss_trend"]) + " MB")
+        sustained = paced["rate"] >= 9_800 and paced["lag_max"] < 2.0
+        self._target("option_trades >= 10,000 msg/s into PostgreSQL with lag < 2 s",
+                     f"{paced['rate']:,.0f} msg/s, lag max {paced['lag_max']:.2f} s", sustained)
+        self._target("stream RSS < 150 MB, every channel joined", f"{paced['rss_mb']:.0f} MB", paced["rss_mb"] < 150)
+
+    def _stream_vvv(self, name: str, templates: Path, seconds: int, *, rate: int | None,
+                    channels: list[str]) -> dict[str, Any]:
+        """`vvv stream` for `seconds` against a fake socket process of its own: stored rate, lag, RSS."""
+        db = self._fresh(name)
+        fake = _fake_socket(templates, rate)
+        try:
+            env = {**self._env(db, _NoApi(), self._config({})), "VVV_UW_SOCKET_URL": fake["url"],
+                   "VVV_LOG_LEVEL": "WARNING"}
+            command = [*VVV, "stream", *(f"--channel={c}" for c in channels), "--for", f"{seconds}s"]
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            samples, started = [], time.perf_counter()
+            while proc.poll() is None:
+                samples.append((time.perf_counter() - started, _status_mb(proc.pid, "VmRSS") or 0.0))
+                time.sleep(0.25)
+            if proc.returncode != 0:
+                raise RuntimeError(f"vvv stream exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        finally:
+            fake["process"].kill()
+            fake["process"].wait()
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            rows, first, span, lag_p99 = conn.execute(  # the rate counts from the first batch's commit on
+                "SELECT count(*), count(*) FILTER (WHERE collected_at = (SELECT min(collected_at) FROM"
+                " trading.option_trades)), extract(epoch FROM max(collected_at) - min(collected_at)),"
+                " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM collected_at - executed_at))"
+                " FROM trading.option_trades").fetchone()
+            state = conn.execute("SELECT state FROM vvv.streams WHERE channel = 'option_trades'").fetchone()[0]
+        self._drop(name)
+        rss = [mb for _, mb in samples if mb]
+        trend = [rss[min(len(rss) - 1, int(len(rss) * q))] for q in (0.25, 0.5, 0.999)] if rss else [0.0]
+        return {"rows": rows, "span": float(span or 0), "rate": (rows - first) / float(span or 1),
+                "lag_p99": float(lag_p99 or 0),
+                "lag_max": state.get("lag_max_seconds") or 0.0, "rss_mb": max(rss or [0.0]), "rss_trend": trend}
 
     # -- history independence ----------------------------------------------------------------
 
@@ -299,6 +377,90 @@ class Bench:
         growth = rss_n - rss10
         self._row(f"vvv run: RSS growth, pass 10 to {want[1]:,}", growth, "MB", "target < 5")
         self._target(f"`vvv run` RSS growth from pass 10 to {want[1]:,} < 5 MB", f"{growth:+.1f} MB", growth < 5)
+
+    # -- the full options tape: vvv's load against PostgreSQL's own COPY of the same file -----
+
+    def _tape(self) -> None:
+        """`vvv tape --date D` against curl + `unzip -p | psql COPY` + the same indexes, both over loopback
+        from the fake tape (302 then the ZIP), each into a fresh database, alternately, in this one run."""
+        from datetime import date
+
+        from tests.fakes.tape import FakeTape, Knobs
+
+        rows = self.args.tape_rows or (100_000 if self.args.quick else 2_000_000)
+        day = date(2026, 9, 15)
+        config = self._config({})
+        with FakeTape(token=TOKEN) as fake:
+            fake.days[day] = Knobs(rows=rows)
+            made = time.perf_counter()
+            path = fake.zip_path(day)
+            import zipfile
+
+            with zipfile.ZipFile(path) as archive:
+                csv_bytes = archive.infolist()[0].file_size
+            self._say(f"a tape of {rows:,} rows, 49 columns: {path.stat().st_size / 2**20:,.0f} MiB zipped,"
+                      f" {csv_bytes / 2**20:,.0f} MiB of CSV (made in {time.perf_counter() - made:.0f} s)")
+            ours, theirs, peaks = [], [], []
+            for i in range(self.args.runs):
+                db = self._fresh(f"vvv_bench_tape_{i}")
+                run = self._vvv(["tape", "--date", day.isoformat(), "--json"], db, fake, config)
+                loaded = run["result"]["days"][0]
+                if loaded.get("rows") != rows:
+                    raise RuntimeError(f"vvv tape loaded {loaded}, not {rows} rows")
+                ours.append(run["wall"])
+                peaks.append(run["rss_mb"])
+                self._drop(f"vvv_bench_tape_{i}")
+                db = self._fresh(f"vvv_bench_copy_{i}")
+                theirs.append(self._copy_tape(db, fake, day, rows))
+                self._drop(f"vvv_bench_copy_{i}")
+        vvv_s, copy_s = _median(ours), _median(theirs)
+        self._row("tape: vvv tape --date (download, COPY, indexes, swap)", rows / vvv_s, "rows/s",
+                  f"{vvv_s:.1f} s for {rows:,} rows, {csv_bytes / 2**20 / vvv_s:,.0f} MiB of CSV a second")
+        self._row("tape: curl + unzip -p | psql COPY + the same indexes", rows / copy_s, "rows/s",
+                  f"{copy_s:.1f} s; into the same typed table, no swap, no rejects")
+        ratio = copy_s / vvv_s
+        self._row("tape: vvv's speed / PostgreSQL's COPY", ratio, "x", "target >= 0.8")
+        ten = 10_000_000 * vvv_s / rows
+        how = "measured" if rows == 10_000_000 else f"linear from {rows:,} rows (index builds grow a little faster)"
+        self._row(f"tape: a 10M-row day, {'measured' if rows == 10_000_000 else 'extrapolated'}", ten, "s",
+                  f"{how}; target < 240")
+        peak = max(peaks)
+        self._row("tape: vvv tape peak RSS", peak, "MB", "target < 150")
+        self._target("tape load >= 0.8x PostgreSQL's own COPY (download included)", f"{ratio:.2f}x", ratio >= 0.8)
+        self._target("a 10M-row tape day < 4 min", f"{ten:.0f} s ({how})", ten < 240)
+        self._target("`vvv tape` RSS < 150 MB", f"{peak:.0f} MB", peak < 150)
+
+    def _copy_tape(self, db: str, fake: Any, day: Any, rows: int) -> float:
+        """PostgreSQL's own way: curl follows the 302, unzip -p streams the CSV into psql's COPY."""
+        from vvv.io import embedded
+
+        psql = str(embedded.psql(self.work / "data"))
+        table = "trading.option_trades_copy"
+        indexes = [f"CREATE UNIQUE INDEX ON {table} (id, executed_at, underlying_symbol)",
+                   f"CREATE INDEX ON {table} (underlying_symbol, executed_at)",
+                   f"CREATE INDEX ON {table} (option_chain_id, executed_at)"]
+        self._execute(db, f"CREATE TABLE {table} (LIKE trading.option_trades INCLUDING DEFAULTS)")
+        header = fake.zip_path(day)
+        import zipfile
+
+        with zipfile.ZipFile(header) as archive, archive.open(archive.infolist()[0]) as stream:
+            columns = stream.readline().decode().strip()
+        zip_path = self.work / "copy-tape.zip"
+        url = f"{fake.base_url}/api/option-trades/full-tape/{day}"
+        started = time.perf_counter()
+        subprocess.run(["curl", "-sSfL", "-H", f"Authorization: Bearer {TOKEN}", "-o", str(zip_path), url], check=True)
+        copy = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, HEADER)"
+        subprocess.run(f"unzip -p {zip_path} | {psql} -X -q -v ON_ERROR_STOP=1 -d \"$DB\" -c \"{copy}\"",
+                       shell=True, check=True, env={**os.environ, "DB": db})
+        for statement in indexes:
+            subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c",
+                            f"SET maintenance_work_mem = '256MB'; {statement}"], check=True)
+        seconds = time.perf_counter() - started
+        zip_path.unlink()
+        copied = self._scalar(db, f"SELECT count(*) FROM {table}")
+        if copied != rows:
+            raise RuntimeError(f"PostgreSQL's COPY loaded {copied}, not {rows} rows")
+        return seconds
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -437,7 +599,7 @@ _TYPES = ("int8", "timestamptz", "text", "numeric", "int8", "numeric", "int8", "
 def _worker(spec: str) -> int:
     job = json.loads(spec)
     kind = job.pop("kind")
-    result = {"limit": _limit, "rowwise": _rowwise, "dlt": _dlt}[kind](job)
+    result = {"limit": _limit, "rowwise": _rowwise, "dlt": _dlt, "socket_copy": _socket_copy}[kind](job)
     print(json.dumps(result))
     return 0
 
@@ -555,6 +717,96 @@ def _dlt(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- small helpers -----------------------------------------------------------------------------
+
+class _NoApi:
+    url = "http://127.0.0.1:9"  # the stream section needs no REST API: nothing gaps on a first start
+
+
+def _trade_templates(count: int = 500) -> list[dict[str, Any]]:
+    """Option trades shaped as the real frames of socket-samples/ (strings for numbers, epoch-ms times,
+    "" underlying_price on index options), over a few underlyings."""
+    import ast
+    import random
+
+    samples = ROOT.parent / "shared" / "uw-api" / "socket-samples"
+    if not samples.is_dir():
+        samples = Path("/work/shared/uw-api/socket-samples")
+    real = [json.loads((samples / "option_trades_live_frame_QQQ_2026-08-20.json").read_text())[1]]
+    for line in (samples / "demo_optiontrades_20250516_131951.txt").read_text().splitlines():
+        parts = line.split("|", 2)
+        if len(parts) == 3 and "'id'" in parts[2]:
+            real.append(ast.literal_eval(parts[2]))
+    rng = random.Random(1)
+    trades = []
+    for _ in range(count):
+        trade = dict(rng.choice(real))
+        symbol = rng.choice(["SPY", "QQQ", "TSLA", "AAPL", "NVDA", "SPX", "IWM", "AMD"])
+        trade.update(underlying_symbol=symbol, option_symbol=symbol + trade["option_symbol"][-15:],
+                     size=rng.randint(1, 500), price=f"{rng.random() * 20:.2f}")
+        if symbol == "SPX":
+            trade["underlying_price"] = ""
+        trades.append(trade)
+    return trades
+
+
+def _fake_socket(templates: Path, rate: int | None) -> dict[str, Any]:
+    """The fake socket in a process of its own, sending pre-encoded trades (fresh ids, `now` as their times)."""
+    command = [sys.executable, "-m", "tests.fakes.socket", "--templates", str(templates), "--total", str(10**9),
+               "--token", TOKEN, *(["--rate", str(rate)] if rate else [])]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    port = int(process.stdout.readline())
+    return {"process": process, "url": f"ws://127.0.0.1:{port}/socket"}
+
+
+_TRADE_FIELDS = ("id", "executed_at", "underlying_symbol", "option_symbol", "option_type", "expiry", "strike",
+                 "price", "size", "premium", "nbbo_bid", "nbbo_ask", "ewma_nbbo_bid", "ewma_nbbo_ask",
+                 "underlying_price", "open_interest", "volume", "implied_volatility", "delta", "theta", "gamma",
+                 "vega", "rho", "theo", "report_flags", "tags", "trade_code", "exchange", "ask_vol", "bid_vol",
+                 "no_side_vol", "mid_vol", "multi_vol", "stock_multi_vol", "created_at")
+_TRADE_COLUMNS = ", ".join({"option_symbol": "option_chain_id", "trade_code": "upstream_condition_detail"}.get(f, f)
+                           for f in _TRADE_FIELDS)
+
+
+def _socket_copy(job: dict[str, Any]) -> dict[str, Any]:
+    """The least a socket client can do: receive, json.loads, a tuple of the fields, one text COPY per 2,000."""
+    from datetime import UTC
+
+    import psycopg
+    from websockets.sync.client import connect
+
+    fake = _fake_socket(Path(job["templates"]), None)
+    stored, first, last = 0, None, None
+    try:
+        with psycopg.connect(job["db"]) as conn, connect(f"{fake['url']}?token={TOKEN}", proxy=None,
+                                                         max_queue=4096) as ws:
+            for day in ("current_date - 1", "current_date", "current_date + 1"):
+                conn.execute(f"SELECT vvv.option_trades_partition({day})")
+            conn.commit()
+            ws.send(json.dumps({"channel": "option_trades", "msg_type": "join"}))
+            deadline, rows = time.monotonic() + job["seconds"], []
+            while time.monotonic() < deadline:
+                try:
+                    _, payload = json.loads(ws.recv(timeout=0.1))
+                except TimeoutError:
+                    continue
+                if "id" not in payload:
+                    continue  # the join's ack
+                g = payload.get
+                rows.append((payload["id"], datetime.fromtimestamp(payload["executed_at"] / 1000, UTC),
+                             *(None if v == "" else v for v in map(g, _TRADE_FIELDS[2:-1])),
+                             datetime.fromtimestamp(g("created_at") / 1000, UTC)))
+                if len(rows) >= 2000:
+                    with conn.cursor().copy(f"COPY trading.option_trades ({_TRADE_COLUMNS}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    conn.commit()
+                    stored, rows = stored + len(rows), []
+                    first, last = first or time.monotonic(), time.monotonic()
+    finally:
+        fake["process"].kill()
+    span = (last - first) if first and last and last > first else 1.0
+    return {"rows": stored, "span": span, "rate": (stored - 2000) / span}
+
 
 def _median(values: list[float]) -> float:
     return statistics.median(values)
