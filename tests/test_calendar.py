@@ -19,6 +19,8 @@ from vvv.core.calendar import (
     is_trading_day,
     last_trading_day,
     next_phase_change,
+    next_trading_day,
+    opened_day,
     phase,
     previous_trading_day,
     session,
@@ -114,6 +116,30 @@ def test_previous_trading_day_is_the_nearest_trading_day_before(day: date) -> No
     assert before < day
     assert is_trading_day(before)
     assert not any(is_trading_day(before + timedelta(days=n)) for n in range(1, (day - before).days))
+
+
+@given(days)
+def test_next_trading_day_is_the_nearest_trading_day_after_and_undoes_previous(day: date) -> None:
+    after = next_trading_day(day)
+    assert after > day and is_trading_day(after)
+    assert not any(is_trading_day(day + timedelta(days=n)) for n in range(1, (after - day).days))
+    assert next_trading_day(previous_trading_day(after)) == after
+
+
+@given(anywhere)
+def test_the_opened_day_is_today_from_the_open_else_the_trading_day_before(moment: datetime) -> None:
+    local = moment.astimezone(NY)
+    today = session(local.date())
+    opened = opened_day(moment)
+    assert is_trading_day(opened) and opened <= local.date()
+    assert (opened == local.date()) == (today is not None and local >= today.open)
+    assert opened >= previous_trading_day(local.date())
+
+
+def test_opened_day_examples() -> None:
+    assert opened_day(datetime(2026, 3, 10, 13, 29, tzinfo=UTC)) == date(2026, 3, 9)  # 09:29 in New York
+    assert opened_day(datetime(2026, 3, 10, 13, 30, tzinfo=UTC)) == date(2026, 3, 10)
+    assert opened_day(datetime(2026, 3, 14, 12, 0, tzinfo=UTC)) == date(2026, 3, 13)  # a Saturday
 
 
 @given(days)

@@ -179,7 +179,10 @@ def test_json_log_lines_carry_collector_and_run(cli_env: dict, tmp_path: Path) -
 def test_collectors_lists_news_with_its_schedule(cli_env: dict, tmp_path: Path) -> None:
     report = json.loads(run_vvv("collectors", "--json", env=cli_env, cwd=tmp_path).stdout)
     assert [c["name"] for c in report["collectors"]] == list(COLLECTORS)  # the registry's order
-    assert {"news", "darkpool", "darkpool_recent", "insider_trades", "congress_trades"} <= set(COLLECTORS)
+    assert {"news", "darkpool", "darkpool_recent", "options_flow", "economic_calendar", "insider_trades",
+            "congress_trades", "earnings", "market_tide", "fda_calendar"} <= set(COLLECTORS)
+    text = run_vvv("collectors", env=cli_env, cwd=tmp_path).stdout.splitlines()[::2]
+    assert len(text) == len(COLLECTORS) and len({line.index(" every ") for line in text}) == 1  # one column each
     (news,) = [c for c in report["collectors"] if c["name"] == "news"]
     assert news["table"] == "trading.news_headlines" and news["enabled"] is True
     assert news["interval_s"] == 120

@@ -32,7 +32,7 @@ from strategies import aware_datetimes, tape_histories
 from vvv.core.base import HALT_MARK, Collector, Halt, Page, Request, advance_over, warnings_over
 from vvv.core.calendar import NY, is_trading_day, last_trading_day
 from vvv.core.convert import CONVERTER, parse_timestamp
-from vvv.core.paging import DateCursor, PerDate, SweepCursor, TimeSweep
+from vvv.core.paging import DateCursor, LatestCursor, PerDate, Single, SweepCursor, TimeSweep
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York
 TODAY = date(2026, 3, 10)
@@ -1189,3 +1189,43 @@ def test_a_sweep_without_time_bounds_reads_the_newest_page_of_each_day_owed_and_
         assert set(new_then[:settings.page_size]) <= got
         assert bool(warned) == (start.newest is not None and len(new_then) >= settings.page_size)
         saved = cursor
+
+
+@given(st.dates(min_value=date(2001, 1, 1), max_value=date(2034, 12, 1)), st.integers(0, 6), st.integers(0, 6))
+def test_by_market_days_the_window_walks_trading_days_only_and_counts_them(today: date, back: int,
+                                                                          ahead: int) -> None:
+    settings, strategy = _Settings(page_size=1, days_back=back, days_ahead=ahead), PerDate("/p", market_days=True)
+    start = strategy.begin(None, "", datetime.combine(today, time(12), tzinfo=NY), settings)
+    walked, request, page = [], strategy.next_request(start, None, None, settings), None
+    while request is not None:
+        walked.append(date.fromisoformat(request.param("date")))
+        page = Page(request, 0, ())
+        request = strategy.next_request(start, request, page, settings)
+    trading = [d for d in (start.first + timedelta(days=n) for n in range((start.last - start.first).days + 1))
+               if is_trading_day(d)]
+    assert walked == trading and walked[0] == start.first and walked[-1] == start.last
+    # On a day without trading, "today" is the next trading day: the window always reaches it.
+    expected_ahead = ahead if is_trading_day(today) else max(ahead, 1)
+    assert sum(d < today for d in walked) == back and sum(d > today for d in walked) == expected_ahead
+    assert (today in walked) == is_trading_day(today)
+
+
+def _dated(settings: Any, partition: str, asof: datetime) -> tuple[tuple[str, str], ...]:
+    return ("date", asof.astimezone(NY).date().isoformat()), ("variant", partition), ("limit", str(settings.page_size))
+
+
+@given(st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2034, 12, 1), timezones=st.just(UTC)),
+       st.none() | st.builds(LatestCursor, st.none() | st.just(NOW)), st.integers(0, 4))
+def test_a_single_request_asks_for_what_the_passs_clock_says_once_and_warns_of_a_full_answer(
+        now: datetime, saved: Any, received: int) -> None:
+    strategy, settings = Single("/api/{partition}", "time", params=_dated, full="page_size"), _Settings()
+    start = strategy.begin(saved, "x", now, settings)
+    assert start.asof == now and start.latest == (None if saved is None else saved.latest)
+    request = strategy.next_request(start, None, None, settings, "x")
+    assert request == Request("/api/x", (("date", now.astimezone(NY).date().isoformat()), ("variant", "x"),
+                                         ("limit", "3")))
+    page = Page(request, received, ())
+    assert strategy.next_request(start, request, page, settings, "x") is None  # one request a pass
+    assert bool(strategy.warnings(start, page, settings, "x")) == (received >= settings.page_size)
+    with pytest.raises(ValueError, match="begin"):
+        strategy.next_request(LatestCursor(), None, None, settings, "x")

@@ -24,6 +24,9 @@ SCHEMAS = {  # collector -> the component schema of its endpoint's items
     "economic_calendar": "Economic calendar",
     "insider_trades": "Insider Trade Agg",
     "congress_trades": "Senate Stock",
+    "earnings": "Earnings",
+    "market_tide": "Daily Market Tide",
+    "fda_calendar": "FDA Calendar",
 }
 
 

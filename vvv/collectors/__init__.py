@@ -7,8 +7,11 @@ from vvv.collectors import (
     congress_trades,
     darkpool,
     darkpool_recent,
+    earnings,
     economic_calendar,
+    fda_calendar,
     insider_trades,
+    market_tide,
     news,
     options_flow,
 )
@@ -22,5 +25,8 @@ _MODULES = (
     economic_calendar,
     insider_trades,
     congress_trades,
+    earnings,
+    market_tide,
+    fda_calendar,
 )
 COLLECTORS: dict[str, Collector] = {module.COLLECTOR.spec.name: module.COLLECTOR for module in _MODULES}

@@ -6,13 +6,17 @@ is the provider's `id` where an item has one, else a stable hash of what makes a
 (the member, the owner, the asset, the dates, the type and the amount range). Revisable: a
 report re-served with other notes or flags replaces its row (the old one goes to vvv.revisions).
 
-    >>> COLLECTOR.next_request(None, None, None, Settings()).params
+    >>> start = COLLECTOR.strategy.begin(None, "", datetime(2026, 3, 10, 15, tzinfo=UTC), Settings())
+    >>> COLLECTOR.next_request(start, None, None, Settings()).params
     (('limit', '200'),)
+
+An answer of a whole `page_size` is noted on the run: more reports may have been filed since the
+pass before than one request reads (collect more often).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
@@ -84,5 +88,5 @@ SPEC = Spec(name="congress_trades", table="trading.congress_trades", key=("id",)
             schedule=Schedule(interval=3 * 3600, extended_interval=3 * 3600, closed_interval=6 * 3600))
 
 COLLECTOR = Collector(spec=SPEC, item=ITEM, build=_trade, validate=validate,
-                      strategy=Single(PATH, time_field="filed_at_date",
-                                      params=lambda settings: (("limit", str(settings.page_size)),)))
+                      strategy=Single(PATH, time_field="filed_at_date", full="page_size",
+                                      params=lambda settings, partition, asof: (("limit", str(settings.page_size)),)))

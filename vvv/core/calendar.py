@@ -111,6 +111,22 @@ def previous_trading_day(day: date) -> date:
     return day
 
 
+def next_trading_day(day: date) -> date:
+    """The first trading day strictly after `day`."""
+    day += timedelta(days=1)
+    while not is_trading_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def opened_day(moment: datetime) -> date:
+    """The newest trading day whose regular session has opened by `moment`: today from 09:30 New York
+    time, else the trading day before, whose series is the newest there is (a night, a weekend)."""
+    local = _in_new_york(moment)
+    today = session(local.date())
+    return today.day if today is not None and local >= today.open else previous_trading_day(local.date())
+
+
 def last_trading_day(day: date) -> date:
     """`day` when it trades, else the trading day before it: the day whose data is newest."""
     return day if is_trading_day(day) else previous_trading_day(day)

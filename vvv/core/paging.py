@@ -19,7 +19,7 @@ import attrs
 from attrs import frozen
 
 from vvv.core.base import HALT_MARK, Halt, Page, Request
-from vvv.core.calendar import NY, last_trading_day
+from vvv.core.calendar import NY, is_trading_day, last_trading_day, next_trading_day, previous_trading_day
 from vvv.core.timepaging import (
     Step,
     bound,
@@ -527,14 +527,25 @@ def _present(value: datetime | None) -> list[datetime]:
 
 @frozen
 class LatestCursor:
-    """The latest record time seen: a snapshot endpoint has no position, so this is for the record only."""
+    """The latest record time seen: a snapshot endpoint has no position, so this is for the record only.
+    `asof`: the clock of the pass, set by `begin`, from which `Single.params` picks the day to ask for."""
 
     latest: datetime | None = None
+    asof: datetime | None = None
+
+
+def _no_dated_params(settings: Any, partition: str, asof: datetime) -> tuple[tuple[str, Any], ...]:
+    return ()
 
 
 @frozen
 class Single(_Plain):
     """The paging strategy of an endpoint that answers with its whole data set: one request a pass.
+
+    `params(settings, partition, asof)` are its query, from the pass's clock: the day of a daily
+    series (`calendar.opened_day`), a window of dates around today. `full`: the settings field of a
+    `limit` the endpoint caps its answer at; a response that fills it is warned of, since what lies
+    beyond is not served.
 
         >>> Single("/api/market/economic-calendar", "time").next_request(LatestCursor(), None, None, None)
         Request(path='/api/market/economic-calendar', params=())
@@ -542,16 +553,34 @@ class Single(_Plain):
 
     path: str
     time_field: str = ""
-    params: Callable[[Any], tuple[tuple[str, Any], ...]] = _no_params  # sent with the request (a limit, filters)
+    params: Callable[[Any, str, datetime], tuple[tuple[str, Any], ...]] = _no_dated_params
+    full: str | None = None
     cursor: type = LatestCursor
-    reads = ()
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return () if self.full is None else (self.full,)
 
     def begin(self, saved: LatestCursor | None, partition: str, now: datetime, settings: Any) -> LatestCursor:
-        return LatestCursor() if saved is None else saved
+        _aware(now)
+        return attrs.evolve(LatestCursor() if saved is None else saved, asof=now)
 
     def next_request(self, cursor: LatestCursor, previous: Request | None, page: Page | None, settings: Any,
                      partition: str = "") -> Request | None:
-        return Request(self.path.format(partition=partition), self.params(settings)) if previous is None else None
+        if previous is not None:
+            return None
+        if cursor.asof is None and self.params is not _no_dated_params:
+            raise ValueError("next_request needs the cursor returned by begin")
+        params = () if cursor.asof is None else self.params(settings, partition, cursor.asof)
+        return Request(self.path.format(partition=partition), params)
+
+    def warnings(self, cursor: LatestCursor, page: Page | None, settings: Any, partition: str = "") -> list[str]:
+        """A response as long as the `limit` asked for may have left records out."""
+        if page is None or self.full is None or page.received < getattr(settings, self.full):
+            return []
+        who = f"{partition}: " if partition else ""
+        return [f"{who}the response holds {page.received} items, the {self.full} asked for: more may exist"
+                " that were not served; raise it or narrow the window"]
 
     def advance(self, cursor: LatestCursor, saved: LatestCursor, page: Page, settings: Any,
                 partition: str = "") -> LatestCursor:
@@ -575,7 +604,10 @@ class DateCursor:
 @frozen
 class PerDate(_Plain):
     """One request series per date of a window around today (e.g. earnings by report date): each
-    date paged by `page` from 0 until a page comes back short, dates oldest first.
+    date paged by `page` from 0 until a page comes back short, dates oldest first. `market_days`:
+    the window is counted in trading days and walks them only (`days_back` 1: the last trading
+    day before today; on a day without trading, the next trading day stands for today), for data
+    that exists on trading days alone.
 
     A pass cut short by `max_pages` (or a crash) saves the next request owed, and the next pass
     goes on from there, then to the window's end; a pass that reached it starts over next time, so
@@ -586,13 +618,14 @@ class PerDate(_Plain):
 
     path: str
     date_param: str = "date"
+    market_days: bool = False
     cursor: type = DateCursor
     reads = ("page_size", "max_pages", "days_back", "days_ahead")
 
     def begin(self, saved: DateCursor | None, partition: str, now: datetime, settings: Any) -> DateCursor:
         _aware(now)
         today = now.astimezone(NY).date()
-        first, last = today - timedelta(days=settings.days_back), today + timedelta(days=settings.days_ahead)
+        first, last = self._shift(today, -settings.days_back), self._shift(today, settings.days_ahead)
         if saved is not None and saved.day is not None and first <= saved.day <= last:
             return DateCursor(day=saved.day, page=saved.page, first=first, last=last)
         return DateCursor(day=first, page=0, first=first, last=last)
@@ -615,6 +648,16 @@ class PerDate(_Plain):
                 partition: str = "") -> DateCursor:
         return saved if _not_a_page(page) else self._after(cursor, page.request, page, settings)
 
+    def _shift(self, day: date, days: int) -> date:
+        """`days` dates after `day` (before, when negative), counted in trading days with `market_days`."""
+        if not self.market_days:
+            return day + timedelta(days=days)
+        if days == 0:
+            return day if is_trading_day(day) else next_trading_day(day)
+        for _ in range(abs(days)):
+            day = next_trading_day(day) if days > 0 else previous_trading_day(day)
+        return day
+
     def request(self, day: date, number: int, settings: Any, partition: str, *, count: int = 1) -> Numbered:
         params = ((self.date_param, day.isoformat()), ("page", str(number)), ("limit", str(settings.page_size)))
         return Numbered(self.path.format(partition=partition), params, number=count)
@@ -624,6 +667,6 @@ class PerDate(_Plain):
         day, number = date.fromisoformat(request.param(self.date_param) or ""), int(request.param("page") or 0)
         if page.received >= settings.page_size:
             return attrs.evolve(cursor, day=day, page=number + 1)
-        following = day + timedelta(days=1)
+        following = self._shift(day, 1)
         return attrs.evolve(cursor, day=following if cursor.last is not None and following <= cursor.last else None,
                             page=0)

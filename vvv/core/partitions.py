@@ -1,4 +1,5 @@
-"""Partitions a collector declares: a watchlist of tickers (one cursor each, one request path each).
+"""Partitions a collector declares: a watchlist of tickers (one cursor each, one request path each), or
+variants of one endpoint (`variants`: report times, tick intervals).
 
 A ticker reaches a request path, so nothing but a ticker is one: letters, digits, "." and "-",
 starting with a letter or digit so that "." and ".." (which would climb the path) are not.
@@ -7,6 +8,7 @@ starting with a letter or digit so that "." and ".." (which would climb the path
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 _TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
@@ -44,3 +46,23 @@ def watchlist(value: Any) -> tuple[str, ...]:
 def tickers(settings: Any) -> tuple[str, ...]:
     """The partitions of a collector per ticker: its settings' watchlist, one cursor each."""
     return settings.tickers
+
+
+def variants(setting: str, allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """A settings converter for partitions that are endpoint variants: one or more of `allowed`, each
+    once, in order; a ValueError names `setting` and the first that is none.
+
+        >>> variants("intervals", ("1m", "5m"))(["5m", "1m", "5m"])
+        ('5m', '1m')
+    """
+
+    def convert(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
+            raise ValueError(f"{setting} must be a list of one or more of {', '.join(allowed)}, got {value!r}")
+        wrong = [v for v in value if v not in allowed]
+        if wrong:
+            raise ValueError(f"{setting}: {wrong[0]!r} is not one of {', '.join(allowed)}")
+        return tuple(dict.fromkeys(value))
+
+    return convert
+
