@@ -21,6 +21,7 @@ SCHEMAS = {  # collector -> the component schema of its endpoint's items
     "darkpool": "Darkpool Trade",
     "options_flow": "Flow Alert",
     "economic_calendar": "Economic calendar",
+    "ohlc": "Candle data",
 }
 
 

@@ -44,3 +44,30 @@ def watchlist(value: Any) -> tuple[str, ...]:
 def tickers(settings: Any) -> tuple[str, ...]:
     """The partitions of a collector per ticker: its settings' watchlist, one cursor each."""
     return settings.tickers
+
+
+SEPARATOR = "/"  # never in a ticker, so a crossed partition splits back into its parts
+
+
+def crossed(*axes: tuple[str, ...]) -> tuple[str, ...]:
+    """The partitions of a collector over several axes (tickers x candle sizes): "SPY/1m", in order."""
+    found: tuple[str, ...] = ("",)
+    for axis in axes:
+        found = tuple(f"{done}{SEPARATOR}{value}" if done else value for done in found for value in axis)
+    return found
+
+
+def parts(partition: str, count: int) -> tuple[str, ...]:
+    """The `count` parts of a crossed partition ("" for each one missing: a parse without a partition)."""
+    pieces = partition.split(SEPARATOR)[:count] if partition else []
+    return (*pieces, *[""] * (count - len(pieces)))
+
+
+def ticker_of(partition: str) -> str:
+    """The ticker of a partition per ticker, crossed or not: its first part."""
+    return partition.split(SEPARATOR, 1)[0]
+
+
+def fill(path: str, partition: str) -> str:
+    """A request path with the partition in it: whole as `{partition}`, by part as `{0}`, `{1}`, ..."""
+    return path.format(*partition.split(SEPARATOR), partition=partition)
