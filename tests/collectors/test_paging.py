@@ -3,7 +3,7 @@ date of a window around today, each paged from 0 until a page comes back short.
 
 (`TimeSweep` is played against its models in test_darkpool.py (by market day) and
 test_options_flow.py (one sweep, first-run window, backfill window), `PageNumber` in test_news.py,
-`Single` in test_economic_calendar.py: each strategy once, through the collector declared on it.)
+`Single` in test_economic_calendar.py, `DaySeries` in test_day_series.py: each strategy once.)
 """
 
 from __future__ import annotations

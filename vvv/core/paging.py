@@ -1,7 +1,7 @@
 """The named paging strategies: how a collector walks its endpoint, as a declaration.
 
 Each strategy is a frozen value that a collector declares once (`TimeSweep`, `PageNumber`,
-`Single`, `PerDate`); its parameters that an operator tunes (`page_size`, `max_pages`,
+`Single`, `PerDate`, `DaySeries`); its parameters that an operator tunes (`page_size`, `max_pages`,
 `lookback_seconds`, ...) are read from the collector's settings by those names. Every method is
 pure and takes the partition at hand (a ticker, an endpoint variant; "" when the collector has
 none), so a cursor holds only positions, one cursor per partition. The runner calls, per pass
