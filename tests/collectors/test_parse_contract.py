@@ -22,6 +22,7 @@ SCHEMAS = {  # collector -> the component schema of its endpoint's items
     "options_flow": "Flow Alert",
     "economic_calendar": "Economic calendar",
     "ohlc": "Candle data",
+    "spot_exposures": "Spot GEX exposures per 1min",
 }
 
 

@@ -17,7 +17,7 @@ from attrs import frozen
 from vvv.core.base import Collector, Schedule, Spec
 from vvv.core.convert import JsonObject
 from vvv.core.paging import DayCursor, DaySeries
-from vvv.core.partitions import crossed, parts, ticker_problem, watchlist
+from vvv.core.partitions import crossed, leading, ticker_problem, watchlist
 from vvv.core.schema import Item
 
 CANDLE_SIZES = ("1m", "5m", "10m", "15m", "30m", "1h", "4h", "1d")
@@ -60,10 +60,6 @@ class Candle:
     extra: JsonObject
 
 
-def _candle(raw: Any, values: tuple[Any, ...], extra: dict[str, Any], partition: str) -> Candle:
-    return Candle(*parts(partition, 2), *values, extra)
-
-
 def validate(record: Candle, now: datetime) -> str | None:
     """Business rules a candle must meet before it is stored."""
     if record.end_time <= record.start_time:
@@ -82,7 +78,7 @@ COLLECTOR = Collector(
     spec=SPEC,
     strategy=DaySeries("/api/stock/{0}/ohlc/{1}", time_field="start_time", params=lambda _: (("limit", MAX_LIMIT),)),
     item=Item(Candle, computed=("ticker", "candle_size", "extra")),
-    build=_candle,
+    build=leading(Candle, 2),
     validate=validate,
     partitions=lambda settings: crossed(settings.tickers, settings.candle_sizes),
 )

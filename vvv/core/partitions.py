@@ -7,7 +7,11 @@ starting with a letter or digit so that "." and ".." (which would climb the path
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
+
+import attrs
+from attrs import frozen
 
 _TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
 
@@ -71,3 +75,21 @@ def ticker_of(partition: str) -> str:
 def fill(path: str, partition: str) -> str:
     """A request path with the partition in it: whole as `{partition}`, by part as `{0}`, `{1}`, ..."""
     return path.format(*partition.split(SEPARATOR), partition=partition)
+
+
+def leading(record: type, count: int = 1) -> Callable[[Any, tuple[Any, ...], dict[str, Any], str], Any]:
+    """A collector's `build` for a record whose first `count` fields are the partition's parts (a
+    ticker, a candle size the items do not repeat), then the item's values, then `extra`."""
+    return lambda raw, values, extra, partition: record(*parts(partition, count), *values, extra)
+
+
+def known_ticker(record: Any, now: Any) -> str | None:
+    """A collector's `validate` where the one rule is a ticker vvv can store and request."""
+    return ticker_problem(record.ticker)
+
+
+@frozen
+class Watchlist:
+    """The settings of a collector per ticker whose only option is its watchlist (`tickers`)."""
+
+    tickers: tuple[str, ...] = attrs.field(default=("SPY", "QQQ"), converter=watchlist)
