@@ -23,6 +23,7 @@ SCHEMAS = {  # collector -> the component schema of its endpoint's items
     "economic_calendar": "Economic calendar",
     "ohlc": "Candle data",
     "spot_exposures": "Spot GEX exposures per 1min",
+    "net_prem_ticks": "Net Prem Tick response.",
 }
 
 

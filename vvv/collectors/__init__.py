@@ -3,7 +3,7 @@ adds its module here, one line each (the order is the order of `vvv collectors`)
 
 from __future__ import annotations
 
-from vvv.collectors import darkpool, economic_calendar, news, ohlc, options_flow, spot_exposures
+from vvv.collectors import darkpool, economic_calendar, net_prem_ticks, news, ohlc, options_flow, spot_exposures
 from vvv.core.base import Collector
 
 _MODULES = (
@@ -13,5 +13,6 @@ _MODULES = (
     economic_calendar,
     ohlc,
     spot_exposures,
+    net_prem_ticks,
 )
 COLLECTORS: dict[str, Collector] = {module.COLLECTOR.spec.name: module.COLLECTOR for module in _MODULES}
