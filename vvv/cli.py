@@ -431,11 +431,12 @@ def _collectors(args: argparse.Namespace, conf: Config) -> int:
     if args.json:
         _print_json({"ok": True, "collectors": rows})
         return EXIT_OK
+    width = max(len(row["name"]) for row in rows)  # the longest name keeps the columns aligned
     for row in rows:
         intervals = "/".join(_duration(row[k]) for k in ("interval_s", "extended_interval_s", "closed_interval_s"))
         state = "enabled" if row["enabled"] else "disabled"
-        print(f"{row['name']:<14} {state:<9} every {intervals:<14} -> {row['table']}")
-        print(f"{'':<14} {row['description']}")
+        print(f"{row['name']:<{width}} {state:<9} every {intervals:<14} -> {row['table']}")
+        print(f"{'':<{width}} {row['description']}")
     return EXIT_OK
 
 
