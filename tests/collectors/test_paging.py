@@ -208,7 +208,8 @@ def test_each_collector_module_declares_one_collector_and_the_registry_lists_tho
         assert [k for k, v in vars(module).items() if isinstance(v, Collector)] == ["COLLECTOR"], name
         declared[module.COLLECTOR.spec.name] = module.COLLECTOR
     assert COLLECTORS == declared
-    assert {name for name, c in COLLECTORS.items() if c.strategy.backfills} == {"darkpool", "options_flow"}
+    assert {name for name, c in COLLECTORS.items() if c.strategy.backfills} == {
+        "darkpool", "options_flow", "ohlc", "spot_exposures", "net_prem_ticks"}
 
 
 def test_a_declaration_that_cannot_work_is_refused_when_the_module_loads() -> None:

@@ -3,13 +3,18 @@ candle size a pass; the open candle restated replaces its row, its old version k
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from tests.conftest import TOKEN
 from tests.day_series import revisions, rows, run_pass
 from tests.fakes.api import FakeApi
 from vvv.collectors import COLLECTORS
+from vvv.config import CollectorConfig
 from vvv.core.convert import parse_timestamp
+from vvv.io.http import ApiClient
+from vvv.run import backfill
 
 OHLC = COLLECTORS["ohlc"]
 DAY = date(2026, 3, 10)  # a Tuesday
@@ -91,3 +96,24 @@ def test_a_5xx_then_ok_and_a_200_that_is_not_a_page_lose_nothing(conn, fake_api)
     assert healed.status == "ok", healed.error
     for size in SIZES:
         assert _stored(conn, "SPY", size) == _served(fake_api, "SPY", size)
+
+
+def test_a_backfill_reads_each_day_once_per_partition_and_a_rerun_skips_them(conn, fake_api) -> None:
+    fake_api.now = datetime(2026, 3, 11, 15, 0, tzinfo=UTC)
+    settings = OHLC.spec.settings(tickers=["SPY"], candle_sizes=SIZES)
+    config = CollectorConfig(enabled=True, interval=60, extended_interval=60, closed_interval=3600, stale_after=None,
+                             options=settings)
+    units = backfill.plan(date(2026, 3, 6), date(2026, 3, 9), OHLC.partitions_of(settings))  # Friday, Monday
+    client = ApiClient(base_url=fake_api.url, token=TOKEN, sleep=lambda _: None)
+    try:
+        done = backfill.backfill(OHLC, config, units, conn=conn, client=client, out=io.StringIO(),
+                                 now=lambda: fake_api.now)
+        assert (done.done, done.failed, len(fake_api.requests)) == (4, 0, 4)
+        again = backfill.backfill(OHLC, config, units, conn=conn, client=client, out=io.StringIO(),
+                                  now=lambda: fake_api.now)
+    finally:
+        client.close()
+    assert (again.skipped, len(fake_api.requests)) == (4, 4)
+    for day in (date(2026, 3, 6), date(2026, 3, 9)):
+        for size in SIZES:
+            assert _served(fake_api, "SPY", size, day) <= _stored(conn, "SPY", size)

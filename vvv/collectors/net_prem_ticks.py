@@ -1,8 +1,8 @@
 """Net premium ticks: `GET /api/stock/{ticker}/net-prem-ticks`, a market day's minutes in one request.
 
-A declaration over the kernel's `DaySeries`, one partition (and cursor) per watchlist ticker,
-over the regular session. A tick is its ticker and `tape_time` (the minute's start), reported
-once the minute has passed: insert-only, a tick served again is a duplicate.
+A declaration over the kernel's `DaySeries` (`vvv.core.series`): one partition (and cursor) per
+watchlist ticker, over the regular session. A tick is its ticker and `tape_time` (the minute's
+start), reported once the minute has passed: insert-only, a tick served again is a duplicate.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from decimal import Decimal
 
 from attrs import frozen
 
-from vvv.core.base import Collector, Schedule, Spec
 from vvv.core.convert import JsonObject
-from vvv.core.paging import DayCursor, DaySeries
-from vvv.core.partitions import Watchlist, known_ticker, leading, tickers
-from vvv.core.schema import Item
+from vvv.core.series import ticker_day_series
+
+PATH = "/api/stock/{partition}/net-prem-ticks"
 
 
 @frozen
@@ -41,16 +40,4 @@ class Tick:
     extra: JsonObject
 
 
-SPEC = Spec(name="net_prem_ticks", table="trading.net_prem_ticks", key=("ticker", "tape_time"), record=Tick,
-            description="Net premium ticks (GET /api/stock/{ticker}/net-prem-ticks) into trading.net_prem_ticks",
-            time_column="tape_time", settings=Watchlist, cursor=DayCursor,
-            schedule=Schedule(interval=60, extended_interval=300, closed_interval=3600, stale_after=900))
-
-COLLECTOR = Collector(
-    spec=SPEC,
-    strategy=DaySeries("/api/stock/{partition}/net-prem-ticks", time_field="tape_time", hours=("open", "close")),
-    item=Item(Tick, computed=("ticker", "extra")),
-    build=leading(Tick),
-    validate=known_ticker,
-    partitions=tickers,
-)
+COLLECTOR = ticker_day_series(Tick, "net_prem_ticks", PATH, time_field="tape_time", title="Net premium ticks")
