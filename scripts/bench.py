@@ -43,7 +43,8 @@ def main() -> int:
     parser.add_argument("--passes", type=int, help="`vvv run` passes for the memory figure (default 1000; quick 60)")
     parser.add_argument("--history", type=int, help="rows stored for the history figure (default 10M; quick 300k)")
     parser.add_argument("--sample", type=int, default=5000, help="records for the row-by-row figure (default 5000)")
-    parser.add_argument("--only", default="startup,ingest,history,memory,export",
+    parser.add_argument("--tape-rows", type=int, help="rows of the full tape's day (default 2M; quick 100k)")
+    parser.add_argument("--only", default="startup,ingest,history,memory,export,tape",
                         help="sections to run, comma separated (default all: startup,ingest,history,memory,export)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -94,6 +95,8 @@ class Bench:
                     self._memory(small)
                 if "export" in only:
                     self._export(small)
+            if "tape" in only:
+                self._tape()
         finally:
             shutil.rmtree(self.work, ignore_errors=True)
         self._report()
@@ -299,6 +302,90 @@ class Bench:
         growth = rss_n - rss10
         self._row(f"vvv run: RSS growth, pass 10 to {want[1]:,}", growth, "MB", "target < 5")
         self._target(f"`vvv run` RSS growth from pass 10 to {want[1]:,} < 5 MB", f"{growth:+.1f} MB", growth < 5)
+
+    # -- the full options tape: vvv's load against PostgreSQL's own COPY of the same file -----
+
+    def _tape(self) -> None:
+        """`vvv tape --date D` against curl + `unzip -p | psql COPY` + the same indexes, both over loopback
+        from the fake tape (302 then the ZIP), each into a fresh database, alternately, in this one run."""
+        from datetime import date
+
+        from tests.fakes.tape import FakeTape, Knobs
+
+        rows = self.args.tape_rows or (100_000 if self.args.quick else 2_000_000)
+        day = date(2026, 9, 15)
+        config = self._config({})
+        with FakeTape(token=TOKEN) as fake:
+            fake.days[day] = Knobs(rows=rows)
+            made = time.perf_counter()
+            path = fake.zip_path(day)
+            import zipfile
+
+            with zipfile.ZipFile(path) as archive:
+                csv_bytes = archive.infolist()[0].file_size
+            self._say(f"a tape of {rows:,} rows, 49 columns: {path.stat().st_size / 2**20:,.0f} MiB zipped,"
+                      f" {csv_bytes / 2**20:,.0f} MiB of CSV (made in {time.perf_counter() - made:.0f} s)")
+            ours, theirs, peaks = [], [], []
+            for i in range(self.args.runs):
+                db = self._fresh(f"vvv_bench_tape_{i}")
+                run = self._vvv(["tape", "--date", day.isoformat(), "--json"], db, fake, config)
+                loaded = run["result"]["days"][0]
+                if loaded.get("rows") != rows:
+                    raise RuntimeError(f"vvv tape loaded {loaded}, not {rows} rows")
+                ours.append(run["wall"])
+                peaks.append(run["rss_mb"])
+                self._drop(f"vvv_bench_tape_{i}")
+                db = self._fresh(f"vvv_bench_copy_{i}")
+                theirs.append(self._copy_tape(db, fake, day, rows))
+                self._drop(f"vvv_bench_copy_{i}")
+        vvv_s, copy_s = _median(ours), _median(theirs)
+        self._row("tape: vvv tape --date (download, COPY, indexes, swap)", rows / vvv_s, "rows/s",
+                  f"{vvv_s:.1f} s for {rows:,} rows, {csv_bytes / 2**20 / vvv_s:,.0f} MiB of CSV a second")
+        self._row("tape: curl + unzip -p | psql COPY + the same indexes", rows / copy_s, "rows/s",
+                  f"{copy_s:.1f} s; into the same typed table, no swap, no rejects")
+        ratio = copy_s / vvv_s
+        self._row("tape: vvv's speed / PostgreSQL's COPY", ratio, "x", "target >= 0.8")
+        ten = 10_000_000 * vvv_s / rows
+        how = "measured" if rows == 10_000_000 else f"linear from {rows:,} rows (index builds grow a little faster)"
+        self._row(f"tape: a 10M-row day, {'measured' if rows == 10_000_000 else 'extrapolated'}", ten, "s",
+                  f"{how}; target < 240")
+        peak = max(peaks)
+        self._row("tape: vvv tape peak RSS", peak, "MB", "target < 150")
+        self._target("tape load >= 0.8x PostgreSQL's own COPY (download included)", f"{ratio:.2f}x", ratio >= 0.8)
+        self._target("a 10M-row tape day < 4 min", f"{ten:.0f} s ({how})", ten < 240)
+        self._target("`vvv tape` RSS < 150 MB", f"{peak:.0f} MB", peak < 150)
+
+    def _copy_tape(self, db: str, fake: Any, day: Any, rows: int) -> float:
+        """PostgreSQL's own way: curl follows the 302, unzip -p streams the CSV into psql's COPY."""
+        from vvv.io import embedded
+
+        psql = str(embedded.psql(self.work / "data"))
+        table = "trading.option_trades_copy"
+        indexes = [f"CREATE UNIQUE INDEX ON {table} (id, executed_at, underlying_symbol)",
+                   f"CREATE INDEX ON {table} (underlying_symbol, executed_at)",
+                   f"CREATE INDEX ON {table} (option_chain_id, executed_at)"]
+        self._execute(db, f"CREATE TABLE {table} (LIKE trading.option_trades INCLUDING DEFAULTS)")
+        header = fake.zip_path(day)
+        import zipfile
+
+        with zipfile.ZipFile(header) as archive, archive.open(archive.infolist()[0]) as stream:
+            columns = stream.readline().decode().strip()
+        zip_path = self.work / "copy-tape.zip"
+        url = f"{fake.base_url}/api/option-trades/full-tape/{day}"
+        started = time.perf_counter()
+        subprocess.run(["curl", "-sSfL", "-H", f"Authorization: Bearer {TOKEN}", "-o", str(zip_path), url], check=True)
+        copy = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, HEADER)"
+        subprocess.run(f"unzip -p {zip_path} | {psql} -X -q -v ON_ERROR_STOP=1 -d \"$DB\" -c \"{copy}\"",
+                       shell=True, check=True, env={**os.environ, "DB": db})
+        for statement in indexes:
+            subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c",
+                            f"SET maintenance_work_mem = '256MB'; {statement}"], check=True)
+        seconds = time.perf_counter() - started
+        zip_path.unlink()
+        copied = self._scalar(db, f"SELECT count(*) FROM {table}")
+        if copied != rows:
+            raise RuntimeError(f"PostgreSQL's COPY loaded {copied}, not {rows} rows")
+        return seconds
 
     # -- start-up ----------------------------------------------------------------------------
 

@@ -157,6 +157,14 @@ BEGIN
 END
 $$;
 GRANT SELECT ON vvv.schema_migrations TO vvv_collector;
+-- The stream opens a new trading day's partition through the owner's function (no DDL of its own).
+DO $$
+BEGIN
+    IF to_regprocedure('vvv.option_trades_partition(date)') IS NOT NULL THEN
+        GRANT EXECUTE ON FUNCTION vvv.option_trades_partition(date) TO vvv_collector;
+    END IF;
+END
+$$;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON vvv.schema_migrations FROM vvv_collector;
 
 DO $$

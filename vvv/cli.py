@@ -92,7 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
                                   "and its intervals (regular, extended hours, closed).")
     listing.add_argument("--json", action="store_true", help="print the list as one JSON object on stdout")
     _add_data_commands(commands)
+    _add_tape_command(commands)
     return parser
+
+
+def _add_tape_command(commands: Any) -> None:
+    tape = commands.add_parser("tape", help="load the full options tape of market days into trading.option_trades",
+                               description="Download the full options tape (every option trade of a day, Advanced "
+                               "plan) of each market day asked for, load it by COPY into a fresh partition and swap "
+                               "it in for the day: a reader sees the old day or the new one, never half. --date loads "
+                               "that day (again, if it was loaded); --from/--to loads the market days of the range "
+                               "not loaded yet, so the same command resumes. Weekends and holidays cost no request. "
+                               "Exit 0 when every day loaded, 1 when one failed (the API's answer is shown).")
+    which = tape.add_mutually_exclusive_group(required=True)
+    which.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="one market day, loaded even if it was")
+    which.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD", help="first day of a range")
+    tape.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+                      help="last day of the range (default: today once tape.at has passed in New York,"
+                      " else yesterday)")
+    tape.add_argument("--json", action="store_true", help="print the days loaded as one JSON object on stdout")
 
 
 def _add_data_commands(commands: Any) -> None:
@@ -203,6 +221,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "sql": _sql,
         "db": _db_url,
         "export": _export,
+        "tape": _tape,
     }[args.command]
     try:
         return command(args, conf)
@@ -339,6 +358,8 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         statement_timeout_s=conf.database.statement_timeout_seconds,
         runs_retention_s=conf.service.runs_retention_seconds,
         migrated=False,
+        tape=_nightly_tape(conf, url),
+        tape_config=conf.tape,
     )
     with service.monitoring(conf.monitor, token=conf.monitor_token):  # /healthz and /readyz answer from here on
         try:
@@ -352,6 +373,16 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         else:
             service.migrated = True
         return service.run()
+
+
+def _nightly_tape(conf: Config, url: str) -> Any:
+    """The `[tape]` job of `vvv run`, when enabled."""
+    if not conf.tape.enabled:
+        return None
+    from vvv.run.tape import NightlyTape
+
+    return NightlyTape(url=url, base_url=conf.api.base_url, token=conf.require_token(), data_dir=conf.data_dir,
+                       config=conf.tape, statement_timeout_s=conf.database.statement_timeout_seconds)
 
 
 def _migrate_at(conf: Config, url: str) -> None:
@@ -400,7 +431,7 @@ def _status(args: argparse.Namespace, conf: Config) -> int:
                 raise Fatal("the database has no vvv tables yet: run `vvv migrate` or `vvv once` first")
             chosen = [(c.spec, conf.collectors[name]) for name, c in COLLECTORS.items()]
             report = status.collect_status(conn, chosen, now=datetime.now(UTC), spool=_spool(conf),
-                                           daily_reserve=conf.api.daily_reserve)
+                                           daily_reserve=conf.api.daily_reserve, tape=conf.tape)
     except DatabaseUnavailable as error:
         report = status.offline_status(str(error), _spool(conf))
     healthy = not report["problems"]
@@ -595,6 +626,78 @@ def _export(args: argparse.Namespace, conf: Config) -> int:
         for item in written:
             print(f"wrote {item['rows']} rows to {item['path']}")
     return EXIT_OK
+
+
+def _tape(args: argparse.Namespace, conf: Config) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from vvv.config import ConfigError
+    from vvv.core import calendar
+    from vvv.run import tape
+
+    now = datetime.now(UTC)
+    today = now.astimezone(calendar.NY).date()
+    if args.end is not None and args.start is None:
+        raise ConfigError("--to needs --from")
+    for flag, day in (("--date", args.date), ("--from", args.start), ("--to", args.end)):
+        if day is not None and day > today:
+            raise ConfigError(f"{flag} {day} is in the future (today is {today} in New York): no tape yet")
+    if args.date is not None:
+        if not calendar.is_trading_day(args.date):
+            why = calendar.holidays(args.date.year).get(args.date) or args.date.strftime("a %A")
+            raise ConfigError(f"--date {args.date} is not a market day ({why}): there is no tape of it")
+        days, start = [args.date], args.date
+    else:
+        start, end = args.start, args.end or today
+        if args.end is None and now < tape.published_at(today, conf.tape.at_time):
+            end = today - timedelta(days=1)  # today's tape is not out before tape.at
+            if end < start:
+                raise ConfigError(f"--from {start}: today's tape is not out before {conf.tape.at} New York"
+                                  " (tape.at): nothing to load yet")
+        if end < start:
+            raise ConfigError(f"--to {end} is before --from {start}")
+        days = tape.market_days(start, end)
+    token = conf.require_token()
+    kept = conf.tape.retention_days
+    if kept is not None and start < today - timedelta(days=kept):
+        from loguru import logger
+
+        logger.warning("tape.retention_days is {}: `vvv run` drops the days before {} again", kept,
+                       today - timedelta(days=kept))
+    results = []
+    with _database(conf) as conn:
+        _apply_migrations(conn)
+        if args.date is None:
+            loaded = {d for d, state in tape.read_loads(conn, start).items() if state.status == "ok"}
+            skipped = [d for d in days if d in loaded]
+            days = [d for d in days if d not in loaded]
+            if skipped:
+                print(f"{len(skipped)} market days of the range are loaded already; loading {len(days)}",
+                      file=sys.stderr)
+        url = conf.database.url or _database_url(conf)
+    for day in days:
+        try:
+            done = tape.fetch_and_load(url, day, base_url=conf.api.base_url, token=token, data_dir=conf.data_dir,
+                                       keep_files=conf.tape.keep_files,
+                                       statement_timeout_s=conf.database.statement_timeout_seconds,
+                                       meter=tape.Meter())
+        except tape.TapeFailed as failed:
+            from loguru import logger
+
+            logger.error("{}", failed)
+            results.append({"day": day.isoformat(), "ok": False, "error": str(failed), "http_status": failed.status,
+                            "api_answer": failed.answer})
+            continue
+        if not args.json:
+            print(done.line())
+        results.append({"day": day.isoformat(), "ok": True, "rows": done.rows, "rejects": done.rejects,
+                        "bytes": done.bytes, "seconds": round(done.seconds, 1), "replaced": done.replaced})
+    ok = all(r["ok"] for r in results)
+    if args.json:
+        _print_json({"ok": ok, "days": results})
+    elif not days:
+        print("nothing to load: every market day of the range is loaded")
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _iso(value: Any) -> Any:

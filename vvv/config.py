@@ -13,6 +13,7 @@ import re
 import stat
 import tomllib
 from collections.abc import Mapping
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -209,6 +210,31 @@ class SpoolConfig:
     max_size_mb: int = attrs.field(default=1024, validator=at_least(1))
 
 
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _a_clock(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """An attrs validator: a time of day written "HH:MM" (24 h)."""
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        raise ValueError(f'{attribute.name}: expected a time of day like "19:30", got {value!r}')
+
+
+@frozen
+class TapeConfig:
+    """`[tape]`: the nightly full options tape (Advanced plan), loaded by `vvv run` at `at` New York
+    on each market day; `retention_days` keeps that many days of trading.option_trades (unset: all)."""
+
+    enabled: bool = False
+    at: str = attrs.field(default="19:30", validator=_a_clock)
+    retention_days: int | None = attrs.field(default=None, validator=attrs.validators.optional(at_least(1)))
+    keep_files: bool = False
+
+    @property
+    def at_time(self) -> dt_time:
+        hour, minute = self.at.split(":")
+        return dt_time(int(hour), int(minute))
+
+
 @frozen
 class _FileConfig:
     """The TOML file's shape; `collectors` is checked per collector below."""
@@ -220,6 +246,7 @@ class _FileConfig:
     service: ServiceConfig = ServiceConfig()
     spool: SpoolConfig = SpoolConfig()
     monitor: MonitorConfig = MonitorConfig()
+    tape: TapeConfig = TapeConfig()
     collectors: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
 
@@ -248,6 +275,7 @@ class Config:
     spool: SpoolConfig = SpoolConfig()
     monitor: MonitorConfig = MonitorConfig()
     monitor_token: str | None = attrs.field(default=None, repr=False)
+    tape: TapeConfig = TapeConfig()
 
     def require_token(self) -> str:
         if not self.token:
@@ -290,6 +318,7 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
         collectors=_collectors(file.collectors, where),
         monitor=monitor,
         monitor_token=monitor_token,
+        tape=file.tape,
     )
 
 

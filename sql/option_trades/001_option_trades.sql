@@ -89,3 +89,6 @@ BEGIN
     END IF;
     RETURN 'trading.' || name;
 END $$;
+
+-- Any role that can connect could otherwise create partitions as the owner.
+REVOKE EXECUTE ON FUNCTION vvv.option_trades_partition(date) FROM PUBLIC;

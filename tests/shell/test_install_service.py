@@ -296,7 +296,7 @@ def test_the_templates_commented_values_are_the_defaults(tmp_path: Path) -> None
     empty.touch()
     uncommented = config.load({"VVV_CONFIG": str(live)}, cwd=tmp_path)
     defaults = config.load({"VVV_CONFIG": str(empty), "VVV_DATA_DIR": "/var/lib/vvv"}, cwd=tmp_path)
-    for name in ("api", "database", "log", "service", "collectors", "data_dir"):
+    for name in ("api", "database", "log", "service", "collectors", "data_dir", "tape"):
         assert getattr(uncommented, name) == getattr(defaults, name), name
 
 
@@ -308,6 +308,8 @@ def test_the_template_shows_every_key_of_every_collector(tmp_path: Path) -> None
                          ("log", config.LogConfig), ("service", config.ServiceConfig)):
         expected = {field.name for field in attrs.fields(cls)} - {"url", "listen_port"}
         assert set(shown.get(section, {})) == expected, section
+    assert set(shown["tape"]) == {field.name for field in attrs.fields(config.TapeConfig)} - {"retention_days"}
+    assert "retention_days = 30" in text, "tape.retention_days has no default: the template shows an example"
     assert 'url = "postgresql://' in text, "database.url has no default: the template shows an example"
     assert "listen_port = 5433" in text, "database.listen_port has no default: the template shows an example"
     for name, collector in COLLECTORS.items():

@@ -440,6 +440,7 @@ def test_the_collector_opens_a_days_option_trades_partition_without_ddl(db_url: 
     assert bounds == "FOR VALUES FROM ('2026-08-17 04:00:00+00') TO ('2026-08-18 04:00:00+00')"
     with _connect(db_url, "vvv_reader") as conn:
         assert conn.execute("SELECT underlying_symbol FROM trading.option_trades").fetchall() == [("QQQ",)]
+    assert _attempt(db_url, "vvv_reader", "SELECT vvv.option_trades_partition('2099-01-01')") == DENIED.__name__
 
 
 REVISABLE = {"darkpool_trades", "economic_events", "earnings", "market_tide", "ohlc", "insider_transactions",

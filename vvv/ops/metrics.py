@@ -83,6 +83,12 @@ class Metrics:
         self.rejects.labels(collector=name).inc(max(0, result.rejects))
         self._live.invalidate()
 
+    def track_tape(self, job: Any) -> None:
+        """The nightly tape's figures, read from the job at scrape time."""
+        from vvv.ops.tape import Gauges
+
+        self.registry.register(Gauges(job))
+
     def observe_crash(self, collector: str) -> None:
         """A pass that could not even record itself (the database is gone, or a bug)."""
         self.passes.labels(collector=collector, outcome="failed").inc()

@@ -14,10 +14,10 @@ from html import escape
 from typing import Any
 
 from vvv import __version__
-from vvv.ops import charts
+from vvv.ops import charts, tape
 
 REFRESH_S = 30
-_KNOWN = {"ok", "collectors", "instances", "api_budget", "problems", "spool"}
+_KNOWN = {"ok", "collectors", "instances", "api_budget", "problems", "spool", "tape"}
 
 _CSS = """
 *{box-sizing:border-box}
@@ -72,6 +72,7 @@ def render(
         *(_card(name, entry, runs.get(name, ()), now) for name, entry in collectors.items()),
         "</div></section>",
         _chart(hours, {name: rows.get(name, ()) for name in collectors}),
+        tape.section(report.get("tape")),
         _budget(report.get("api_budget"), report.get("spool"), now),
         _instances(report.get("instances") or []),
         _others(report),

@@ -33,6 +33,7 @@ def collect_status(
     now: datetime,
     spool: Spool | None = None,
     daily_reserve: int = 0,
+    tape: Any = None,
 ) -> dict[str, Any]:
     """The status as JSON-ready data: per collector, the live instances, the API budget, the spool, the problems."""
     instances = _instances(conn, now)
@@ -46,11 +47,17 @@ def collect_status(
         problems.append(f"API daily budget spent ({api_budget['daily_count']} of {api_budget['token_limit']},"
                         f" reserve {daily_reserve}): no requests until {_clock(api_budget['paused_until'])} UTC")
     spooled = spool_status(spool)
+    if tape is not None:
+        from vvv.ops import tape as tape_status
+
+        tape = tape_status.report(conn, tape, now=now, scheduled=schedule.get("tape"))
+        problems += tape["problems"]
     return {
         "collectors": entries,
         "instances": [{k: v for k, v in i.items() if k != "schedule"} for i in instances],
         "api_budget": api_budget,
         "spool": spooled,
+        **({} if tape is None else {"tape": tape}),
         "problems": [*problems, *_spool_problems(spooled)],
     }
 
@@ -221,6 +228,9 @@ def render(report: dict[str, Any]) -> str:
     if spool is not None:
         lines.append(f"spool: {spool['batches']} batches, {spool['bytes'] / 2**20:.1f} MiB of"
                      f" {spool['max_bytes'] / 2**20:.0f} MiB ({spool['directory']})")
+    from vvv.ops import tape
+
+    lines.extend(tape.render(report.get("tape")))
     lines.extend(f"problem: {p}" for p in report["problems"])
     return "\n".join(lines)
 

@@ -64,6 +64,8 @@ class Service:
         spool: Spool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         migrated: bool = True,
+        tape: Any = None,
+        tape_config: Any = None,
     ) -> None:
         self._url = url
         self._collectors = dict(collectors)
@@ -72,6 +74,9 @@ class Service:
         self._runs_retention_s = runs_retention_s
         self.spool = spool
         self._clock = clock
+        self.tape = tape  # a vvv.run.tape.NightlyTape when [tape] is enabled
+        self._tape_config = tape_config if tape is None else tape.config  # [tape], for the status
+        self._tape_thread: threading.Thread | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.instance = f"run {self.name}"
         self._leader = Leadership(url, statement_timeout_s=statement_timeout_s)
@@ -100,6 +105,8 @@ class Service:
             stale_after={name: config.stale_after for name, (_, config) in self._collectors.items()},
             phase=lambda: calendar.phase(self._clock()),
         ))
+        if tape is not None:
+            self.metrics.track_tape(tape)
 
     def run(self, *, handle_signals: bool = True) -> int:
         """Collect until SIGTERM/SIGINT (or `stop()`); returns the exit code."""
@@ -111,6 +118,8 @@ class Service:
         chores.every(1).minutes.do(self._heartbeat)
         chores.every(10).seconds.do(self._publish)
         chores.every(1).hours.do(self._prune)
+        if self.tape is not None:
+            chores.every(1).minutes.do(self._tape_tick)
         ping = notify.watchdog_interval_s()
         if ping is not None:
             chores.every(max(1, int(ping))).seconds.do(notify.notify, "WATCHDOG=1")
@@ -118,6 +127,8 @@ class Service:
         try:
             self._lead()
             notify.notify("READY=1")
+            if self.tape is not None:
+                self._tape_tick()  # a tape missed while vvv was down is not left for a minute
             while not self._stopping.is_set():
                 chores.run_pending()
                 self._loop_at = time.monotonic()
@@ -264,6 +275,16 @@ class Service:
             with self._lock:
                 self._slots[name] = attrs.evolve(self._slots[name], running=False)
 
+    def _tape_tick(self) -> None:
+        """The nightly tape in a thread of its own (a load takes minutes), never two at once, active only."""
+        if not self._leader.held or self._stopping.is_set():
+            return
+        if self._tape_thread is not None and self._tape_thread.is_alive():
+            return
+        self._tape_thread = threading.Thread(target=self.tape.run_due, args=(self._stopping.is_set,), name="tape",
+                                             daemon=True)
+        self._tape_thread.start()
+
     def _budget_paused(self) -> bool:
         """No pass starts while the API's daily budget, less the reserve, is spent; say so once."""
         paused = self._client.paused_until()
@@ -281,7 +302,7 @@ class Service:
     def _drain(self) -> None:
         self._client.stop()  # a pass waiting for the rate limit or a retry stops waiting
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
-        for thread in list(self._threads.values()):
+        for thread in [*self._threads.values(), *filter(None, [self._tape_thread])]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _shut_down(self) -> None:
@@ -312,7 +333,8 @@ class Service:
         target = web.Target(url=self._url, collectors=tuple((c.spec, conf) for c, conf in self._collectors.values()),
                             metrics=self.metrics, health=self.health, instance=self.name, clock=self._clock,
                             status_options=lambda: {"spool": getattr(self, "spool", None),
-                                                    "daily_reserve": getattr(self._client, "daily_reserve", 0)})
+                                                    "daily_reserve": getattr(self._client, "daily_reserve", 0),
+                                                    "tape": self._tape_config})
         try:
             server = web.serve(config, token=token, target=target)
         except OSError as error:
@@ -348,6 +370,8 @@ class Service:
                     "next_due": None if due is None else due.isoformat(),
                     **attrs.asdict(stats),
                 }
+        if self.tape is not None:
+            state["tape"] = self.tape.state()
         return state
 
     def _heartbeat(self) -> None:
