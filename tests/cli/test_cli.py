@@ -177,7 +177,9 @@ def test_json_log_lines_carry_collector_and_run(cli_env: dict, tmp_path: Path) -
 
 def test_collectors_lists_news_with_its_schedule(cli_env: dict, tmp_path: Path) -> None:
     report = json.loads(run_vvv("collectors", "--json", env=cli_env, cwd=tmp_path).stdout)
-    assert [c["name"] for c in report["collectors"]] == ["news", "darkpool", "options_flow", "economic_calendar"]
+    from vvv.collectors import COLLECTORS
+
+    assert [c["name"] for c in report["collectors"]] == list(COLLECTORS)  # every one, in the registry's order
     (news,) = [c for c in report["collectors"] if c["name"] == "news"]
     assert news["table"] == "trading.news_headlines" and news["enabled"] is True
     assert news["interval_s"] == 120
