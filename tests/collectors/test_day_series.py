@@ -99,7 +99,7 @@ def _named(day: date, warned: list[str]) -> bool:
     """Is `day` inside a range a warning names ("the market days A to B were not collected")?"""
     for warning in warned:
         words = warning.split()
-        first, last = date.fromisoformat(words[words.index("days") + 1]), date.fromisoformat(words[words.index("to") + 1])
+        first, last = (date.fromisoformat(words[words.index(word) + 1]) for word in ("days", "to"))
         if first <= day <= last:
             return True
     return False
@@ -125,4 +125,4 @@ def test_a_pass_far_behind_reads_the_last_days_and_names_the_rest() -> None:
     _, made, warnings = _pass(saved, datetime(2026, 3, 13, 15, 0, tzinfo=UTC), None, defaultdict(set))
     assert made == [date(2026, 3, 11), date(2026, 3, 12), date(2026, 3, 13)]
     assert warnings == ["SPY/1m: the market days 2026-03-03 to 2026-03-10 were not collected (more than 3 behind);"
-                        " `vvv backfill --from 2026-03-03 --to 2026-03-10` collects them"]
+                        " `vvv backfill` of this collector --from 2026-03-03 --to 2026-03-10 collects them"]

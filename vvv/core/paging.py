@@ -674,7 +674,7 @@ class DaySeries(_Plain):
         last = previous_trading_day(cursor.day)
         who = f"{partition}: " if partition else ""
         return [f"{who}the market days {cursor.missed} to {last} were not collected (more than {self.catch_up}"
-                f" behind); `vvv backfill --from {cursor.missed} --to {last}` collects them"]
+                f" behind); `vvv backfill` of this collector --from {cursor.missed} --to {last} collects them"]
 
     def finished(self, cursor: DayCursor | None) -> bool:
         return cursor is not None and cursor.closed
