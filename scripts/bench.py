@@ -44,8 +44,11 @@ def main() -> int:
     parser.add_argument("--history", type=int, help="rows stored for the history figure (default 10M; quick 300k)")
     parser.add_argument("--sample", type=int, default=5000, help="records for the row-by-row figure (default 5000)")
     parser.add_argument("--tape-rows", type=int, help="rows of the full tape's day (default 2M; quick 100k)")
-    parser.add_argument("--only", default="startup,ingest,history,memory,export,tape",
-                        help="sections to run, comma separated (default all: startup,ingest,history,memory,export)")
+    parser.add_argument("--only", default="startup,ingest,history,memory,export,tape,stream",
+                        help="sections to run, comma separated (default all: startup,ingest,history,memory,export,"
+                        "tape,stream)")
+    parser.add_argument("--stream-seconds", type=int, help="seconds of each firehose of the stream section"
+                        " (default 60; quick 15)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -53,6 +56,7 @@ def main() -> int:
     args.prints = args.prints or (10_000 if args.quick else 100_000)
     args.passes = args.passes or (40 if args.quick else 1000)
     args.history = args.history or (300_000 if args.quick else 10_000_000)
+    args.stream_seconds = args.stream_seconds or (15 if args.quick else 60)
     Bench(args).run()
     return 0
 
@@ -63,6 +67,7 @@ class Bench:
         self.rows: list[dict[str, Any]] = []
         self.targets: list[dict[str, Any]] = []
         self.work = Path(tempfile.mkdtemp(prefix="vvv-bench-"))
+        self.served = 0
         self.started = time.perf_counter()
 
     def run(self) -> None:
@@ -95,6 +100,8 @@ class Bench:
                     self._memory(small)
                 if "export" in only:
                     self._export(small)
+            if "stream" in only:
+                self._stream()
             if "tape" in only:
                 self._tape()
         finally:
@@ -172,6 +179,74 @@ class Bench:
         if done.returncode != 0:
             raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
         return json.loads(done.stdout.strip().splitlines()[-1])
+
+    # -- the socket's firehose: vvv stream against a minimal client, the same fake, this run ---------
+
+    def _stream(self) -> None:
+        seconds = self.args.stream_seconds
+        templates = self.work / "option-trades.json"
+        templates.write_text(json.dumps(_trade_templates()))
+        best = self._stream_vvv("vvv_bench_stream_max", templates, seconds, rate=None, channels=["option_trades"])
+        self._row("vvv stream: option_trades firehose, as fast as taken", best["rate"], "msg/s",
+                  f"{best['rows']:,} trades stored in {best['span']:.0f} s; lag p99 {best['lag_p99']:.2f} s"
+                  f" (the fake keeps ~10,000 queued); peak RSS {best['rss_mb']:.0f} MB")
+        job = {"db": self._fresh("vvv_bench_stream_min"), "templates": str(templates), "seconds": seconds}
+        minimal = self._worker_process("socket_copy", job)
+        self._drop("vvv_bench_stream_min")
+        self._row("minimal client: socket -> json -> COPY", minimal["rate"], "msg/s",
+                  f"{minimal['rows']:,} trades in {minimal['span']:.0f} s: websockets, json.loads, a tuple, text COPY"
+                  " into the table; no checks, no identity, no spool")
+        ratio = best["rate"] / minimal["rate"]
+        self._row("vvv stream / minimal client", ratio, "x", "target >= 0.7")
+        self._target("vvv stream >= 0.7 x a minimal socket -> json -> COPY client", f"{ratio:.2f} x", ratio >= 0.7)
+        paced = self._stream_vvv("vvv_bench_stream_paced", templates, seconds, rate=10_000,
+                                 channels=["option_trades", "flow-alerts", "news", "off_lit_trades", "price:SPY",
+                                           "gex:SPY"])
+        self._row("vvv stream: 10,000 msg/s offered, every channel joined", paced["rate"], "msg/s",
+                  f"{paced['rows']:,} stored in {paced['span']:.0f} s; lag p99 {paced['lag_p99']:.2f} s, max"
+                  f" {paced['lag_max']:.2f} s (now - executed_at at the batch's commit)")
+        self._row("vvv stream: peak RSS, every channel joined", paced["rss_mb"], "MB",
+                  "RSS at a quarter, half and the end of the run: "
+                  + ", ".join(f"{mb:.0f}" for mb in paced["rss_trend"]) + " MB")
+        sustained = paced["rate"] >= 9_800 and paced["lag_max"] < 2.0
+        self._target("option_trades >= 10,000 msg/s into PostgreSQL with lag < 2 s",
+                     f"{paced['rate']:,.0f} msg/s, lag max {paced['lag_max']:.2f} s", sustained)
+        self._target("stream RSS < 150 MB, every channel joined", f"{paced['rss_mb']:.0f} MB", paced["rss_mb"] < 150)
+
+    def _stream_vvv(self, name: str, templates: Path, seconds: int, *, rate: int | None,
+                    channels: list[str]) -> dict[str, Any]:
+        """`vvv stream` for `seconds` against a fake socket process of its own: stored rate, lag, RSS."""
+        db = self._fresh(name)
+        fake = _fake_socket(templates, rate)
+        try:
+            env = {**self._env(db, _NoApi(), self._config({})), "VVV_UW_SOCKET_URL": fake["url"],
+                   "VVV_LOG_LEVEL": "WARNING"}
+            command = [*VVV, "stream", *(f"--channel={c}" for c in channels), "--for", f"{seconds}s"]
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            samples, started = [], time.perf_counter()
+            while proc.poll() is None:
+                samples.append((time.perf_counter() - started, _status_mb(proc.pid, "VmRSS") or 0.0))
+                time.sleep(0.25)
+            if proc.returncode != 0:
+                raise RuntimeError(f"vvv stream exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        finally:
+            fake["process"].kill()
+            fake["process"].wait()
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            rows, first, span, lag_p99 = conn.execute(  # the rate counts from the first batch's commit on
+                "SELECT count(*), count(*) FILTER (WHERE collected_at = (SELECT min(collected_at) FROM"
+                " trading.option_trades)), extract(epoch FROM max(collected_at) - min(collected_at)),"
+                " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM collected_at - executed_at))"
+                " FROM trading.option_trades").fetchone()
+            state = conn.execute("SELECT state FROM vvv.streams WHERE channel = 'option_trades'").fetchone()[0]
+        self._drop(name)
+        rss = [mb for _, mb in samples if mb]
+        trend = [rss[min(len(rss) - 1, int(len(rss) * q))] for q in (0.25, 0.5, 0.999)] if rss else [0.0]
+        return {"rows": rows, "span": float(span or 0), "rate": (rows - first) / float(span or 1),
+                "lag_p99": float(lag_p99 or 0),
+                "lag_max": state.get("lag_max_seconds") or 0.0, "rss_mb": max(rss or [0.0]), "rss_trend": trend}
 
     # -- history independence ----------------------------------------------------------------
 
@@ -524,7 +599,7 @@ _TYPES = ("int8", "timestamptz", "text", "numeric", "int8", "numeric", "int8", "
 def _worker(spec: str) -> int:
     job = json.loads(spec)
     kind = job.pop("kind")
-    result = {"limit": _limit, "rowwise": _rowwise, "dlt": _dlt}[kind](job)
+    result = {"limit": _limit, "rowwise": _rowwise, "dlt": _dlt, "socket_copy": _socket_copy}[kind](job)
     print(json.dumps(result))
     return 0
 
@@ -642,6 +717,96 @@ def _dlt(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- small helpers -----------------------------------------------------------------------------
+
+class _NoApi:
+    url = "http://127.0.0.1:9"  # the stream section needs no REST API: nothing gaps on a first start
+
+
+def _trade_templates(count: int = 500) -> list[dict[str, Any]]:
+    """Option trades shaped as the real frames of socket-samples/ (strings for numbers, epoch-ms times,
+    "" underlying_price on index options), over a few underlyings."""
+    import ast
+    import random
+
+    samples = ROOT.parent / "shared" / "uw-api" / "socket-samples"
+    if not samples.is_dir():
+        samples = Path("/work/shared/uw-api/socket-samples")
+    real = [json.loads((samples / "option_trades_live_frame_QQQ_2026-08-20.json").read_text())[1]]
+    for line in (samples / "demo_optiontrades_20250516_131951.txt").read_text().splitlines():
+        parts = line.split("|", 2)
+        if len(parts) == 3 and "'id'" in parts[2]:
+            real.append(ast.literal_eval(parts[2]))
+    rng = random.Random(1)
+    trades = []
+    for _ in range(count):
+        trade = dict(rng.choice(real))
+        symbol = rng.choice(["SPY", "QQQ", "TSLA", "AAPL", "NVDA", "SPX", "IWM", "AMD"])
+        trade.update(underlying_symbol=symbol, option_symbol=symbol + trade["option_symbol"][-15:],
+                     size=rng.randint(1, 500), price=f"{rng.random() * 20:.2f}")
+        if symbol == "SPX":
+            trade["underlying_price"] = ""
+        trades.append(trade)
+    return trades
+
+
+def _fake_socket(templates: Path, rate: int | None) -> dict[str, Any]:
+    """The fake socket in a process of its own, sending pre-encoded trades (fresh ids, `now` as their times)."""
+    command = [sys.executable, "-m", "tests.fakes.socket", "--templates", str(templates), "--total", str(10**9),
+               "--token", TOKEN, *(["--rate", str(rate)] if rate else [])]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    port = int(process.stdout.readline())
+    return {"process": process, "url": f"ws://127.0.0.1:{port}/socket"}
+
+
+_TRADE_FIELDS = ("id", "executed_at", "underlying_symbol", "option_symbol", "option_type", "expiry", "strike",
+                 "price", "size", "premium", "nbbo_bid", "nbbo_ask", "ewma_nbbo_bid", "ewma_nbbo_ask",
+                 "underlying_price", "open_interest", "volume", "implied_volatility", "delta", "theta", "gamma",
+                 "vega", "rho", "theo", "report_flags", "tags", "trade_code", "exchange", "ask_vol", "bid_vol",
+                 "no_side_vol", "mid_vol", "multi_vol", "stock_multi_vol", "created_at")
+_TRADE_COLUMNS = ", ".join({"option_symbol": "option_chain_id", "trade_code": "upstream_condition_detail"}.get(f, f)
+                           for f in _TRADE_FIELDS)
+
+
+def _socket_copy(job: dict[str, Any]) -> dict[str, Any]:
+    """The least a socket client can do: receive, json.loads, a tuple of the fields, one text COPY per 2,000."""
+    from datetime import UTC
+
+    import psycopg
+    from websockets.sync.client import connect
+
+    fake = _fake_socket(Path(job["templates"]), None)
+    stored, first, last = 0, None, None
+    try:
+        with psycopg.connect(job["db"]) as conn, connect(f"{fake['url']}?token={TOKEN}", proxy=None,
+                                                         max_queue=4096) as ws:
+            for day in ("current_date - 1", "current_date", "current_date + 1"):
+                conn.execute(f"SELECT vvv.option_trades_partition({day})")
+            conn.commit()
+            ws.send(json.dumps({"channel": "option_trades", "msg_type": "join"}))
+            deadline, rows = time.monotonic() + job["seconds"], []
+            while time.monotonic() < deadline:
+                try:
+                    _, payload = json.loads(ws.recv(timeout=0.1))
+                except TimeoutError:
+                    continue
+                if "id" not in payload:
+                    continue  # the join's ack
+                g = payload.get
+                rows.append((payload["id"], datetime.fromtimestamp(payload["executed_at"] / 1000, UTC),
+                             *(None if v == "" else v for v in map(g, _TRADE_FIELDS[2:-1])),
+                             datetime.fromtimestamp(g("created_at") / 1000, UTC)))
+                if len(rows) >= 2000:
+                    with conn.cursor().copy(f"COPY trading.option_trades ({_TRADE_COLUMNS}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    conn.commit()
+                    stored, rows = stored + len(rows), []
+                    first, last = first or time.monotonic(), time.monotonic()
+    finally:
+        fake["process"].kill()
+    span = (last - first) if first and last and last > first else 1.0
+    return {"rows": stored, "span": span, "rate": (stored - 2000) / span}
+
 
 def _median(values: list[float]) -> float:
     return statistics.median(values)

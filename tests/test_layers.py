@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE = sorted([*(ROOT / "vvv" / "core").rglob("*.py"), *(ROOT / "vvv" / "collectors").rglob("*.py")])
+PURE = sorted([*(ROOT / "vvv" / "core").rglob("*.py"), *(ROOT / "vvv" / "collectors").rglob("*.py"),
+               *(ROOT / "vvv" / "streams").rglob("*.py")])
 
 # What a pure module may import: the standard library, the record and converter libraries, the
 # kernel itself, the error types, and the configuration's frozen values (scheduling reads a
 # collector's intervals from its CollectorConfig).
 ALLOWED_THIRD_PARTY = {"attrs", "cattrs"}
-ALLOWED_VVV = ("vvv.core", "vvv.collectors", "vvv.errors", "vvv.config")
+ALLOWED_VVV = ("vvv.core", "vvv.collectors", "vvv.streams", "vvv.errors", "vvv.config")
 
 
 def imported_modules(source: str, *, package: str) -> list[str]:

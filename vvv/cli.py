@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  "collector's last run failed or its data is stale during the regular session.")
     status.add_argument("--json", action="store_true", help="print the status as one JSON object on stdout")
 
+    stream = commands.add_parser("stream", help="apply migrations, then store the socket's channels as they come",
+                                 description="Apply pending migrations, then join the provider's WebSocket channels "
+                                 "([stream] channels, or the ones named) on one socket and store every message, until "
+                                 "SIGTERM or SIGINT or --for has passed; gaps are filled from the REST twins. Exit 0 "
+                                 "with everything received stored (or spooled), 2 when the socket refuses the token.")
+    stream.add_argument("--channel", action="append", metavar="NAME",
+                        help="join this channel (repeatable): flow-alerts, news, off_lit_trades, option_trades[:T],"
+                        " price:T, gex:T")
+    stream.add_argument("--for", dest="duration", metavar="DURATION", help='stop after this long, e.g. "30s", "1h"')
+
     listing = commands.add_parser("collectors", help="list the collectors and their schedules",
                                   description="List every collector with its table, whether it is enabled, "
                                   "and its intervals (regular, extended hours, closed).")
@@ -221,6 +231,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "sql": _sql,
         "db": _db_url,
         "export": _export,
+        "stream": _stream,
         "tape": _tape,
     }[args.command]
     try:
@@ -350,17 +361,22 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
     chosen = {name: (_collector(name), conf.collectors[name]) for name in names}
     conf.require_token()
     url = conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
+    client, spool = _client(conf), _spool(conf)
     service = Service(
         url=url,
         collectors=chosen,
-        client=_client(conf),
-        spool=_spool(conf),
+        client=client,
+        spool=spool,
         statement_timeout_s=conf.database.statement_timeout_seconds,
         runs_retention_s=conf.service.runs_retention_seconds,
         migrated=False,
         tape=_nightly_tape(conf, url),
         tape_config=conf.tape,
     )
+    if conf.stream.channels:  # beside the collectors, on the one socket of the token
+        from vvv.run.stream import open_stream
+
+        service.stream, _ = open_stream(conf, url=url, client=client, spool=spool, instance=service.instance)
     with service.monitoring(conf.monitor, token=conf.monitor_token):  # /healthz and /readyz answer from here on
         try:
             _migrate_at(conf, url)
@@ -373,6 +389,43 @@ def _run(args: argparse.Namespace, conf: Config) -> int:
         else:
             service.migrated = True
         return service.run()
+
+
+def _stream(args: argparse.Namespace, conf: Config) -> int:
+    import signal
+    import threading
+    import time
+
+    from vvv.config import ConfigError, parse_duration
+    from vvv.io import embedded
+    from vvv.run.stream import open_stream
+
+    try:
+        seconds = None if args.duration is None else parse_duration(args.duration)
+    except ValueError as error:
+        raise ConfigError(f"--for: {error}") from None
+    from vvv.streams import channel
+
+    try:
+        names = [channel(name).name for name in args.channel or ()] or list(conf.stream.channels)
+    except ValueError as error:
+        raise ConfigError(f"--channel: {error}") from None
+    if not names:
+        raise ConfigError("no channel to stream: name one with --channel, or list them in [stream] channels")
+    conf.require_token()
+    url = conf.database.url or embedded.start(conf.data_dir, listen_port=conf.database.listen_port)
+    _migrate_at(conf, url)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    deadline = None if seconds is None else time.monotonic() + seconds
+    stream, close = open_stream(conf, url=url, client=_client(conf), spool=_spool(conf), channels=names,
+                                instance=f"stream {os.uname().nodename}:{os.getpid()}")
+    try:
+        stream.run(lambda: stop.is_set() or (deadline is not None and time.monotonic() >= deadline))
+    finally:
+        close()
+    return EXIT_OK
 
 
 def _nightly_tape(conf: Config, url: str) -> Any:
@@ -407,8 +460,10 @@ def _check(args: argparse.Namespace, conf: Config) -> int:
     from vvv.collectors import COLLECTORS
     from vvv.ops import check
 
+    from vvv.streams import STREAM_SPECS
+
     with _database(conf) as conn:
-        found = check.problems(conn, [c.spec for c in COLLECTORS.values()])
+        found = check.problems(conn, [*(c.spec for c in COLLECTORS.values()), *STREAM_SPECS])
     if args.json:
         _print_json({"ok": not found, "problems": found})
     else:
@@ -462,7 +517,7 @@ def _collectors(args: argparse.Namespace, conf: Config) -> int:
     if args.json:
         _print_json({"ok": True, "collectors": rows})
         return EXIT_OK
-    width = max(len(row["name"]) for row in rows)  # the longest name keeps the columns aligned
+    width = max((len(row["name"]) for row in rows), default=0)  # the longest name sets the column
     for row in rows:
         intervals = "/".join(_duration(row[k]) for k in ("interval_s", "extended_interval_s", "closed_interval_s"))
         state = "enabled" if row["enabled"] else "disabled"

@@ -27,6 +27,7 @@ from vvv.core.convert import error_lines, make_converter
 from vvv.errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.unusualwhales.com"
+DEFAULT_SOCKET_URL = "wss://api.unusualwhales.com/socket"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -210,6 +211,39 @@ class SpoolConfig:
     max_size_mb: int = attrs.field(default=1024, validator=at_least(1))
 
 
+def _channel_names(value: Any) -> tuple[str, ...]:
+    """The channels to join, each checked and spelled as the socket takes it (`price:SPY`)."""
+    from vvv.streams import channel
+
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"channels: expected a list of channel names, got {value!r}")
+    try:
+        return tuple(dict.fromkeys(channel(name).name for name in value))
+    except ValueError as error:
+        raise ValueError(f"channels: {error}") from None
+
+
+@frozen
+class StreamConfig:
+    """`[stream]`: the socket's channels (`vvv stream`, and `vvv run` beside the collectors) and how
+    they are stored: a batch is written at `batch_rows` rows or after `batch_ms`, whichever comes first."""
+
+    channels: tuple[str, ...] = attrs.field(default=(), converter=_channel_names)
+    url: str = DEFAULT_SOCKET_URL
+    batch_rows: int = attrs.field(default=2000, validator=[at_least(1), at_most(100_000)])
+    batch_ms: int = attrs.field(default=250, validator=[at_least(1), at_most(60_000)])
+    gap_lookback: str = attrs.field(default="5m", validator=_a_duration)  # gap fills read again this far back
+    reconnect_max: str = attrs.field(default="60s", validator=_a_duration)  # the cap of the reconnect backoff
+
+    @property
+    def gap_lookback_seconds(self) -> int:
+        return _require_duration(self.gap_lookback)
+
+    @property
+    def reconnect_max_seconds(self) -> int:
+        return _require_duration(self.reconnect_max)
+
+
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -246,6 +280,7 @@ class _FileConfig:
     service: ServiceConfig = ServiceConfig()
     spool: SpoolConfig = SpoolConfig()
     monitor: MonitorConfig = MonitorConfig()
+    stream: StreamConfig = StreamConfig()
     tape: TapeConfig = TapeConfig()
     collectors: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
@@ -275,6 +310,7 @@ class Config:
     spool: SpoolConfig = SpoolConfig()
     monitor: MonitorConfig = MonitorConfig()
     monitor_token: str | None = attrs.field(default=None, repr=False)
+    stream: StreamConfig = StreamConfig()
     tape: TapeConfig = TapeConfig()
 
     def require_token(self) -> str:
@@ -303,6 +339,8 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
     except (ValueError, TypeError) as error:
         raise ConfigError(f"{_env_name(error)}{error}") from None
     _check_base_url(api.base_url)
+    stream = attrs.evolve(file.stream, **_pick(env, VVV_UW_SOCKET_URL="url"))
+    _check_socket_url(stream.url)
     monitor = _monitor(env, file.monitor)
     monitor_token = _monitor_token(env, monitor)
     _check_monitor(monitor, monitor_token)
@@ -318,6 +356,7 @@ def load(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Co
         collectors=_collectors(file.collectors, where),
         monitor=monitor,
         monitor_token=monitor_token,
+        stream=stream,
         tape=file.tape,
     )
 
@@ -448,6 +487,21 @@ def _check_base_url(url: str) -> None:
             f"VVV_UW_BASE_URL (api.base_url): {url!r} would send the API token unencrypted;"
             " use https (plain http is only allowed to a loopback address)"
         )
+
+
+def _check_socket_url(url: str) -> None:
+    """The socket URL carries the token: wss, or ws to the fake on this machine."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigError(f"VVV_UW_SOCKET_URL (stream.url): expected a wss URL, got {url!r}")
+    if parts.scheme == "ws" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"VVV_UW_SOCKET_URL (stream.url): {url!r} would send the API token unencrypted;"
+            " use wss (plain ws is only allowed to a loopback address)"
+        )
+    if "token=" in parts.query:
+        raise ConfigError("VVV_UW_SOCKET_URL (stream.url): leave the token out of the URL;"
+                          " vvv adds VVV_UW_TOKEN itself")
 
 
 def is_loopback(host: str) -> bool:

@@ -1,7 +1,7 @@
 -- Congress members' trades (GET /api/congress/recent-trades), one row per reported trade. id
 -- is the provider's own id where the item carries one, else the SHA-256 vvv computes of the
 -- report's fields (politician_id or name, ticker, transaction_date, filed_at_date, txn_type,
--- amounts). Revisable: a report may be amended. amounts stays text: the API sends a range
+-- amounts, issuer: a member's and their spouse's trades are two reports). Revisable: a report may be amended. amounts stays text: the API sends a range
 -- ("$15,001 - $50,000"). member_type is 'house' or 'senate' as the API writes it.
 CREATE TABLE trading.congress_trades (
     id               text        PRIMARY KEY,

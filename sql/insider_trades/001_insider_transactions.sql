@@ -1,7 +1,8 @@
 -- Insider transactions (GET /api/insider/transactions): Form 3/4/5/144 filings, aggregated by
 -- the provider, one row each. id is the provider's own id (a UUID) where the item has one,
 -- else the SHA-256 vvv computes of the filing's fields (ticker, owner_name, filing_date,
--- transaction_date, transaction_code, amount, price); ids lists the provider's ids of the
+-- transaction_date, transaction_code, formtype: not amount or price, which an aggregate
+-- restated as filings join it changes); ids lists the provider's ids of the
 -- filings aggregated. Revisable: the provider restates an aggregate when filings join it.
 -- amount is signed shares (negative: disposed), price NUMERIC (a decimal string in the API).
 CREATE TABLE trading.insider_transactions (

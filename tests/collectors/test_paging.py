@@ -334,3 +334,104 @@ def test_a_time_sweep_names_a_whole_page_sharing_one_instant_and_steps_over_it()
     saved, fetched, warned = _sweep_pass(feed, None, settings, SWEEP_START)
     assert any("at least 3 items share" in w for w in warned)
     assert 3 in fetched and saved.resume_before is None  # stepped over, and the pass ended
+
+
+@frozen
+class _Filing:
+    id: int
+    filed: date
+
+
+@frozen
+class _PageSettings:
+    page_size: int = 3
+    max_pages: int = 50
+    first_run_pages: int = 50
+
+
+def _number_pass(strategy: Any, feed: list[_Filing], saved: Any, settings: _PageSettings) -> tuple[Any, list[Page]]:
+    start = strategy.begin(saved, "", NOW, settings)
+    cursor, pages, request = start, [], strategy.next_request(start, None, None, settings)
+    while request is not None:
+        assert request.params[2:] == (("is_officer", "true"),)  # the filters follow the paging parameters
+        number, limit = int(request.param("page")), int(request.param("limit"))
+        page = Page(request, len(feed[number * limit:(number + 1) * limit]),
+                    tuple(feed[number * limit:(number + 1) * limit]))
+        cursor = strategy.advance(start, cursor, page, settings)
+        pages.append(page)
+        request = strategy.next_request(start, request, page, settings)
+    return cursor, pages
+
+
+@given(st.lists(st.integers(0, 20), max_size=30), st.lists(st.integers(0, 3), max_size=8))
+def test_page_numbers_over_a_date_read_everything_new_and_then_one_page(days_back: list[int], new: list[int]) -> None:
+    """A date time field (a filing date) counts as its midnight: every filing newer than the newest date
+    stored, or on it, is read again; a pass with nothing new is one request."""
+    from vvv.core.paging import PageNumber
+
+    strategy = PageNumber("/api/insider/transactions", time_field="filed", params=lambda s: (("is_officer", "true"),))
+    feed = sorted((_Filing(i, TODAY - timedelta(days=20 + d)) for i, d in enumerate(days_back)),
+                  key=lambda f: f.filed, reverse=True)
+    cursor, pages = _number_pass(strategy, feed, None, _PageSettings())
+    assert _ids(pages) == {f.id for f in feed}
+    added = sorted((_Filing(100 + i, TODAY - timedelta(days=d)) for i, d in enumerate(new)), key=lambda f: f.filed,
+                   reverse=True)
+    cursor, pages = _number_pass(strategy, added + feed, cursor, _PageSettings())
+    assert {f.id for f in added} <= _ids(pages)
+    _, quiet = _number_pass(strategy, added + feed, cursor, _PageSettings())
+    newest = max((f.filed for f in added + feed), default=None)  # only a newest day longer than a page costs more
+    assert all(r.filed == newest for page in quiet[:-1] for r in page.records)
+    assert len(quiet) == 1 or sum(f.filed == newest for f in added + feed) >= 3
+
+
+@frozen
+class _Print:
+    id: int
+    at: datetime
+
+
+@frozen
+class _UnboundedSettings:
+    page_size: int = 4
+    max_pages: int = 10
+
+
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 2)), min_size=1, max_size=8))
+def test_a_sweep_without_time_bounds_reads_the_newest_page_of_each_day_owed_and_names_what_it_cannot_reach(
+        passes: list[tuple[int, int]]) -> None:
+    """An endpoint that takes no time bounds (the newest `limit` records of a `date`): a pass is one
+    request a market day owed, never with a bound; every record published since the pass before is
+    read when one page holds them, and a warning names each pass after which some may be out of reach."""
+    from vvv.core.calendar import NY, last_trading_day
+    from vvv.core.timepaging import market_day_after
+
+    strategy = TimeSweep("/api/darkpool/recent", time_field="at", noun="prints", late="prints late",
+                         by_market_day=True, bounded=False)
+    settings, feed, saved, now, serial = _UnboundedSettings(), {}, None, NOW, 0
+    for added, days_later in passes:
+        now += timedelta(days=days_later)
+        target = last_trading_day(now.astimezone(NY).date())
+        fresh = list(range(serial + 1, serial + added + 1))
+        for _ in range(added):
+            serial += 1
+            feed.setdefault(target, []).insert(0, _Print(serial, datetime.combine(target, datetime.min.time(), NY)
+                                                         + timedelta(hours=10, seconds=serial)))
+        start = strategy.begin(saved, "", now, settings)
+        cursor, request, pages, warned = start, strategy.next_request(start, None, None, settings), [], []
+        while request is not None:
+            assert request.param("older_than") is None and request.param("newer_than") is None
+            items = feed.get(date.fromisoformat(request.param("date")), [])[:settings.page_size]
+            page = Page(request, len(items), tuple(items))
+            warned += strategy.warnings(start, page, settings)
+            cursor = strategy.advance(start, cursor, page, settings)
+            pages.append(page)
+            request = strategy.next_request(start, request, page, settings)
+        days = [start.day]
+        while days[-1] != target:
+            days.append(market_day_after(days[-1], target))
+        assert [date.fromisoformat(page.request.param("date")) for page in pages] == days
+        got = {r.id for page in pages for r in page.records}
+        new_then = fresh[::-1] if start.day == target else []  # newest first, published since the pass before
+        assert set(new_then[:settings.page_size]) <= got
+        assert bool(warned) == (start.newest is not None and len(new_then) >= settings.page_size)
+        saved = cursor

@@ -19,11 +19,14 @@ from vvv.core.base import record_items
 SCHEMAS = {  # collector -> the component schema of its endpoint's items
     "news": "Headline News",
     "darkpool": "Darkpool Trade",
+    "darkpool_recent": "Darkpool Trade",
     "options_flow": "Flow Alert",
     "economic_calendar": "Economic calendar",
     "ohlc": "Candle data",
     "spot_exposures": "Spot GEX exposures per 1min",
     "net_prem_ticks": "Net Prem Tick response.",
+    "insider_trades": "Insider Trade Agg",
+    "congress_trades": "Senate Stock",
 }
 
 

@@ -296,7 +296,7 @@ def test_the_templates_commented_values_are_the_defaults(tmp_path: Path) -> None
     empty.touch()
     uncommented = config.load({"VVV_CONFIG": str(live)}, cwd=tmp_path)
     defaults = config.load({"VVV_CONFIG": str(empty), "VVV_DATA_DIR": "/var/lib/vvv"}, cwd=tmp_path)
-    for name in ("api", "database", "log", "service", "collectors", "data_dir", "tape"):
+    for name in ("api", "database", "log", "service", "stream", "collectors", "data_dir", "tape"):
         assert getattr(uncommented, name) == getattr(defaults, name), name
 
 
@@ -305,8 +305,9 @@ def test_the_template_shows_every_key_of_every_collector(tmp_path: Path) -> None
     shown = tomllib.loads(_uncommented(text))
     assert "data_dir" in shown
     for section, cls in (("api", config.ApiConfig), ("database", config.DatabaseConfig),
-                         ("log", config.LogConfig), ("service", config.ServiceConfig)):
-        expected = {field.name for field in attrs.fields(cls)} - {"url", "listen_port"}
+                         ("log", config.LogConfig), ("service", config.ServiceConfig),
+                         ("stream", config.StreamConfig)):
+        expected = {field.name for field in attrs.fields(cls)} - ({"url", "listen_port"} if section == "database" else set())
         assert set(shown.get(section, {})) == expected, section
     assert set(shown["tape"]) == {field.name for field in attrs.fields(config.TapeConfig)} - {"retention_days"}
     assert "retention_days = 30" in text, "tape.retention_days has no default: the template shows an example"

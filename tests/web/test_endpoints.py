@@ -27,7 +27,7 @@ METRICS = (
 def _news_only(tmp_path: Path) -> None:
     _fast_config(tmp_path)
     with (tmp_path / "vvv.toml").open("a") as toml:
-        for name in COLLECTORS.keys() - {"news"}:  # every other collector of the registry
+        for name in (n for n in COLLECTORS if n != "news"):
             toml.write(f"[collectors.{name}]\nenabled = false\n")
 
 

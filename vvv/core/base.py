@@ -306,6 +306,16 @@ def stable_id(*parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def provider_id_or_hash(raw: Any, provider_id: str | None, parts: Sequence[Any], *, noun: str) -> str | Reject:
+    """An item's identity: the provider's id where it sent one, else `stable_id(*parts)`; an id the
+    provider uses as "no id" (`"0"`, or `""`, which the decoder reads as null) is a reject, since the
+    items it stands on could not be told apart."""
+    sent = raw.get("id") if isinstance(raw, dict) else None
+    if provider_id == "0" or (provider_id is None and sent == ""):
+        return Reject(raw, f"id {sent!r} is not an identity: {noun} without an id cannot be told apart")
+    return provider_id if provider_id is not None else stable_id(*parts)
+
+
 def record_row(record: Any) -> tuple[Any, ...]:
     """A record's values in column order (its attrs field order)."""
     return _row_of(type(record))(record)

@@ -12,7 +12,7 @@ and partition: `begin` once, then `next_request` / `advance` / `warnings` after 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 import attrs
@@ -96,6 +96,11 @@ class TimeSweep:
     owed up to the last one swept in order; else a first pass reads back `first_run_hours`.
     Settings read: `page_size`, `lookback_seconds`, `max_pages` (and `first_run_hours`).
     `path` may name `{partition}`; `params(settings)` are sent after the bounds (filters).
+
+    `bounded=False` is an endpoint that takes no time bounds (only the newest `limit` records, of a
+    `date` by market day): each request is the whole of what can be read, so a pass is one request
+    a day owed, and a full page that does not reach back to the newest record stored is named in
+    `warnings` (what lies between is out of reach). Settings read: `page_size`, `max_pages`.
     """
 
     path: str
@@ -104,12 +109,19 @@ class TimeSweep:
     late: str  # what a lookback band cut short may miss: "prints of {day} reported late"
     by_market_day: bool = False
     params: Callable[[Any], tuple[tuple[str, Any], ...]] = _no_params
+    bounded: bool = True
     cursor: type = SweepCursor
-    backfills = True
+
+    @property
+    def backfills(self) -> bool:
+        """Whether `vvv backfill` can walk a range with it: not without bounds, which only see the newest."""
+        return self.bounded
 
     @property
     def reads(self) -> tuple[str, ...]:
         """The settings fields the sweep reads by name."""
+        if not self.bounded:
+            return ("page_size", "max_pages")
         return ("page_size", "lookback_seconds", "max_pages", *(() if self.by_market_day else ("first_run_hours",)))
 
     def begin(self, saved: SweepCursor | None, partition: str, now: datetime, settings: Any) -> SweepCursor:
@@ -123,7 +135,8 @@ class TimeSweep:
             return attrs.evolve(saved, target=target)
         if saved is not None and saved.window_end is not None:
             return saved
-        return attrs.evolve(saved or SweepCursor(), since=ms(now) - settings.first_run_hours * 3_600_000)
+        depth = settings.first_run_hours * 3_600_000 if self.bounded else 0  # without bounds: the newest page
+        return attrs.evolve(saved or SweepCursor(), since=ms(now) - depth)
 
     def next_request(self, cursor: SweepCursor, previous: Request | None, page: Page | None, settings: Any,
                      partition: str = "") -> Request | None:
@@ -181,10 +194,11 @@ class TimeSweep:
         cursor reveals (a lookback band left unread), else those `page` reveals."""
         who = f"{partition}: " if partition else ""
         if page is None:
-            return self._unread_lookback(cursor, settings, what=who + self.late.format(day=cursor.day))
+            return self._unread_lookback(cursor, settings, what=who + self.late.format(day=cursor.day)
+                                         ) if self.bounded else []
         step = self.step(cursor, page.request, page, settings, top_sweep=self.segment(cursor, page.request) == "top")
         day = _day_of(page.request)
-        found = []
+        found = [] if self.bounded or step.blind else self._out_of_reach(cursor, page, who=who)
         if step.gap is not None:
             found.append(f"{who}at least {page.received} {self.noun} share {spell(step.gap)}"
                          f"{'' if day is None else f' ({day})'}, a whole page;"
@@ -198,6 +212,17 @@ class TimeSweep:
                               f" {HALT_MARK}") if _not_a_page(page) else halt(page, noun=self.noun, who=who,
                                                                                when=when, where=where))
         return found
+
+    def _out_of_reach(self, cursor: SweepCursor, page: Page, *, who: str) -> list[str]:
+        """Without bounds: a full page whose oldest record is newer than the newest stored before the
+        pass leaves the records between unread, for good."""
+        times = [getattr(r, self.time_field) for r in (*page.records, *page.refused)]
+        if (cursor.newest is None or not times or page.received < int(page.request.param("limit") or 0)
+                or _day_of(page.request) != cursor.day or min(times) <= cursor.newest):
+            return []
+        return [f"{who}a full page of {page.received} {self.noun} reaches back only to {spell(min(times))}, newer"
+                f" than the newest stored ({spell(cursor.newest)}); the API takes no time bounds here, so"
+                f" {self.noun} between may be missed: collect more often, or narrow the filters"]
 
     def finished(self, cursor: SweepCursor | None) -> bool:
         """Has a backfill unit been read completely? By market day: its day, with nothing owed below a
@@ -220,7 +245,7 @@ class TimeSweep:
         """A page request: the date (by market day), the limit and the bounds, then `params`, in that order."""
         lead = () if day is None else (("date", day.isoformat()),)
         bounds = tuple((name, str(value)) for name, value in (("newer_than", newer_than), ("older_than", older_than))
-                       if value is not None)
+                       if value is not None and self.bounded)
         return Numbered(self.path.format(partition=partition),
                         (*lead, ("limit", str(settings.page_size)), *bounds, *self.params(settings)), number=number)
 
@@ -239,6 +264,9 @@ class TimeSweep:
         if _not_a_page(page):
             return Step(None, blind=True)
         times = [getattr(r, self.time_field) for r in (*page.records, *page.refused)]
+        if not self.bounded:  # the page is all there is to read; a full one none of which reads is still blind
+            return Step(None, blind=page.received >= int(page.request.param("limit") or settings.page_size)
+                        and not times)
         return continuation(request, page, times=times, page_size=settings.page_size, cut_at=cursor.cut_at,
                             top_sweep=top_sweep)
 
@@ -264,6 +292,8 @@ class TimeSweep:
     def _top(self, cursor: SweepCursor, settings: Any, partition: str, *, number: int) -> Request:
         """From the newest record down to the lookback behind the newest stored (a first pass: `since`);
         `newer_than` is one below the floor, so either reading of the bound includes the floor itself."""
+        if not self.bounded:
+            return self.request(settings, partition, cursor.day, number=number)
         floor = cursor.since if cursor.newest is None else self.floor(cursor, settings)
         return self.request(settings, partition, cursor.day, number=number,
                             newer_than=None if floor is None else floor - 1)
@@ -372,10 +402,13 @@ class PageNumber(_Plain):
     never leaves a silent gap. The first run reads `first_run_pages` pages of history; cut short
     (an error, a crash, a failover), it too saves where it stopped, and later passes finish it
     before reading what is new on top. Settings read: `page_size`, `max_pages`, `first_run_pages`.
+    `params(settings)` are sent after the paging parameters (filters). A `time_field` holding a date
+    (a filing date) counts as its midnight UTC: a pass reads the newest date whole, again.
     """
 
     path: str
     time_field: str
+    params: Callable[[Any], tuple[tuple[str, Any], ...]] = _no_params
     cursor: type = PageCursor
     reads = ("page_size", "max_pages", "first_run_pages")
 
@@ -468,13 +501,18 @@ class PageNumber(_Plain):
         return cursor.newest is not None and any(t < cursor.newest for t in self._times(page))
 
     def _times(self, page: Page) -> list[datetime]:
-        return [getattr(r, self.time_field) for r in page.records]
+        return [_moment(getattr(r, self.time_field)) for r in page.records]
 
     def _first_run_page(self, number: int, owed: int, beyond: bool, settings: Any) -> Request:
         return FirstRunPage(self.path, self._page(number, settings).params, owed=owed, beyond=beyond)
 
     def _page(self, number: int, settings: Any) -> Request:
-        return Request(self.path, (("limit", str(settings.page_size)), ("page", str(number))))
+        return Request(self.path, (("limit", str(settings.page_size)), ("page", str(number)), *self.params(settings)))
+
+
+def _moment(value: date | datetime) -> datetime:
+    """A record time as an aware datetime: a date is its midnight UTC."""
+    return value if isinstance(value, datetime) else datetime.combine(value, time(0), tzinfo=UTC)
 
 
 def _beyond(cursor: PageCursor, saved: PageCursor) -> bool:
@@ -505,6 +543,7 @@ class Single(_Plain):
 
     path: str
     time_field: str = ""
+    params: Callable[[Any], tuple[tuple[str, Any], ...]] = _no_params  # sent with the request (a limit, filters)
     cursor: type = LatestCursor
     reads = ()
 
@@ -513,12 +552,12 @@ class Single(_Plain):
 
     def next_request(self, cursor: LatestCursor, previous: Request | None, page: Page | None, settings: Any,
                      partition: str = "") -> Request | None:
-        return Request(self.path.format(partition=partition)) if previous is None else None
+        return Request(self.path.format(partition=partition), self.params(settings)) if previous is None else None
 
     def advance(self, cursor: LatestCursor, saved: LatestCursor, page: Page, settings: Any,
                 partition: str = "") -> LatestCursor:
         """The latest record time seen so far (`saved` carries it from the page before)."""
-        times = [getattr(r, self.time_field) for r in page.records] if self.time_field else []
+        times = [_moment(getattr(r, self.time_field)) for r in page.records] if self.time_field else []
         return LatestCursor(latest=max([*times, *_present(saved.latest)], default=None))
 
 

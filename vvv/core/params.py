@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-Kind = Literal["integer", "number", "boolean", "tickers", "choices"]
+Kind = Literal["integer", "number", "boolean", "tickers", "choices", "text"]
 
 # Tickers separated by commas, "-" before the first excluding them, as the API's ticker filters take them.
 _TICKER_LIST = re.compile(r"-?[A-Za-z0-9][A-Za-z0-9.\-]{0,9}(,[A-Za-z0-9][A-Za-z0-9.\-]{0,9})*")
@@ -30,7 +30,8 @@ _TICKER_LIST = re.compile(r"-?[A-Za-z0-9][A-Za-z0-9.\-]{0,9}(,[A-Za-z0-9][A-Za-z
 @frozen
 class Param:
     """One documented parameter: its kind and bounds. `number` takes integers and decimals;
-    `choices` is an array parameter of some of `choices`."""
+    `choices` is an array parameter of some of `choices`; `text` a free string (a name to match),
+    one line of printable characters."""
 
     kind: Kind
     low: float | None = None
@@ -74,6 +75,10 @@ def _checked(declared: Mapping[str, Param], reserved: tuple[str, ...], where: st
         return value.upper()
     if param.kind == "choices":
         return _checked_choices(where, param, value)
+    if param.kind == "text":
+        if not isinstance(value, str) or not value.strip() or not value.isprintable() or len(value) > 200:
+            raise TypeError(f"{where}: expected a non-empty line of text (at most 200 characters), got {value!r}")
+        return value
     return _checked_number(where, param, value)
 
 

@@ -46,6 +46,7 @@ class Sources:
     freshness: Callable[[], Mapping[str, Freshness]] = dict
     stale_after: Mapping[str, int | None] = {}  # per collector, as configured: the alert threshold
     phase: Callable[[], str | None] = lambda: None  # the market phase now: pre, regular, after, closed
+    streams: Callable[[], Mapping[str, Mapping[str, Any]]] = dict  # per socket channel: its stream's stats
 
 
 class Metrics:
@@ -124,6 +125,7 @@ class _Live:
         yield from self._spool()
         yield from self._service()
         yield from self._freshness()
+        yield from _streams(_safe(self._sources.streams, {}))
 
     def _api(self) -> Iterator[Metric]:
         requests = CounterMetricFamily("vvv_api_requests", "API request attempts by outcome: the HTTP status,"
@@ -199,6 +201,42 @@ class _Live:
                 success.add_metric([name], entry.last_success_at.timestamp())
         yield age
         yield success
+
+
+# Per channel of the socket: (metric, help, stats key), counters then gauges.
+_STREAM_COUNTERS = (
+    ("vvv_stream_messages", "Socket messages received, per channel.", "messages"),
+    ("vvv_stream_rows_inserted", "Rows stored from the socket, new by identity.", "rows"),
+    ("vvv_stream_duplicates", "Socket rows already stored (by REST, or sent again).", "duplicates"),
+    ("vvv_stream_rejects", "Socket messages that failed parse or validate, kept in vvv.rejects.", "rejects"),
+    ("vvv_stream_batches", "Micro-batches stored, one transaction each.", "batches"),
+    ("vvv_stream_spooled_batches", "Micro-batches sent to the spool while the database was away.", "spooled"),
+    ("vvv_stream_reconnects", "Connections of the socket after the first.", "reconnects"),
+    ("vvv_stream_gaps", "Times the channel was not streamed (a drop, a refused join, a restart).", "gaps"),
+    ("vvv_stream_gap_fills", "Gaps filled by a pass of the REST twin.", "gap_fills"),
+    ("vvv_stream_gap_fill_failures", "Gap fills that failed.", "gap_fill_failures"),
+)
+_STREAM_GAUGES = (
+    ("vvv_stream_lag_seconds", "Now minus the payload's own time of the oldest row of the last batch, at its"
+     " commit.", "lag_seconds"),
+    ("vvv_stream_joined", "1 while the channel is joined on the socket.", "joined"),
+)
+
+
+def _streams(stats: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric]:
+    if not stats:
+        return
+    for name, help_text, key in _STREAM_COUNTERS:
+        family = CounterMetricFamily(name, help_text, labels=["channel"])
+        for channel, values in stats.items():
+            family.add_metric([channel], float(values.get(key) or 0))
+        yield family
+    for name, help_text, key in _STREAM_GAUGES:
+        family = GaugeMetricFamily(name, help_text, labels=["channel"])
+        for channel, values in stats.items():
+            if values.get(key) is not None:
+                family.add_metric([channel], float(values[key]))
+        yield family
 
 
 def _safe(source: Callable[[], Any], default: Any) -> Any:

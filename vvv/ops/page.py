@@ -17,7 +17,7 @@ from vvv import __version__
 from vvv.ops import charts, tape
 
 REFRESH_S = 30
-_KNOWN = {"ok", "collectors", "instances", "api_budget", "problems", "spool", "tape"}
+_KNOWN = {"ok", "collectors", "instances", "api_budget", "problems", "spool", "streams", "tape"}
 
 _CSS = """
 *{box-sizing:border-box}
@@ -75,6 +75,7 @@ def render(
         tape.section(report.get("tape")),
         _budget(report.get("api_budget"), report.get("spool"), now),
         _instances(report.get("instances") or []),
+        _streams(report.get("streams") or {}),
         _others(report),
     ]
     return (
@@ -178,6 +179,26 @@ def _instances(instances: Sequence[Mapping[str, Any]]) -> str:
                        f"<td>since {escape(str(i.get('started_at'))[:19].replace('T', ' '))}</td></tr>"
                        for i in instances)
     return f'<section><h2>Instances</h2><div class="panel"><table>{rows}</table></div></section>'
+
+
+def _streams(streams: Mapping[str, Any]) -> str:
+    """The socket's channels: counters, lag, and each gap of the last 24 h."""
+    if not streams:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("channel", "state", "messages", "rows", "batches", "reconnects", "gaps",
+                                             "gap fills", "lag"))
+    rows = []
+    for channel, entry in streams.items():
+        state = "refused" if entry.get("refused") else ("streaming" if entry.get("streaming") else "not streaming")
+        lag = entry.get("lag_seconds")
+        cells = [channel, state, *(_number(entry.get(k)) for k in ("messages", "rows", "batches", "reconnects", "gaps",
+                                                                   "gap_fills")), "-" if lag is None else f"{lag:.1f} s"]
+        rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
+    gaps = "".join(f"<li>{escape(channel)}: {escape(gap)}</li>" for channel, entry in streams.items()
+                   for gap in entry.get("gaps_24h") or ())
+    listed = f"<ul>{gaps}</ul>" if gaps else ""
+    return (f'<section><h2>Streams</h2><div class="panel"><table><tr>{head}</tr>{"".join(rows)}</table>'
+            f"{listed}</div></section>")
 
 
 def _others(report: Mapping[str, Any]) -> str:

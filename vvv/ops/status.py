@@ -47,6 +47,7 @@ def collect_status(
         problems.append(f"API daily budget spent ({api_budget['daily_count']} of {api_budget['token_limit']},"
                         f" reserve {daily_reserve}): no requests until {_clock(api_budget['paused_until'])} UTC")
     spooled = spool_status(spool)
+    streams = stream_status(conn, now)
     if tape is not None:
         from vvv.ops import tape as tape_status
 
@@ -57,9 +58,46 @@ def collect_status(
         "instances": [{k: v for k, v in i.items() if k != "schedule"} for i in instances],
         "api_budget": api_budget,
         "spool": spooled,
+        "streams": streams,
         **({} if tape is None else {"tape": tape}),
-        "problems": [*problems, *_spool_problems(spooled)],
+        "problems": [*problems, *_spool_problems(spooled), *(p for s in streams.values() for p in s["problems"])],
     }
+
+
+STREAM_ALIVE_S = 30  # a stream publishes every 5 s; silent this long, it is not streaming
+_STREAMS = """
+SELECT channel, instance, updated_at, state FROM vvv.streams ORDER BY channel
+"""
+_STREAM_RUNS = """
+SELECT DISTINCT ON (collector) collector, id, status, started_at, fetched, inserted, error,
+       (SELECT string_agg(notes, '; ' ORDER BY started_at) FROM vvv.runs g
+        WHERE g.collector = r.collector AND g.started_at > %(now)s - interval '24 hours' AND g.notes IS NOT NULL)
+FROM vvv.runs r WHERE collector LIKE 'stream:%%' AND started_at > %(now)s - interval '24 hours'
+ORDER BY collector, started_at DESC, id DESC
+"""
+
+
+def stream_status(conn: psycopg.Connection, now: datetime) -> dict[str, Any]:
+    """Per socket channel streamed in the last 24 h: live or not, its counters, lag, and the gaps of its runs."""
+    if conn.execute("SELECT to_regclass('vvv.streams')").fetchone()[0] is None:
+        conn.rollback()
+        return {}
+    live = {row[0]: row[1:] for row in conn.execute(_STREAMS).fetchall()}
+    runs = {row[0].removeprefix("stream:"): row[1:] for row in conn.execute(_STREAM_RUNS, {"now": now}).fetchall()}
+    conn.rollback()
+    found = {}
+    for channel in sorted(live.keys() | runs.keys()):
+        instance, updated, state = live.get(channel, (None, None, {}))
+        run_id, status, started, fetched, inserted, error, notes = runs.get(channel, (None,) * 7)
+        streaming = updated is not None and (now - updated).total_seconds() < STREAM_ALIVE_S
+        gaps = [note for note in (notes or "").split("; ") if note.startswith("gap ")]
+        entry = {"streaming": streaming, "instance": instance, "updated_at": _iso(updated), **(state or {}),
+                 "last_run": None if run_id is None else {"id": run_id, "status": status, "started_at": _iso(started),
+                                                          "messages": fetched, "inserted": inserted, "error": error},
+                 "gaps_24h": gaps}
+        entry["problems"] = [f"stream {channel}: {error}"] if error else []
+        found[channel] = entry
+    return found
 
 
 def offline_status(error: str, spool: Spool | None) -> dict[str, Any]:
@@ -228,11 +266,30 @@ def render(report: dict[str, Any]) -> str:
     if spool is not None:
         lines.append(f"spool: {spool['batches']} batches, {spool['bytes'] / 2**20:.1f} MiB of"
                      f" {spool['max_bytes'] / 2**20:.0f} MiB ({spool['directory']})")
+    lines.extend(_render_streams(report.get("streams") or {}))
     from vvv.ops import tape
 
     lines.extend(tape.render(report.get("tape")))
     lines.extend(f"problem: {p}" for p in report["problems"])
     return "\n".join(lines)
+
+
+def _render_streams(streams: dict[str, Any]) -> list[str]:
+    """The socket's channels: a row each, then each gap of the last 24 h."""
+    if not streams:
+        return []
+    rows = [("CHANNEL", "STATE", "MESSAGES", "ROWS", "BATCHES", "RECONNECTS", "GAPS", "GAP FILLS", "LAG")]
+    for channel, entry in streams.items():
+        state = "refused" if entry.get("refused") else ("streaming" if entry["streaming"] else "not streaming")
+        lag = entry.get("lag_seconds")
+        rows.append((channel, state, str(entry.get("messages", "-")), str(entry.get("rows", "-")),
+                     str(entry.get("batches", "-")), str(entry.get("reconnects", "-")), str(entry.get("gaps", "-")),
+                     str(entry.get("gap_fills", "-")), "-" if lag is None else f"{lag:.1f}s"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["", *("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)]
+    lines += [f"gap: {channel}: {gap.removeprefix('gap ')}" for channel, entry in streams.items()
+              for gap in entry["gaps_24h"]]
+    return lines
 
 
 def _budget(budget: dict[str, Any] | None) -> str:

@@ -22,9 +22,10 @@ _CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interv
 class Leadership:
     """Try, hold and check the active lock; every failure reads as 'not the leader'."""
 
-    def __init__(self, url: str, *, statement_timeout_s: int = 10) -> None:
+    def __init__(self, url: str, *, statement_timeout_s: int = 10, key: int = ACTIVE_LOCK) -> None:
         self._url = url
         self._statement_timeout_s = statement_timeout_s
+        self._key = key  # another lock of one per database: the socket's (vvv/run/stream.py)
         self.conn: psycopg.Connection | None = None
         self.held = False
 
@@ -34,7 +35,7 @@ class Leadership:
             return self.check()
         try:
             conn = self._connection()
-            self.held = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (ACTIVE_LOCK,)).fetchone()[0])
+            self.held = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()[0])
         except (psycopg.Error, store.DatabaseUnavailable) as error:
             self._lost(error)
         return self.held
@@ -53,7 +54,7 @@ class Leadership:
         if self.conn is not None:
             try:
                 if self.held:
-                    self.conn.execute("SELECT pg_advisory_unlock(%s)", (ACTIVE_LOCK,))
+                    self.conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
                 self.conn.close()
             except psycopg.Error:
                 pass  # closing the session frees the lock anyway

@@ -95,6 +95,10 @@ class Service:
         # Started while the database was away: applies the migrations once it answers, before any pass uses it.
         self.migrate_later: Callable[[], None] | None = None
         self._loop_at: float | None = None  # time.monotonic() when the loop last went round, for /healthz
+        # The socket's channels ([stream] channels): a vvv/run/stream.Stream, run while this instance is active.
+        self.stream: Any = None
+        self._stream_thread: threading.Thread | None = None
+        self._said_busy = False  # another process holds the socket's lock: said once
         specs = [collector.spec for collector, _ in self._collectors.values()]
         self.metrics = Metrics(self._collectors, Sources(
             responses=lambda: client.response_counts(),
@@ -104,6 +108,7 @@ class Service:
             freshness=lambda: probes.freshness(url, specs),
             stale_after={name: config.stale_after for name, (_, config) in self._collectors.items()},
             phase=lambda: calendar.phase(self._clock()),
+            streams=lambda: self.stream.stats() if self.stream is not None else {},
         ))
         if tape is not None:
             self.metrics.track_tape(tape)
@@ -114,6 +119,7 @@ class Service:
             self._install_signal_handlers()
         chores = schedule.Scheduler()
         chores.every(1).seconds.do(self._tick)
+        chores.every(1).seconds.do(self._keep_streaming)
         chores.every(STANDBY_POLL_S).seconds.do(self._lead)
         chores.every(1).minutes.do(self._heartbeat)
         chores.every(10).seconds.do(self._publish)
@@ -299,10 +305,35 @@ class Service:
         self.paused_until = paused
         return paused is not None
 
+    def _keep_streaming(self) -> None:
+        """The stream runs while this instance is the active one (one socket per token: a standby opens none)."""
+        if self.stream is None or self._stopping.is_set() or not self._leader.held:
+            return
+        if self._stream_thread is not None and self._stream_thread.is_alive():
+            return
+        self._stream_thread = threading.Thread(target=self._streaming, name="stream", daemon=True)
+        self._stream_thread.start()
+
+    def _streaming(self) -> None:
+        from vvv.io.socket import SocketAuthError
+        from vvv.run.stream import StreamBusy
+
+        try:
+            self.stream.run(lambda: self._stopping.is_set() or not self._leader.held)
+        except SocketAuthError as refused:  # no retry mends it: the collectors go on without the stream
+            logger.error("{}; streaming stopped, the collectors go on", refused)
+            self.stream = None
+        except StreamBusy as busy:  # tried again every second, said once
+            if not self._said_busy:
+                logger.warning("{}; streaming once it stops", busy)
+            self._said_busy = True
+        except Exception as error:  # a bug: logged, and the stream starts again on the next tick
+            logger.opt(exception=error).error("the stream crashed: {}", one_line(error))
+
     def _drain(self) -> None:
         self._client.stop()  # a pass waiting for the rate limit or a retry stops waiting
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
-        for thread in [*self._threads.values(), *filter(None, [self._tape_thread])]:
+        for thread in [*self._threads.values(), *filter(None, [self._tape_thread, self._stream_thread])]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _shut_down(self) -> None:
