@@ -1,5 +1,5 @@
 """Hypothesis strategies shared by the collector tests: JSON values, API timestamps, headline and
-dark pool items, feeds and tapes."""
+dark pool items, feeds and tapes (the by-market-day sweep's histories)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from vvv.collectors import darkpool, news
+from vvv.collectors import news
 
 # The `Headline News` schema in uw-api/openapi.json.
 REQUIRED = ("created_at", "headline", "source")
@@ -275,14 +275,6 @@ def broken_darkpool_items(draw: st.DrawFn) -> tuple[dict[str, Any], frozenset[st
             item[field] = draw(_darkpool_wrong[field])
     return item, frozenset(broken)
 
-
-darkpool_settings = st.builds(
-    darkpool.Settings,
-    tickers=st.just(("SPY",)),
-    page_size=st.integers(min_value=1, max_value=6),
-    lookback_seconds=st.sampled_from([0, 1, 5, 30, 300]),
-    max_pages=st.sampled_from([1, 2, 3, 5, 8, 10_000]),
-)
 
 _print_gaps_ms = st.sampled_from([0, 0, 0, 0, 1, 250, 1000, 1000, 2000, 7000])
 """Milliseconds between consecutive new prints: zeros make prints share an instant, 1 puts them in adjacent ms."""

@@ -1,65 +1,41 @@
-"""The dark pool collector's contract: parse, identity, validate, tickers, and sweeping a day of prints by time.
+"""The dark pool collector's contract: parse, identity, validate, tickers, and what its halts say.
 
-The paging tests drive the pure functions exactly as the runner does (begin, then next_request /
-parse / validate / advance after every page) against a model of the endpoint that serves ties
-in an order that changes from request to request, under either reading of its bounds.
+Its paging is `TimeSweep(by_market_day=True)`, played against its model in test_paging.py.
 """
 
 from __future__ import annotations
 
-import collections
-import copy
-import json
-import math
 import operator
-import random
 import re
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 import pytest
-from hypothesis import assume, event, example, given
+from hypothesis import example, given
 from hypothesis import strategies as st
-from rescan import SPY, check_fold
 from strategies import (
     DARKPOOL_DOCUMENTED,
     DARKPOOL_LIVE,
-    aware_datetimes,
     broken_darkpool_items,
     clean_text,
     darkpool_items,
-    darkpool_settings,
     decodable_text,
     json_values,
     refused,
     space_spelling,
-    tape_histories,
     z_spelling,
 )
 
 from vvv.collectors import darkpool
-from vvv.core.base import (
-    HALT_MARK,
-    Halt,
-    Page,
-    Request,
-    advance_over,
-    read_cursor,
-    record_row,
-    warnings_over,
-)
-from vvv.core.calendar import NY, is_trading_day, last_trading_day
+from vvv.core.base import HALT_MARK, Page, read_cursor, record_row
 from vvv.core.convert import CONVERTER, describe_error, parse_timestamp
 from vvv.core.paging import SweepCursor
 
 NOW = datetime(2025, 10, 22, 21, 24, 30, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MS = timedelta(milliseconds=1)
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
 
 
 def _subsequence(part: Sequence[Any], whole: Sequence[Any], same: Any) -> bool:
@@ -71,14 +47,6 @@ def _record(item: dict[str, Any]) -> darkpool.Trade:
     records, rejects = darkpool.COLLECTOR.parse({"data": [item]})
     assert rejects == [], rejects
     return records[0]
-
-
-def _ms(moment: datetime) -> int:
-    return (moment - EPOCH) // MS
-
-
-def _instant(ms: int) -> datetime:
-    return EPOCH + ms * MS
 
 
 payloads = json_values | st.lists(
@@ -368,595 +336,24 @@ def test_settings_defaults_and_limits():
             darkpool.Settings(**bad)
 
 
-cursors = st.builds(
-    SweepCursor,
-    day=st.none() | st.dates(),
-    newest=st.none() | aware_datetimes.map(lambda d: d.astimezone(UTC)),
-    resume_before=st.none() | st.integers(min_value=-(2**62), max_value=2**62),
-    resume_after=st.none() | st.integers(min_value=-(2**62), max_value=2**62),
-    cut_at=st.none() | st.integers(min_value=-(2**62), max_value=2**62),
-    target=st.none() | st.dates(),
-)
-
-
-@given(cursors)
-def test_the_cursor_survives_a_round_trip_through_json(cursor):
-    text = json.dumps(CONVERTER.unstructure(cursor))
-    assert CONVERTER.structure(json.loads(text), SweepCursor) == cursor
-
-
-# The paging model.
-
-SESSION_OPEN = time(9, 30)
-FIRST_DAY = date(2025, 10, 22)  # a Wednesday
-
-
-class Tape:
-    """`GET /api/darkpool/{ticker}` as a model: prints per market day, newest first, ties in an order
-    that changes with the request, and `newer_than`/`older_than` inclusive or exclusive."""
-
-    def __init__(self, ticker: str, *, inclusive: bool) -> None:
-        self.ticker = ticker
-        self.inclusive = inclusive
-        self.days: dict[date, list[tuple[int, int]]] = {}
-        self._next_id = 71_984_388_012_245
-
-    def publish(self, day: date, times_ms: Iterable[int]) -> list[tuple[int, int]]:
-        added = []
-        for ms in times_ms:
-            added.append((ms, self._next_id))
-            self._next_id += 1
-        self.days.setdefault(day, []).extend(added)
-        return added
-
-    def newest(self, day: date) -> int | None:
-        return max((ms for ms, _ in self.days.get(day, [])), default=None)
-
-    def window(self, day: date, newer_than: int | None, older_than: int | None) -> list[tuple[int, int]]:
-        def inside(ms: int) -> bool:
-            above = newer_than is None or (ms >= newer_than if self.inclusive else ms > newer_than)
-            below = older_than is None or (ms <= older_than if self.inclusive else ms < older_than)
-            return above and below
-
-        return [p for p in self.days.get(day, []) if inside(p[0])]
-
-    def respond(self, request: Request) -> dict[str, Any]:
-        assert request.path == f"/api/darkpool/{self.ticker}"
-        params = dict(request.params)
-        assert set(params) <= {"date", "limit", "newer_than", "older_than"}
-        limit = int(params["limit"])
-        assert 1 <= limit <= 500
-        bounds = [int(params[k]) if k in params else None for k in ("newer_than", "older_than")]
-        chosen = self.window(date.fromisoformat(params["date"]), *bounds)
-        ties = random.Random(repr(sorted(params.items())))
-        order = {tracking_id: ties.random() for _, tracking_id in chosen}
-        chosen.sort(key=lambda p: (-p[0], order[p[1]]))
-        return {"data": [self._item(ms, tracking_id) for ms, tracking_id in chosen[:limit]]}
-
-    def _item(self, ms: int, tracking_id: int) -> dict[str, Any]:
-        moment = _instant(ms)
-        spelled = z_spelling(moment, "milliseconds" if ms % 1000 else "seconds")
-        if tracking_id % 2 and not ms % 1000:
-            spelled = space_spelling(moment, "seconds")
-        return {"tracking_id": tracking_id, "executed_at": spelled, "ticker": self.ticker, "price": "671.2350",
-                "size": 100, "premium": "67123.50", "trade_settlement": "regular"}
-
-
-@attrs.frozen
-class Pass:
-    start: SweepCursor
-    saved: SweepCursor | None
-    pages: tuple[Page, ...]
-    warnings: tuple[str, ...]
-    now: datetime
-
-    @property
-    def ids(self) -> set[int]:
-        return {record.tracking_id for page in self.pages for record in page.records}
-
-    @property
-    def incremental(self) -> bool:
-        """A pass over the same day as the last one, with nothing owed from before."""
-        start = self.start
-        return start.newest is not None and start.cut_at is None and start.day == start.target
-
-
-_RUNAWAY = 400
-
-
-def collect(tape: Tape, cursor: SweepCursor | None, settings: darkpool.Settings, now: datetime, *,
-            stop_after: int | None = None) -> Pass:
-    """One pass composed as the runner does: begin, then plan, fetch, parse, validate, advance after every page."""
-    start = SPY.begin(cursor, now, settings)
-    pages: list[Page] = []
-    saved = cursor
-    request = SPY.next_request(start, None, None, settings)
-    while request is not None and len(pages) != stop_after:
-        assert len(pages) < min(settings.max_pages, _RUNAWAY), f"a pass from {start} did not stop"
-        payload = tape.respond(request)
-        records, rejects = darkpool.COLLECTOR.parse(payload)
-        assert rejects == []
-        assert [refused(darkpool, r, now) for r in records] == [None] * len(records)
-        page = Page(request=request, received=len(payload["data"]), records=tuple(records))
-        saved = SPY.advance(start, start if not pages else saved, page, settings)
-        pages.append(page)
-        check_fold(darkpool, start, saved, pages, settings)
-        request = SPY.next_request(start, request, page, settings)
-    return Pass(start, saved, tuple(pages), tuple(warnings_over(SPY.warnings, start, pages, settings)), now)
-
-
-def _warned_instants(warnings: Iterable[str], ticker: str) -> set[datetime]:
-    return {parse_timestamp(m) for w in warnings if w.startswith(f"{ticker}:") for m in _TIMESTAMP.findall(w)}
-
-
-def _ny(day: date, clock: time) -> datetime:
-    return datetime.combine(day, clock, tzinfo=NY).astimezone(UTC)
-
-
-@attrs.define
-class Market:
-    """The model over time: a tape, a clock, the collector's saved cursor, what it owes and what it fetched.
-
-    A print is owed unless it arrived late beyond the lookback: for a day the collector had already
-    finished, or older than the newest print it had stored for that day minus the lookback. Nor is
-    one reported late into the band a sweep cut short left above its hole (see `unread_band`), for
-    which the collector warns.
-    """
-
-    tape: Tape
-    settings: darkpool.Settings
-    clock: datetime
-    cursor: SweepCursor | None = None
-    owed: dict[int, tuple[date, int]] = attrs.Factory(dict)
-    fetched: set[int] = attrs.Factory(set)
-    warnings: list[str] = attrs.Factory(list)
-    passes: list[Pass] = attrs.Factory(list)
-    unread_band: list[tuple[date, int]] = attrs.Factory(list)
-
-    @property
-    def market_day(self) -> date:
-        return last_trading_day(self.clock.astimezone(NY).date())
-
-    def publish(self, day: date, times_ms: Iterable[int]) -> None:
-        for ms, tracking_id in self.tape.publish(day, list(times_ms)):
-            if self._late_beyond_lookback(day, ms):
-                continue
-            if self._in_unread_band(day, ms):
-                self.unread_band.append((day, ms))
-            else:
-                self.owed[tracking_id] = (day, ms)
-
-    def _late_beyond_lookback(self, day: date, ms: int) -> bool:
-        cursor = self.cursor
-        if cursor is None or cursor.day is None or day > cursor.day:
-            return False
-        return day < cursor.day or (cursor.newest is not None and ms < _ms(cursor.newest) - self.lookback_ms)
-
-    def _in_unread_band(self, day: date, ms: int) -> bool:
-        """Below the cut of a sweep cut short and above what its hole still owes: read, and not read again."""
-        cursor = self.cursor
-        if cursor is None or cursor.day != day or cursor.cut_at is None or cursor.newest is None:
-            return False
-        low = _ms(cursor.newest) - self.lookback_ms
-        if cursor.resume_before is not None:
-            low = max(low, cursor.resume_before)
-        return low <= ms < cursor.cut_at
-
-    @property
-    def lookback_ms(self) -> int:
-        return self.settings.lookback_seconds * 1000
-
-    def step(self, *, days: int, late: Sequence[tuple[int, int]], new: Sequence[int]) -> None:
-        """Jump the clock, publish late prints for the latest day that has any, then new ones if the market is open."""
-        if days:
-            self.clock = _ny(self.clock.astimezone(NY).date() + timedelta(days=days), SESSION_OPEN)
-        latest = max(self.tape.days, default=None)
-        for behind, count in late:
-            if latest is not None:
-                self.publish(latest, [self.tape.newest(latest) - behind] * count)
-        today = self.clock.astimezone(NY).date()
-        if new and is_trading_day(today):
-            top = self.tape.newest(today)
-            t = _ms(self.clock) if top is None else top
-            times = []
-            for gap in new:
-                t += gap
-                times.append(t)
-            self.publish(today, times)
-            self.clock = max(self.clock, _instant(max(times)))
-
-    def run(self, *, stop_after: int | None = None) -> Pass:
-        done = collect(self.tape, self.cursor, self.settings, self.clock, stop_after=stop_after)
-        self.fetched |= done.ids
-        self.warnings += done.warnings
-        self.cursor = done.saved
-        self.passes.append(done)
-        return done
-
-    def missing(self) -> list[tuple[date, datetime]]:
-        """Owed prints not fetched, except those at an instant a warning named."""
-        warned = _warned_instants(self.warnings, self.tape.ticker)
-        return sorted(
-            (day, _instant(ms)) for tracking_id, (day, ms) in self.owed.items()
-            if tracking_id not in self.fetched and _instant(ms) not in warned
-        )
-
-    def left_behind(self) -> list[tuple[date, datetime]]:
-        """Owed prints the saved cursor claims to be past, yet not fetched (nor warned)."""
-        cursor = self.cursor
-        if cursor is None:
-            return []
-        return [(day, moment) for day, moment in self.missing() if _behind(cursor, day, _ms(moment), self.lookback_ms)]
-
-    def catch_up(self) -> None:
-        """Passes with no new prints until nothing owed is missing, within a generous bound."""
-        for _ in range(3 * len(self.owed) + 6):
-            if not self.missing():
-                return
-            self.run()
-
-    def copy(self) -> Market:
-        return attrs.evolve(self, tape=copy.deepcopy(self.tape), owed=dict(self.owed), fetched=set(self.fetched),
-                            warnings=list(self.warnings), passes=list(self.passes))
-
-
-def _behind(cursor: SweepCursor, day: date, ms: int, lookback_ms: int) -> bool:
-    """Whether the cursor says every print at (day, ms) has been fetched.
-
-    After a cut, the hole below it is owed, and the top sweep still reads from the newest print
-    down to the cut (or the lookback, if lower), so prints reported late there are not claimed.
-    """
-    if cursor.day is None or day > cursor.day:
-        return False
-    if day < cursor.day:
-        return True
-    if cursor.newest is None or ms > _ms(cursor.newest):
-        return False
-    if cursor.cut_at is None:
-        return True
-    if cursor.resume_after is not None and ms <= cursor.resume_after:
-        return True
-    # At the hole's top itself only later prints are claimed: a bound that steps over a page of
-    # prints sharing one millisecond reads that millisecond again (inclusive) or warns (exclusive).
-    low = -math.inf if cursor.resume_before is None else cursor.resume_before
-    return low < ms < max(cursor.cut_at, _ms(cursor.newest) - lookback_ms)
-
-
-def _market(settings: darkpool.Settings, inclusive: bool) -> Market:
-    return Market(Tape("SPY", inclusive=inclusive), settings, _ny(FIRST_DAY, SESSION_OPEN))
-
-
-def _play(market: Market, history: Sequence[dict[str, Any]]) -> None:
-    for step in history:
-        market.step(days=step["days"], late=step["late"], new=step["new"])
-        market.run(stop_after=step["stop"])
-        assert market.left_behind() == []
-
-
-@given(darkpool_settings, st.booleans(), tape_histories())
-@example(darkpool.Settings(tickers=["SPY"], page_size=2, max_pages=10_000, lookback_seconds=0), True,
-         [{"days": 0, "late": [], "new": [0, 0, 0, 1000, 0], "stop": None},
-          {"days": 0, "late": [(0, 2)], "new": [0, 1000], "stop": None}])
-@example(darkpool.Settings(tickers=["SPY"], page_size=3, max_pages=1, lookback_seconds=300), False,
-         [{"days": 0, "late": [], "new": [1000] * 12, "stop": None},
-          {"days": 1, "late": [(1000, 2)], "new": [1000] * 7, "stop": None}])
-def test_after_any_history_every_print_served_is_fetched_once_the_passes_catch_up(settings, inclusive, history):
-    """Under either bound reading, with late prints, ties, day changes and passes cut short:
-    no pass leaves anything behind its saved cursor, and once passes catch up nothing owed is
-    missing except prints at an instant a warning named (a whole page of prints sharing it)."""
-    market = _market(settings, inclusive)
-    _play(market, history)
-    market.catch_up()
-    assert market.missing() == []
-    assert market.fetched <= {tracking_id for prints in market.tape.days.values() for _, tracking_id in prints}
-    if market.unread_band:
-        assert any("may be missed" in w and "max_pages" in w for w in market.warnings)
-
-
-def _same_millisecond_counts(prints: Iterable[tuple[int, int]], inclusive: bool) -> int:
-    """The most prints a later page can read again: one millisecond's, plus the next one's if bounds are inclusive."""
-    counts = collections.Counter(ms for ms, _ in prints)
-    return max((n + (counts[ms + 1] if inclusive else 0) for ms, n in counts.items()), default=0)
-
-
-def request_bound(k: int, page_size: int, tie: int) -> int:
-    """The most requests an incremental pass makes for k prints when no more than `tie` prints share a
-    millisecond (two adjacent ones under the inclusive reading) and tie < page_size: every full page
-    after the first brings at least page_size - tie new prints, and the last page is short."""
-    if k < page_size:
-        return 1
-    return 2 + (k - page_size) // (page_size - tie)
-
-
-def _window(market: Market, done: Pass) -> list[tuple[int, int]]:
-    floor = _ms(done.start.newest) - market.lookback_ms - 1
-    return market.tape.window(done.start.day, floor, None)
-
-
-@given(darkpool_settings, st.booleans(), tape_histories(interruptions=False))
-def test_an_incremental_pass_makes_at_most_the_requests_its_new_prints_need(settings, inclusive, history):
-    """k prints newer than the lookback floor (new ones and those read again) cost at most
-    `request_bound(k, page_size, tie)` requests; with page_size 500 that is ceil(k / 500) + 1
-    whenever ceil(k / 500) * tie < 500 (see the next test)."""
-    market = _market(settings, inclusive)
-    for step in history:
-        market.step(days=step["days"], late=step["late"], new=step["new"])
-        done = market.run()
-        if not (done.incremental and done.saved.resume_before is None):
-            continue
-        window = _window(market, done)
-        assert {r.tracking_id for p in done.pages for r in p.records} <= {tracking_id for _, tracking_id in window}
-        tie = _same_millisecond_counts(window, inclusive)
-        event(f"ties fit a page: {tie < settings.page_size}, requests: {min(len(done.pages), 3)}")
-        if tie < settings.page_size:
-            assert done.warnings == ()
-            assert done.ids == {tracking_id for _, tracking_id in window}
-            assert len(done.pages) <= request_bound(len(done.ids), settings.page_size, tie)
-
-
-@st.composite
-def busy_days(draw: st.DrawFn) -> tuple[list[int], list[int], list[int]]:
-    """A day already collected, then new prints and late prints within the lookback, in bursts of up to 40 a second."""
-    rng = draw(st.randoms(use_true_random=False))
-    largest = draw(st.integers(min_value=1, max_value=40))
-
-    def burst_times(start_ms: int, count: int) -> list[int]:
-        times, t = [], start_ms
-        while len(times) < count:
-            t += 1000 * rng.randint(1, 3)
-            times += [t + (rng.choice([0, 0, 0, 1, 437]) if largest > 1 else 0)] * rng.randint(1, largest)
-        return times[:count]
-
-    open_ms = _ms(_ny(FIRST_DAY, SESSION_OPEN))
-    before = burst_times(open_ms, draw(st.integers(min_value=0, max_value=700)))
-    top = max(before, default=open_ms)
-    new = burst_times(top, draw(st.integers(min_value=0, max_value=1500)))
-    late = [top - rng.randint(0, 299) * 1000 for _ in range(draw(st.integers(min_value=0, max_value=30)))]
-    return before, new, late
-
-
-@given(busy_days(), st.booleans())
-def test_with_pages_of_500_an_incremental_pass_makes_at_most_ceil_k_over_500_plus_one_requests(day, inclusive):
-    before, new, late = day
-    settings = darkpool.Settings(tickers=["SPY"])
-    market = _market(settings, inclusive)
-    market.publish(FIRST_DAY, before)
-    market.clock = _instant(max(before, default=_ms(market.clock)))
-    market.run()
-    assume(market.cursor.newest is not None)
-    market.publish(FIRST_DAY, new + late)
-    market.clock = _instant(max(new + before))
-    done = market.run()
-    window = _window(market, done)
-    k, tie = len(done.ids), _same_millisecond_counts(window, inclusive)
-    assert k == len(window)
-    assert len(done.pages) <= request_bound(k, 500, tie)
-    if math.ceil(k / 500) * tie < 500:
-        assert len(done.pages) <= math.ceil(k / 500) + 1
-    assert market.missing() == []
-
-
-@given(darkpool_settings, st.booleans(), tape_histories(interruptions=False), st.lists(st.sampled_from([0, 0, 1, 1000]),
-       max_size=25), st.lists(st.sampled_from([0, 1000, 2000]), max_size=10))
-def test_a_pass_cut_short_after_any_page_skips_nothing(settings, inclusive, history, burst, later):
-    """The cursor saved after any prefix of a pass's pages is a safe start for the next pass."""
-    market = _market(settings, inclusive)
-    _play(market, history)
-    market.step(days=0, late=[(0, 1), (2000, 1)], new=burst)
-    whole = collect(market.tape, market.cursor, settings, market.clock)
-    for cut in range(1, len(whole.pages) + 1):
-        trial = market.copy()
-        cut_short = trial.run(stop_after=cut)
-        assert cut_short.saved == advance_over(SPY.advance, whole.start, whole.pages[:cut], settings)
-        assert trial.left_behind() == []
-        trial.step(days=0, late=[], new=later)
-        trial.catch_up()
-        assert trial.missing() == []
-
-
-@given(st.integers(min_value=1, max_value=6), st.booleans(), st.integers(min_value=1, max_value=3))
-def test_a_page_of_prints_sharing_one_instant_is_stepped_over_and_named_in_a_warning(page_size, inclusive, extra):
-    """More prints share one second than a page holds: the sweep goes past them, ends, and says so."""
-    settings = darkpool.Settings(tickers=["SPY"], page_size=page_size)
-    market = _market(settings, inclusive)
-    burst_ms = _ms(market.clock) + 1000
-    market.publish(FIRST_DAY, [burst_ms - 5000, burst_ms - 1000, *[burst_ms] * (page_size + extra), burst_ms + 1000])
-    market.clock = _instant(burst_ms + 1000)
-    done = market.run()
-    assert len(done.pages) <= 3 * 4 + 1, "at most three requests per instant, and a short page"
-    assert any(w.startswith("SPY: ") and "2025-10-22T13:30:01Z" in w for w in done.warnings)
-    assert market.missing() == []
-    older = {tracking_id for ms, tracking_id in market.tape.days[FIRST_DAY] if ms < burst_ms}
-    assert older <= market.fetched, "the prints before the burst are still reached"
-
-
-arbitrary_pages = st.lists(
-    st.tuples(st.lists(st.integers(min_value=-5000, max_value=5000), max_size=3),
-              st.integers(min_value=0, max_value=3)),
-    max_size=40,
-)
-"""What an API that ignores its own bounds might send: prints at any time near noon, and unreadable items."""
-
-
-@given(st.sampled_from([1, 2, 5, 10_000]), arbitrary_pages, st.booleans())
-def test_a_sweep_lowers_older_than_on_every_request_whatever_the_api_sends(max_pages, pages, incremental):
-    """Even an API that ignores its own bounds cannot make a pass loop: it ends within its page cap,
-    and without the cap as soon as the pages run out."""
-    settings = darkpool.Settings(tickers=["SPY"], page_size=3, max_pages=max_pages)
-    anchor = _ny(FIRST_DAY, time(12))
-    loaded = SweepCursor(day=FIRST_DAY, newest=anchor) if incremental else None
-    start = SPY.begin(loaded, anchor + timedelta(hours=1), settings)
-    request, made = SPY.next_request(start, None, None, settings), []
-    served = iter(pages)
-    while request is not None:
-        made.append(request)
-        assert len(made) <= min(max_pages, len(pages) + 1)
-        offsets, junk = next(served, ([], 0))
-        records = tuple(_record({"tracking_id": i, "executed_at": z_spelling(anchor + o * MS, "milliseconds"),
-                                 "ticker": "SPY", "price": "1", "size": 1}) for i, o in enumerate(offsets))
-        request = SPY.next_request(start, request, Page(request, min(3, len(offsets) + junk), records), settings)
-    bounds = [int(r.param("older_than")) for r in made[1:]]
-    assert all(a > b for a, b in zip(bounds, bounds[1:])), "older_than strictly decreases within the day"
-
-
-# Days: midnight, weekends, holidays.
-
-
-def test_after_midnight_a_pass_first_finishes_the_previous_day_then_collects_the_new_one():
-    settings = darkpool.Settings(tickers=["SPY"])
-    for inclusive in (False, True):
-        market = _market(settings, inclusive)
-        wednesday, thursday = date(2025, 10, 22), date(2025, 10, 23)
-        closing = _ms(_ny(wednesday, time(19, 59, 58)))
-        market.publish(wednesday, [closing - 60_000, closing - 1000, closing, closing])
-        market.clock = _ny(wednesday, time(20))
-        market.run()
-        market.publish(wednesday, [closing, closing - 30_000])  # after-hours prints reported after the pass
-        thursday_open = _ms(_ny(thursday, time(4, 0, 1)))
-        market.publish(thursday, [thursday_open, thursday_open + 1000])
-        market.clock = _ny(thursday, time(4, 5))
-        done = market.run()
-        days = [page.request.param("date") for page in done.pages]
-        assert days == sorted(days) and set(days) == {"2025-10-22", "2025-10-23"}
-        assert done.pages[0].request.param("newer_than") is not None, "the previous day is read from its cursor on"
-        assert market.missing() == []
-        assert (market.cursor.day, market.cursor.target) == (thursday, thursday)
-
-
-@pytest.mark.parametrize(
-    ("now", "collected"),
-    [
-        (datetime(2025, 10, 25, 15, 0, tzinfo=UTC), date(2025, 10, 24)),  # Saturday: Friday
-        (datetime(2025, 10, 27, 3, 0, tzinfo=UTC), date(2025, 10, 24)),  # Sunday 23:00 New York: still Friday
-        (datetime(2025, 7, 4, 16, 0, tzinfo=UTC), date(2025, 7, 3)),  # Independence Day: the day before
-        (datetime(2025, 10, 23, 3, 59, tzinfo=UTC), date(2025, 10, 22)),  # 23:59 New York on Wednesday
-        (datetime(2025, 10, 23, 4, 0, tzinfo=UTC), date(2025, 10, 23)),  # midnight New York: Thursday
-    ],
-)
-def test_a_first_pass_collects_the_last_market_day_in_new_york(now, collected):
-    start = SPY.begin(None, now, darkpool.Settings())
-    request = SPY.next_request(start, None, None, darkpool.Settings())
-    assert request.params == (("date", collected.isoformat()), ("limit", "500"))
-    assert SPY.next_request(start, request, Page(request, 0, ()), darkpool.Settings()) is None
-
-
-def test_a_pass_walks_every_market_day_it_missed_in_order():
-    settings = darkpool.Settings(tickers=["SPY"])
-    friday = SweepCursor(day=date(2025, 10, 17), newest=_ny(date(2025, 10, 17), time(19, 59)))
-    start = SPY.begin(friday, _ny(date(2025, 10, 22), time(10)), settings)
-    request, days = SPY.next_request(start, None, None, settings), []
-    while request is not None:
-        days.append(request.param("date"))
-        request = SPY.next_request(start, request, Page(request, 0, ()), settings)
-    assert days == ["2025-10-17", "2025-10-20", "2025-10-21", "2025-10-22"]
-
-
-@given(st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)),
-       st.none() | st.dates(min_value=date(2023, 12, 1), max_value=date(2026, 12, 31)))
-def test_begin_targets_the_last_market_day_and_never_moves_the_cursor_back(now, saved_day):
-    assume(saved_day is None or is_trading_day(saved_day))
-    loaded = None if saved_day is None else SweepCursor(day=saved_day)
-    start = SPY.begin(loaded, now, darkpool.Settings())
-    assert start.target == last_trading_day(now.astimezone(NY).date())
-    assert start.day == (saved_day or start.target)
-
-
-def test_next_request_needs_a_cursor_from_begin():
-    with pytest.raises(ValueError, match="begin"):
-        SPY.next_request(SweepCursor(), None, None, darkpool.Settings())
-
-
 def test_a_cursor_saved_before_partitions_with_its_ticker_inside_reads_as_it_was() -> None:
     """Rows in vvv.cursors from earlier releases carry the ticker; it is the partition's now."""
     old = {"ticker": "SPY", "day": "2025-10-22", "newest": "2025-10-22T20:00:00+00:00", "resume_before": None,
            "resume_after": None, "cut_at": None, "target": "2025-10-22"}
     cursor = read_cursor(darkpool.COLLECTOR.spec.cursor, old)
-    assert cursor == SweepCursor(day=FIRST_DAY, newest=datetime(2025, 10, 22, 20, tzinfo=UTC), target=FIRST_DAY)
+    day = date(2025, 10, 22)
+    assert cursor == SweepCursor(day=day, newest=datetime(2025, 10, 22, 20, tzinfo=UTC), target=day)
 
 
-# A page none of whose prints can be read.
-
-UNREADABLE = "Invalid isoformat string: '12/01/2026 14:00:00 ET' @ item.executed_at"
-
-
-def _blind(request: Request, settings: darkpool.Settings) -> Page:
-    return Page(request, settings.page_size, (), rejected=UNREADABLE)
-
-
-@given(st.lists(st.tuples(st.lists(st.integers(0, 36_000_000), max_size=14), st.none() | st.integers(1, 3)),
-                max_size=3),
-       st.booleans(), st.integers(0, 6), st.sampled_from([1, 2, 10_000]))
-def test_a_page_none_of_whose_prints_can_be_read_stops_the_sweep_there_with_the_cursor_kept(
-    history, inclusive, blind_at, max_pages
-):
-    """Wherever the unreadable page comes (a first pass, a hole, a top sweep), the pass stops there,
-    the cursor saved is the one saved before it, and the pass says why, naming the ticker, the day,
-    the field and the value: so the next pass reads that page again."""
-    settings = darkpool.Settings(tickers=["SPY"], page_size=5, max_pages=max_pages)
-    tape, cursor = Tape("SPY", inclusive=inclusive), None
-    now, opening = _ny(FIRST_DAY, time(21)), _ms(_ny(FIRST_DAY, time(4)))
-    for offsets, stop_after in history:  # earlier passes, some cut short: the unreadable page may be in a hole
-        tape.publish(FIRST_DAY, [opening + o for o in offsets])
-        cursor = collect(tape, cursor, settings, now, stop_after=stop_after).saved or cursor
-    tape.publish(FIRST_DAY, [opening + 36_000_000 + o for o in range(12)])
-    start = SPY.begin(cursor, now, settings)
-    saved, request, page = start, SPY.next_request(start, None, None, settings), None
-    for _ in range(blind_at):
-        if request is None:
-            return
-        payload = tape.respond(request)
-        page = Page(request, len(payload["data"]), tuple(darkpool.COLLECTOR.parse(payload)[0]))
-        saved = SPY.advance(start, saved, page, settings)
-        request = SPY.next_request(start, request, page, settings)
-    if request is None:
-        return
-    blind = _blind(request, settings)
-    assert SPY.next_request(start, request, blind, settings) is None
-    kept = SPY.advance(start, saved, blind, settings)
-    assert not darkpool.COLLECTOR.finished(kept)
-    if request.param("older_than") is not None:
-        assert kept == saved
-    again = SPY.next_request(SPY.begin(kept, now, settings), None, None, settings)
-    assert (again.param("date"), again.param("newer_than")) == (request.param("date"), request.param("newer_than"))
-    day_end = str(_ms(_ny(FIRST_DAY + timedelta(days=1), time(0))))  # no print of the day is above it
-    assert int(again.param("older_than") or day_end) >= int(request.param("older_than") or day_end)
-    (halt,) = [w for w in SPY.warnings(start, blind, settings) if isinstance(w, Halt)]
-    day = date.fromisoformat(request.param("date")).isoformat()
-    assert halt.startswith(f"SPY: a full page of 5 prints for {day}")
-    assert "(executed_at: Invalid isoformat string: '12/01/2026 14:00:00 ET')" in halt
-    assert halt.endswith(HALT_MARK)
-
-
-def test_the_unreadable_page_of_a_first_pass_leaves_the_day_to_be_read_from_the_top():
+def test_an_unreadable_page_halts_naming_the_ticker_the_day_and_executed_at() -> None:
+    """The sweep itself is tested in test_paging.py; here, what the operator reads."""
     settings = darkpool.Settings(tickers=["SPY"])
-    start = SPY.begin(None, _ny(FIRST_DAY, time(21)), settings)
-    request = SPY.next_request(start, None, None, settings)
-    saved = SPY.advance(start, start, _blind(request, settings), settings)
-    assert not darkpool.COLLECTOR.finished(saved)
-    again = SPY.next_request(SPY.begin(saved, _ny(FIRST_DAY, time(22)), settings), None, None,
-                                  settings)
-    assert again.params == (*request.params, ("older_than", str(_ms(_ny(FIRST_DAY + timedelta(days=1),
-                                                                                  time(0))))))
-    assert SPY.warnings(start, _blind(request, settings), settings) == [
-        f"SPY: a full page of 500 prints for {FIRST_DAY} could not be read (executed_at: Invalid isoformat string:"
+    collector = darkpool.COLLECTOR
+    start = collector.begin(None, "SPY", datetime(2025, 10, 23, 1, tzinfo=UTC), settings)
+    request = collector.next_request(start, None, None, settings, "SPY")
+    blind = Page(request, settings.page_size, (),
+                 rejected="Invalid isoformat string: '12/01/2026 14:00:00 ET' @ item.executed_at")
+    assert collector.warnings(start, blind, settings, "SPY") == [
+        "SPY: a full page of 500 prints for 2025-10-22 could not be read (executed_at: Invalid isoformat string:"
         f" '12/01/2026 14:00:00 ET'); {HALT_MARK}"
     ]
-
-
-@pytest.mark.parametrize("inclusive", [True, False])
-def test_prints_published_while_the_owed_top_of_a_day_is_read_in_parts_are_read(inclusive):
-    """An unreadable first page leaves the day owed from its top; a pass reading it is cut short after a
-    page, more than a page of prints is published, and the next pass reads every one of them."""
-    settings = darkpool.Settings(tickers=["SPY"], page_size=5)
-    tape, now = Tape("SPY", inclusive=inclusive), _ny(FIRST_DAY, time(21))
-    opening = _ms(_ny(FIRST_DAY, time(10)))
-    tape.publish(FIRST_DAY, [opening + 1000 * i for i in range(8)])
-    start = SPY.begin(None, now, settings)
-    owed = SPY.advance(start, start, _blind(SPY.next_request(start, None, None, settings), settings),
-                            settings)
-    part = collect(tape, owed, settings, now, stop_after=1)
-    later = tape.publish(FIRST_DAY, [opening + 60_000 + 1000 * i for i in range(12)])
-    rest = collect(tape, part.saved, settings, now)
-    read = {r.tracking_id for p in (*part.pages, *rest.pages) for r in p.records}
-    assert {tracking_id for _, tracking_id in later} <= read
-    assert darkpool.COLLECTOR.finished(rest.saved)

@@ -1,15 +1,11 @@
-"""The options flow collector's contract: parse, identity, the option symbol, filters, and paging by time.
+"""The options flow collector's contract: parse, identity, the option symbol, filters, and what its halts say.
 
-The paging tests drive the pure functions as the runner does (begin, then next_request / parse /
-validate / advance after every page) against a model of the endpoint that serves ties in an
-order that changes from request to request, under either reading of its bounds.
+Its paging is `TimeSweep`, played against its model in test_paging.py.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +14,6 @@ import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from rescan import check_fold
 from strategies import (
     api_integers,
     api_numbers,
@@ -32,14 +27,11 @@ from strategies import (
 )
 
 from vvv.collectors import options_flow
-from vvv.core.base import HALT_MARK, Halt, Page, Request, record_row, warnings_over
+from vvv.core.base import HALT_MARK, Page, record_row
 from vvv.core.convert import CONVERTER
-from vvv.core.paging import SweepCursor
 from vvv.core.params import Param, query
 
 NOW = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MS = timedelta(milliseconds=1)
 
 roots = st.from_regex(r"[A-Z][A-Z0-9.]{0,5}", fullmatch=True)
 expiries = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
@@ -216,6 +208,9 @@ def test_validate_rejects_the_future_and_names_the_rule():
 
 # Filters.
 
+_ALERT = {"created_at": z_spelling(NOW - timedelta(minutes=1)), "option_chain": "SPY260320C00580000",
+          "alert_rule": "RepeatedHits"}
+
 _GOOD = {"integer": st.integers(min_value=0, max_value=10**9), "boolean": st.booleans(),
          "tickers": st.sampled_from(["AAPL", "AAPL,INTC", "-SPY,QQQ", "brk.b"])}
 
@@ -249,6 +244,9 @@ def test_documented_filters_are_accepted_and_go_into_every_request(filters):
     start = options_flow.COLLECTOR.begin(None, "", NOW, settings)
     first = options_flow.COLLECTOR.next_request(start, None, None, settings)
     assert first.params[len(first.params) - len(params):] == params
+    full = Page(first, settings.page_size, tuple([_record(_ALERT)] * settings.page_size))
+    second = options_flow.COLLECTOR.next_request(start, first, full, settings)  # one page on, below the first
+    assert second.param("older_than") is not None and second.params[len(second.params) - len(params):] == params
 
 
 @pytest.mark.parametrize("filters, error, key", [
@@ -284,222 +282,15 @@ def test_settings_come_from_toml_values_through_the_converter():
         options_flow.Settings(page_size=201)
 
 
-# The paging model.
+# What its sweep says and sends (the sweep itself, `TimeSweep`, is played against its model in test_paging.py).
 
-def _ms(moment: datetime) -> int:
-    return (moment - EPOCH) // MS
-
-
-class Feed:
-    """The endpoint as a model: alerts (microsecond, id), ties in an order that changes per request."""
-
-    def __init__(self, *, inclusive: bool) -> None:
-        self.inclusive = inclusive
-        self.alerts: list[tuple[int, int]] = []
-
-    def publish(self, times_us: Sequence[int]) -> None:
-        start = len(self.alerts)
-        self.alerts += [(us, start + i) for i, us in enumerate(times_us)]
-
-    def respond(self, request: Request) -> dict[str, Any]:
-        assert request.path == options_flow.PATH
-        params = dict(request.params)
-        assert set(params) <= {"limit", "newer_than", "older_than", "min_premium"}
-        limit = int(params["limit"])
-        assert 1 <= limit <= options_flow.MAX_PAGE_SIZE
-        newer, older = (int(params[k]) if k in params else None for k in ("newer_than", "older_than"))
-
-        def inside(us: int) -> bool:
-            ms = us // 1000
-            if self.inclusive:
-                return (newer is None or ms >= newer) and (older is None or ms <= older)
-            return (newer is None or ms > newer) and (older is None or ms < older)
-
-        ties = random.Random(repr(sorted(params.items())))
-        chosen = sorted((a for a in self.alerts if inside(a[0])), key=lambda a: (-a[0], ties.random()))
-        return {"data": [self._item(us, n) for us, n in chosen[:limit]]}
-
-    @staticmethod
-    def _item(us: int, n: int) -> dict[str, Any]:
-        moment = EPOCH + timedelta(microseconds=us)
-        spelled = z_spelling(moment) if n % 2 else space_spelling(moment)
-        return {"created_at": spelled, "option_chain": f"SPY260320C{n:08d}", "alert_rule": "RepeatedHits",
-                "total_premium": "125000"}
-
-
-def collect(feed: Feed, cursor: SweepCursor | None, settings: options_flow.Settings, now: datetime):
-    """One pass composed as the runner does; returns the saved cursor, the ids fetched, requests and warnings."""
-    start = options_flow.COLLECTOR.begin(cursor, "", now, settings)
-    pages: list[Page] = []
-    saved = cursor
-    request = options_flow.COLLECTOR.next_request(start, None, None, settings)
-    while request is not None:
-        assert len(pages) < settings.max_pages, "a pass did not stop at its page cap"
-        payload = feed.respond(request)
-        records, rejects = options_flow.COLLECTOR.parse(payload)
-        assert rejects == [] and all(refused(options_flow, r, now) is None for r in records)
-        page = Page(request=request, received=len(payload["data"]), records=tuple(records))
-        saved = options_flow.COLLECTOR.advance(start, start if not pages else saved, page, settings)
-        pages.append(page)
-        check_fold(options_flow, start, saved, pages, settings)
-        request = options_flow.COLLECTOR.next_request(start, request, page, settings)
-    saved = CONVERTER.structure(CONVERTER.unstructure(saved), SweepCursor) if saved else saved
-    ids = {int(r.option_chain[-8:]) for p in pages for r in p.records}
-    return saved, ids, len(pages), warnings_over(options_flow.COLLECTOR.warnings, start, pages, settings)
-
-
-flow_settings = st.builds(options_flow.Settings, page_size=st.integers(min_value=1, max_value=6),
-                          lookback_seconds=st.sampled_from([0, 1, 5, 60]),
-                          max_pages=st.sampled_from([1, 2, 3, 1000]), first_run_hours=st.just(1),
-                          filters=st.sampled_from([{}, {"min_premium": 100}]))
-# Gaps between alerts in microseconds: ties, the same millisecond, the next, seconds apart.
-gaps = st.lists(st.sampled_from([0, 0, 1, 400, 1000, 1500, 1_000_000, 7_000_000]), min_size=0, max_size=20)
-
-
-@given(flow_settings, st.booleans(), gaps, st.lists(st.tuples(gaps, st.lists(st.integers(0, 60_000_000),
-                                                                            max_size=3)), max_size=5))
-def test_after_any_history_every_alert_served_in_the_window_is_fetched_once_the_passes_catch_up(
-        settings, inclusive, first, later):
-    """New alerts arrive between passes, some late (older than the newest, within the lookback);
-    whatever the bounds mean, the passes end with every alert fetched but those a warning names."""
-    feed = Feed(inclusive=inclusive)
-    now = NOW
-    since_us = _ms(now - timedelta(hours=settings.first_run_hours)) * 1000
-    t = since_us - 3_000_000  # some alerts before the first pass's window
-    for gap in first:
-        t += gap
-        feed.publish([t])
-    cursor, fetched, warned = None, set(), []
-    for new, late in [((), ()), *later]:
-        for gap in new:
-            t += gap
-            feed.publish([t])
-        if cursor is not None and cursor.newest is not None and cursor.cut_at is None:
-            newest_us = _ms(cursor.newest) * 1000
-            feed.publish([max(since_us, newest_us - min(offset, settings.lookback_seconds * 1_000_000))
-                          for offset in late])
-        cursor, ids, _, warnings = collect(feed, cursor, settings, now)
-        fetched |= ids
-        warned += warnings
-    for _ in range(200):  # catch up: passes with nothing new until nothing is owed
-        if cursor is None or (cursor.resume_before is None and cursor.cut_at is None):
-            break
-        cursor, ids, _, warnings = collect(feed, cursor, settings, now)
-        fetched |= ids
-        warned += warnings
-    assert cursor is None or (cursor.resume_before is None and cursor.cut_at is None), "never caught up"
-    expected = {n for us, n in feed.alerts if us // 1000 >= since_us // 1000}
-    missing = expected - fetched
-    if missing:
-        assert any("share" in w for w in warned), (missing, warned)
-    else:
-        assert fetched <= {n for _, n in feed.alerts}
-
-
-@given(st.integers(min_value=3, max_value=8), st.booleans(), st.integers(min_value=0, max_value=40),
-       st.integers(min_value=0, max_value=40))
-def test_an_incremental_pass_makes_at_most_the_requests_its_new_alerts_need(page_size, inclusive, old, new):
-    """Distinct instants, no lookback: k new alerts cost at most ceil(k / (page_size - 2)) + 2 requests."""
-    settings = options_flow.Settings(page_size=page_size, lookback_seconds=0, max_pages=10_000)
-    feed = Feed(inclusive=inclusive)
-    base = _ms(NOW - timedelta(minutes=30)) * 1000
-    feed.publish([base + i * 1000 for i in range(old)])
-    cursor, _, _, _ = collect(feed, None, settings, NOW)
-    feed.publish([base + (old + 1 + i) * 1000 for i in range(new)])
-    cursor, ids, requests, warnings = collect(feed, cursor, settings, NOW)
-    assert requests <= math.ceil((new + 1) / (page_size - 2)) + 2
-    assert {n for _, n in feed.alerts[old:]} <= ids and warnings == []
-
-
-@given(st.integers(min_value=1, max_value=5), st.booleans(), st.integers(min_value=1, max_value=3))
-def test_a_page_of_alerts_sharing_one_instant_is_stepped_over_and_named(page_size, inclusive, extra):
-    settings = options_flow.Settings(page_size=page_size, max_pages=50)
-    feed = Feed(inclusive=inclusive)
-    at = _ms(NOW - timedelta(minutes=5)) * 1000
-    feed.publish([at - 5_000_000, *[at] * (page_size + extra), at + 5_000_000])
-    cursor, ids, requests, warnings = collect(feed, None, settings, NOW)
-    assert {0, len(feed.alerts) - 1} <= ids
-    assert any("share" in w and "a whole page" in w for w in warnings)
-    assert cursor.resume_before is None and requests < 10
-
-
-def test_the_first_pass_reads_back_first_run_hours_only():
-    settings = options_flow.Settings(first_run_hours=2, page_size=10)
-    feed = Feed(inclusive=False)
-    hours = [_ms(NOW - timedelta(hours=h)) * 1000 for h in (3, 2.5, 2, 1.5, 0.1)]
-    feed.publish(hours)
-    cursor, ids, _, _ = collect(feed, None, settings, NOW)
-    assert ids == {2, 3, 4}
-    assert cursor.newest == EPOCH + timedelta(microseconds=hours[-1])
-
-
-def test_next_request_needs_a_cursor_from_begin():
-    with pytest.raises(ValueError, match="begin"):
-        options_flow.COLLECTOR.next_request(SweepCursor(), None, None, options_flow.Settings())
-
-
-_BOUNDS = st.none() | st.integers(0, 2**50)
-
-
-@given(st.builds(SweepCursor, newest=st.none() | aware_datetimes.map(lambda d: d.astimezone(UTC)),
-                 resume_before=_BOUNDS, resume_after=_BOUNDS, cut_at=_BOUNDS, since=_BOUNDS, window_end=_BOUNDS))
-def test_the_cursor_survives_a_round_trip_through_json(cursor):
-    assert CONVERTER.structure(CONVERTER.unstructure(cursor), SweepCursor) == cursor
-
-
-def test_a_full_page_below_the_window_ends_the_sweep():
-    settings = options_flow.Settings(page_size=2, max_pages=500)
+def test_an_unreadable_page_halts_naming_created_at_and_the_value():
+    settings = options_flow.Settings(page_size=3)
     start = options_flow.COLLECTOR.begin(None, "", NOW, settings)
-    junk = {"data": [{"created_at": "2020-01-01T00:00:00Z", "option_chain": "SPY260320C00000001",
-                      "alert_rule": "RepeatedHits"}] * 2}
-    request, bounds = options_flow.COLLECTOR.next_request(start, None, None, settings), []
-    while request is not None:
-        records, _ = options_flow.COLLECTOR.parse(junk)
-        page = Page(request=request, received=2, records=tuple(records))
-        request = options_flow.COLLECTOR.next_request(start, request, page, settings)
-        if request is not None:
-            bounds.append(int(request.param("older_than")))
-    assert bounds == []
-
-
-# A page none of whose alerts can be read.
-
-UNREADABLE = "Invalid isoformat string: '12/01/2026 14:00:00 ET' @ item.created_at"
-
-
-@given(flow_settings, st.booleans(), gaps, st.integers(0, 5), st.booleans())
-def test_a_page_none_of_whose_alerts_can_be_read_stops_the_sweep_there_with_the_cursor_kept(
-    settings, inclusive, history, blind_at, cut_first
-):
-    """Wherever the unreadable page comes (a first pass, a hole, a top sweep), the pass stops there,
-    the cursor saved is the one saved before it, the next pass asks for that page again, and the pass
-    says why, naming the field and the value."""
-    feed, now = Feed(inclusive=inclusive), NOW
-    base = _ms(NOW - timedelta(minutes=30)) * 1000
-    feed.publish([base + sum(history[:i + 1]) for i in range(len(history))])
-    cursor = None
-    if cut_first:
-        cursor, *_ = collect(feed, None, attrs.evolve(settings, max_pages=1), now)
-        feed.publish([base + 10**8 + i * 1000 for i in range(7)])
-    start = options_flow.COLLECTOR.begin(cursor, "", now, settings)
-    saved, request = start, options_flow.COLLECTOR.next_request(start, None, None, settings)
-    for _ in range(blind_at):
-        if request is None:
-            return
-        payload = feed.respond(request)
-        page = Page(request, len(payload["data"]), tuple(options_flow.COLLECTOR.parse(payload)[0]))
-        saved = options_flow.COLLECTOR.advance(start, saved, page, settings)
-        request = options_flow.COLLECTOR.next_request(start, request, page, settings)
-    if request is None:
-        return
-    blind = Page(request, settings.page_size, (), rejected=UNREADABLE)
-    assert options_flow.COLLECTOR.next_request(start, request, blind, settings) is None
-    kept = options_flow.COLLECTOR.advance(start, saved, blind, settings)
-    assert kept == saved
-    again = options_flow.COLLECTOR.next_request(options_flow.COLLECTOR.begin(kept, "", now, settings), None, None, settings)
-    assert again.param("newer_than") is None or int(again.param("newer_than")) <= int(request.param("newer_than"))
-    assert int(again.param("older_than") or 2**62) >= int(request.param("older_than") or 2**62)
-    (halt,) = [w for w in options_flow.COLLECTOR.warnings(start, blind, settings) if isinstance(w, Halt)]
-    assert halt.startswith(f"a full page of {settings.page_size} alerts")
-    assert halt.endswith(f"could not be read (created_at: Invalid isoformat string: '12/01/2026 14:00:00 ET');"
-                         f" {HALT_MARK}")
+    request = options_flow.COLLECTOR.next_request(start, None, None, settings)
+    blind = Page(request, 3, (), rejected="Invalid isoformat string: '12/01/2026 14:00:00 ET' @ item.created_at")
+    assert request.path == options_flow.PATH
+    assert options_flow.COLLECTOR.warnings(start, blind, settings) == [
+        "a full page of 3 alerts could not be read (created_at: Invalid isoformat string: '12/01/2026 14:00:00 ET');"
+        f" {HALT_MARK}"
+    ]
