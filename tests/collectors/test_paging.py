@@ -5,7 +5,8 @@ until a page comes back short) and `TimeSweep` (one sweep newest first; and by m
 The sweeps are driven as the runner drives them (begin, then next_request / advance / warnings after
 every page, the fold checked against rescan.py's model after every page) against endpoints that serve
 ties in an order that changes from request to request, under either reading of their bounds.
-(`PageNumber` is played in test_news.py, `Single` in test_economic_calendar.py.)
+(`PageNumber` is played in test_news.py, `Single` in test_economic_calendar.py, `DaySeries` in
+test_day_series.py.)
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ def test_each_collector_module_declares_one_collector_and_the_registry_lists_tho
         assert [k for k, v in vars(module).items() if isinstance(v, Collector)] == ["COLLECTOR"], name
         declared[module.COLLECTOR.spec.name] = module.COLLECTOR
     assert COLLECTORS == declared
-    assert {name for name, c in COLLECTORS.items() if c.strategy.backfills} == {"darkpool", "options_flow"}
+    assert {name for name, c in COLLECTORS.items() if c.strategy.backfills} == {
+        "darkpool", "options_flow", "ohlc", "spot_exposures", "net_prem_ticks"}
 
 
 def test_a_declaration_that_cannot_work_is_refused_when_the_module_loads() -> None:

@@ -161,3 +161,22 @@ def test_a_print_older_than_the_five_days_does_not_hide_the_silence(conn: psycop
     _print(conn, "SPY", WEEK[4], 2)
     (problem,) = _darkpool_problems(conn)
     assert problem.startswith("darkpool: BRK-B has returned no prints in 5 market days")
+
+
+def test_a_crossed_partition_is_silent_by_its_ticker(conn: psycopg.Connection) -> None:
+    """ohlc's partitions are ticker and candle size ("SPY/1m"): their records are found by the ticker."""
+    from vvv.collectors import ohlc
+
+    for at in WEEK:
+        conn.execute("INSERT INTO vvv.runs (collector, started_at, finished_at, status)"
+                     " VALUES ('ohlc', %s, %s, 'ok')", (at, at + timedelta(seconds=5)))
+    for scope in ("SPY/1m", "BRK-B/1m"):
+        conn.execute("INSERT INTO vvv.cursors (collector, scope, position) VALUES ('ohlc', %s, '{}')", (scope,))
+    conn.execute("INSERT INTO trading.ohlc (ticker, candle_size, start_time, end_time, open, high, low, close)"
+                 " VALUES ('SPY', '1m', %s, %s, 1, 1, 1, 1)", (WEEK[2], WEEK[2] + timedelta(minutes=1)))
+    conn.commit()
+    config = CollectorConfig(enabled=True, interval=60, extended_interval=60, closed_interval=3600, stale_after=None,
+                             options=ohlc.Settings(tickers=("SPY", "BRK-B")))
+    assert status.collect_status(conn, [(ohlc.SPEC, config)], now=SATURDAY)["problems"] == [
+        "ohlc: BRK-B/1m has returned no records in 5 market days of collection; is it spelled as the API spells it?"
+    ]

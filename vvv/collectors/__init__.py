@@ -12,8 +12,11 @@ from vvv.collectors import (
     fda_calendar,
     insider_trades,
     market_tide,
+    net_prem_ticks,
     news,
+    ohlc,
     options_flow,
+    spot_exposures,
 )
 from vvv.core.base import Collector
 
@@ -23,6 +26,9 @@ _MODULES = (
     darkpool_recent,
     options_flow,
     economic_calendar,
+    ohlc,
+    spot_exposures,
+    net_prem_ticks,
     insider_trades,
     congress_trades,
     earnings,

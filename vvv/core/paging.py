@@ -1,7 +1,7 @@
 """The named paging strategies: how a collector walks its endpoint, as a declaration.
 
 Each strategy is a frozen value that a collector declares once (`TimeSweep`, `PageNumber`,
-`Single`, `PerDate`); its parameters that an operator tunes (`page_size`, `max_pages`,
+`Single`, `PerDate`, `DaySeries`); its parameters that an operator tunes (`page_size`, `max_pages`,
 `lookback_seconds`, ...) are read from the collector's settings by those names. Every method is
 pure and takes the partition at hand (a ticker, an endpoint variant; "" when the collector has
 none), so a cursor holds only positions, one cursor per partition. The runner calls, per pass
@@ -19,7 +19,15 @@ import attrs
 from attrs import frozen
 
 from vvv.core.base import HALT_MARK, Halt, Page, Request
-from vvv.core.calendar import NY, is_trading_day, last_trading_day, next_trading_day, previous_trading_day
+from vvv.core.calendar import (
+    NY,
+    is_trading_day,
+    last_trading_day,
+    next_trading_day,
+    previous_trading_day,
+    session,
+)
+from vvv.core.partitions import fill
 from vvv.core.timepaging import (
     Step,
     bound,
@@ -670,3 +678,95 @@ class PerDate(_Plain):
         following = self._shift(day, 1)
         return attrs.evolve(cursor, day=following if cursor.last is not None and following <= cursor.last else None,
                             page=0)
+
+
+@frozen
+class DayCursor:
+    """`day`: the market day a partition's series was last read for; `closed`: that read came after
+    the series had ended, so nothing of it is owed. `target` (the current market day) and `over`
+    (has its series ended) are set by `begin` from the clock, for the pass only."""
+
+    day: date | None = None
+    closed: bool = False
+    target: date | None = None
+    over: bool = False
+    missed: date | None = None  # the first of the days owed beyond `catch_up`, skipped (a warning)
+
+
+@frozen
+class DaySeries(_Plain):
+    """A market day's whole series in one request (`date`), per partition: today's, and before
+    today's series begins (the session phase `hours[0]`, e.g. after midnight) the previous market
+    day's. A day read before its series ended (`hours[1]` plus `SETTLE`) is read once more after,
+    so its last ticks are not lost: every pass reads the days owed since the saved one, oldest
+    first, at most `catch_up` of them (a warning names the rest, for `vvv backfill`). A day read
+    after its end costs no request again: a pass with nothing new costs one request or none.
+    Revisable series (an open candle) are served again whole, so a restated record is re-read.
+    A backfill unit is a pass with the clock at the day's end. Settings read: none.
+
+        >>> from datetime import UTC
+        >>> series = DaySeries("/api/stock/{0}/spot-exposures", "time", hours=("open", "close"))
+        >>> start = series.begin(None, "SPY", datetime(2025, 10, 27, 12, 0, tzinfo=UTC), None)  # Monday, 08:00 NY
+        >>> series.next_request(start, None, None, None, "SPY")
+        Request(path='/api/stock/SPY/spot-exposures', params=(('date', '2025-10-24'),))
+    """
+
+    SETTLE: ClassVar[timedelta] = timedelta(minutes=15)  # the provider's last ticks come in a little late
+
+    path: str  # `{partition}`, or `{0}`, `{1}`, ... for the parts of a crossed partition
+    time_field: str
+    hours: tuple[str, str] = ("pre_open", "after_close")  # the `calendar.Session` fields the series spans
+    catch_up: int = 5
+    params: Callable[[Any], tuple[tuple[str, Any], ...]] = _no_params
+    cursor: type = DayCursor
+    reads = ()
+    backfills = True
+
+    def begin(self, saved: DayCursor | None, partition: str, now: datetime, settings: Any) -> DayCursor:
+        """The pass's days: from the first one owed since `saved` to the current market day."""
+        _aware(now)
+        local = now.astimezone(NY).date()
+        today = session(local)
+        target = local if today is not None and now >= getattr(today, self.hours[0]) else previous_trading_day(local)
+        over = now >= getattr(session(target), self.hours[1]) + self.SETTLE
+        if saved is None or saved.day is None or saved.day > target:
+            first: date | None = target
+        else:
+            first = market_day_after(saved.day, target) if saved.closed else saved.day
+        earliest, missed = target, None
+        for _ in range(self.catch_up - 1):
+            earliest = previous_trading_day(earliest)
+        if first is not None and first < earliest:
+            first, missed = earliest, first
+        return DayCursor(day=first, closed=first is None, target=target, over=over, missed=missed)
+
+    def next_request(self, cursor: DayCursor, previous: Request | None, page: Page | None, settings: Any,
+                     partition: str = "") -> Request | None:
+        if cursor.target is None:
+            raise ValueError("next_request needs the cursor returned by begin")
+        if previous is None or page is None:
+            return None if cursor.closed or cursor.day is None else self.request(cursor.day, settings, partition)
+        following = None if _not_a_page(page) else market_day_after(_day_of(previous), cursor.target)
+        return None if following is None else self.request(following, settings, partition)
+
+    def advance(self, cursor: DayCursor, saved: DayCursor, page: Page, settings: Any,
+                partition: str = "") -> DayCursor:
+        """The day read, closed when it was over: a day before the target always is."""
+        if _not_a_page(page):
+            return saved
+        day = _day_of(page.request)
+        return DayCursor(day=day, closed=day != cursor.target or cursor.over)
+
+    def warnings(self, cursor: DayCursor, page: Page | None, settings: Any, partition: str = "") -> list[str]:
+        if page is not None or cursor.missed is None or cursor.day is None:
+            return []
+        last = previous_trading_day(cursor.day)
+        who = f"{partition}: " if partition else ""
+        return [f"{who}the market days {cursor.missed} to {last} were not collected (more than {self.catch_up}"
+                f" behind); `vvv backfill` of this collector --from {cursor.missed} --to {last} collects them"]
+
+    def finished(self, cursor: DayCursor | None) -> bool:
+        return cursor is not None and cursor.closed
+
+    def request(self, day: date, settings: Any, partition: str) -> Request:
+        return Request(fill(self.path, partition), (("date", day.isoformat()), *self.params(settings)))

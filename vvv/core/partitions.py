@@ -11,6 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+from attrs import frozen
+
 _TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
 
 
@@ -66,3 +69,47 @@ def variants(setting: str, allowed: tuple[str, ...]) -> Callable[[Any], tuple[st
 
     return convert
 
+
+SEPARATOR = "/"  # never in a ticker, so a crossed partition splits back into its parts
+
+
+def crossed(*axes: tuple[str, ...]) -> tuple[str, ...]:
+    """The partitions of a collector over several axes (tickers x candle sizes): "SPY/1m", in order."""
+    found: tuple[str, ...] = ("",)
+    for axis in axes:
+        found = tuple(f"{done}{SEPARATOR}{value}" if done else value for done in found for value in axis)
+    return found
+
+
+def parts(partition: str, count: int) -> tuple[str, ...]:
+    """The `count` parts of a crossed partition ("" for each one missing: a parse without a partition)."""
+    pieces = partition.split(SEPARATOR)[:count] if partition else []
+    return (*pieces, *[""] * (count - len(pieces)))
+
+
+def ticker_of(partition: str) -> str:
+    """The ticker of a partition per ticker, crossed or not: its first part."""
+    return partition.split(SEPARATOR, 1)[0]
+
+
+def fill(path: str, partition: str) -> str:
+    """A request path with the partition in it: whole as `{partition}`, by part as `{0}`, `{1}`, ..."""
+    return path.format(*partition.split(SEPARATOR), partition=partition)
+
+
+def leading(record: type, count: int = 1) -> Callable[[Any, tuple[Any, ...], dict[str, Any], str], Any]:
+    """A collector's `build` for a record whose first `count` fields are the partition's parts (a
+    ticker, a candle size the items do not repeat), then the item's values, then `extra`."""
+    return lambda raw, values, extra, partition: record(*parts(partition, count), *values, extra)
+
+
+def known_ticker(record: Any, now: Any) -> str | None:
+    """A collector's `validate` where the one rule is a ticker vvv can store and request."""
+    return ticker_problem(record.ticker)
+
+
+@frozen
+class Watchlist:
+    """The settings of a collector per ticker whose only option is its watchlist (`tickers`)."""
+
+    tickers: tuple[str, ...] = attrs.field(default=("SPY", "QQQ"), converter=watchlist)

@@ -19,6 +19,7 @@ from vvv.collectors import COLLECTORS
 from vvv.config import CollectorConfig
 from vvv.core import calendar
 from vvv.core.base import HALT_MARK, Spec
+from vvv.core.partitions import ticker_of
 from vvv.io import store
 from vvv.io.http import Budget, daily_pause
 from vvv.io.spool import Spool
@@ -196,8 +197,8 @@ SILENT_DAYS = 5  # market days of collection without a single record before a ti
 _CANDIDATE_DAYS = 15  # how far back (in market days) to look for those days of collection
 _NOUNS = {"darkpool": "prints"}
 _SILENT = """
-SELECT watch.ticker FROM unnest(%s::text[]) WITH ORDINALITY AS watch(ticker, n)
-WHERE EXISTS (SELECT 1 FROM vvv.cursors WHERE collector = %s AND scope = watch.ticker)
+SELECT watch.scope FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS watch(scope, ticker, n)
+WHERE EXISTS (SELECT 1 FROM vvv.cursors WHERE collector = %s AND scope = watch.scope)
   AND NOT EXISTS (SELECT 1 FROM {table} WHERE ticker = watch.ticker AND {time} >= %s)
 ORDER BY watch.n
 """
@@ -221,7 +222,8 @@ def _silent_tickers(conn: psycopg.Connection, spec: Spec, config: CollectorConfi
         conn.rollback()
         return []
     query = sql.SQL(_SILENT).format(table=sql.Identifier(*spec.table.split(".")), time=sql.Identifier(spec.time_column))
-    silent = conn.execute(query, (list(collector.partitions_of(config.options)), spec.name, collected[-1])).fetchall()
+    scopes = collector.partitions_of(config.options)  # a ticker, or crossed with more ("SPY/1m")
+    silent = conn.execute(query, (list(scopes), [ticker_of(s) for s in scopes], spec.name, collected[-1])).fetchall()
     conn.rollback()
     noun = _NOUNS.get(spec.name, "records")
     return [f"{spec.name}: {ticker} has returned no {noun} in {SILENT_DAYS} market days of collection;"
