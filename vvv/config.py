@@ -479,29 +479,30 @@ def token_file_warning(env: Mapping[str, str]) -> str | None:
 
 def _check_base_url(url: str) -> None:
     """The token travels only over TLS; plain http is for the fake API on this machine."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"VVV_UW_BASE_URL (api.base_url): expected an https URL, got {url!r}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"VVV_UW_BASE_URL (api.base_url): {url!r} would send the API token unencrypted;"
-            " use https (plain http is only allowed to a loopback address)"
-        )
+    _check_secret_url(url, setting="VVV_UW_BASE_URL (api.base_url)", secure="https", plain="http",
+                      expected="an https URL")
 
 
 def _check_socket_url(url: str) -> None:
     """The socket URL carries the token: wss, or ws to the fake on this machine."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigError(f"VVV_UW_SOCKET_URL (stream.url): expected a wss URL, got {url!r}")
-    if parts.scheme == "ws" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"VVV_UW_SOCKET_URL (stream.url): {url!r} would send the API token unencrypted;"
-            " use wss (plain ws is only allowed to a loopback address)"
-        )
+    parts = _check_secret_url(url, setting="VVV_UW_SOCKET_URL (stream.url)", secure="wss", plain="ws",
+                              expected="a wss URL")
     if "token=" in parts.query:
         raise ConfigError("VVV_UW_SOCKET_URL (stream.url): leave the token out of the URL;"
                           " vvv adds VVV_UW_TOKEN itself")
+
+
+def _check_secret_url(url: str, *, setting: str, secure: str, plain: str, expected: str) -> Any:
+    """A URL the token travels to: `secure`, or `plain` only to a loopback address (the fakes)."""
+    parts = urlsplit(url)
+    if parts.scheme not in (plain, secure) or not parts.hostname:
+        raise ConfigError(f"{setting}: expected {expected}, got {url!r}")
+    if parts.scheme == plain and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{setting}: {url!r} would send the API token unencrypted;"
+            f" use {secure} (plain {plain} is only allowed to a loopback address)"
+        )
+    return parts
 
 
 def is_loopback(host: str) -> bool:

@@ -17,21 +17,12 @@ from attrs import frozen
 from vvv.core.base import Collector, Schedule, Spec
 from vvv.core.convert import JsonObject
 from vvv.core.paging import DayCursor, DaySeries
-from vvv.core.partitions import crossed, leading, ticker_problem, watchlist
+from vvv.core.partitions import crossed, leading, ticker_problem, variants, watchlist
 from vvv.core.schema import Item
 
 CANDLE_SIZES = ("1m", "5m", "10m", "15m", "30m", "1h", "4h", "1d")
 MAX_LIMIT = "2500"  # the most the endpoint returns; a day of 1m candles, 04:00-20:00, is 960
 
-
-def _candle_sizes(value: Any) -> tuple[str, ...]:
-    """A settings converter: the candle sizes, each once, each one the API knows."""
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise ValueError(f"candle_sizes must be a list of candle sizes, got {value!r}")
-    unknown = [size for size in value if size not in CANDLE_SIZES]
-    if unknown:
-        raise ValueError(f"candle_sizes: {unknown[0]!r} is not one of {', '.join(CANDLE_SIZES)}")
-    return tuple(dict.fromkeys(value))
 
 
 @frozen
@@ -39,7 +30,7 @@ class Settings:
     """`[collectors.ohlc]` options beyond the schedule: one request a pass per ticker and candle size."""
 
     tickers: tuple[str, ...] = attrs.field(default=("SPY", "QQQ"), converter=watchlist)
-    candle_sizes: tuple[str, ...] = attrs.field(default=("1m",), converter=_candle_sizes)
+    candle_sizes: tuple[str, ...] = attrs.field(default=("1m",), converter=variants("candle_sizes", CANDLE_SIZES))
 
 
 @frozen
