@@ -195,7 +195,6 @@ def _problems(name: str, config: CollectorConfig, entry: dict[str, Any], now: da
 
 SILENT_DAYS = 5  # market days of collection without a single record before a ticker looks misspelled
 _CANDIDATE_DAYS = 15  # how far back (in market days) to look for those days of collection
-_NOUNS = {"darkpool": "prints"}
 _SILENT = """
 SELECT watch.scope FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS watch(scope, ticker, n)
 WHERE EXISTS (SELECT 1 FROM vvv.cursors WHERE collector = %s AND scope = watch.scope)
@@ -225,7 +224,7 @@ def _silent_tickers(conn: psycopg.Connection, spec: Spec, config: CollectorConfi
     scopes = collector.partitions_of(config.options)  # a ticker, or crossed with more ("SPY/1m")
     silent = conn.execute(query, (list(scopes), [ticker_of(s) for s in scopes], spec.name, collected[-1])).fetchall()
     conn.rollback()
-    noun = _NOUNS.get(spec.name, "records")
+    noun = getattr(collector.strategy, "noun", "records")  # a sweep names its records ("prints")
     return [f"{spec.name}: {ticker} has returned no {noun} in {SILENT_DAYS} market days of collection;"
             " is it spelled as the API spells it?" for (ticker,) in silent]
 
