@@ -1,7 +1,7 @@
 """The vocabulary every collector speaks: pure values, no I/O.
 
 A collector module exports ONE declaration, `COLLECTOR = Collector(...)`: its `Spec`, its
-paging strategy (`vvv.core.paging`: `TimeSweep`, `PageNumber`, `Single`, `PerDate`), its
+paging strategy (`vvv.core.paging`: `TimeSweep`, `PageNumber`, `Single`, `PerDate`, `DaySeries`), its
 partitions, and what is truly its own:
 
 - `item` (a `schema.Item` of the record class) decodes one item of the response's `data` list,
