@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import psycopg
 import pytest
 
@@ -61,6 +63,8 @@ def test_a_fault_loses_nothing(conn, fake_api, fault) -> None:
 
 
 def test_page_size_is_the_limit_sent_and_is_bounded_by_the_api() -> None:
-    assert CONGRESS.next_request(None, None, None, congress_trades.Settings(page_size=50)).params == (("limit", "50"),)
+    settings = congress_trades.Settings(page_size=50)
+    start = CONGRESS.strategy.begin(None, "", datetime(2026, 3, 10, 15, tzinfo=UTC), settings)
+    assert CONGRESS.next_request(start, None, None, settings).params == (("limit", "50"),)
     with pytest.raises(ValueError, match="page_size"):
         congress_trades.Settings(page_size=201)
